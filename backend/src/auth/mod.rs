@@ -1,0 +1,327 @@
+//! Accounts, sign-in and device sessions.
+
+pub mod extractor;
+pub mod password;
+pub mod rate_limit;
+pub mod tokens;
+
+use axum::http::StatusCode;
+use drive_wire::{LoginRequest, RefreshRequest, RegisterRequest, Session, SessionId, TokenPair, User, UserId};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::{
+    error::{ApiError, ApiResult, Json, Path},
+    state::AppState,
+    storage::metadata::{now_ms, to_datetime, Tx},
+};
+pub use extractor::{AuthUser, ClientIp};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(refresh))
+        .routes(routes!(logout))
+        .routes(routes!(list_sessions))
+        .routes(routes!(revoke_session))
+        .routes(routes!(me))
+}
+
+fn normalize_email(email: &str) -> ApiResult<String> {
+    let email = email.trim().to_lowercase();
+    let valid = email.len() <= 254
+        && !email.chars().any(char::is_whitespace)
+        && matches!(email.split_once('@'), Some((local, domain)) if !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.'));
+    if valid {
+        Ok(email)
+    } else {
+        Err(ApiError::InvalidEmail("that is not an email address"))
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: i64,
+    email: String,
+    root_id: i64,
+    quota_bytes: i64,
+    used_bytes: i64,
+    created_at: i64,
+}
+
+impl From<UserRow> for User {
+    fn from(row: UserRow) -> Self {
+        User {
+            id: row.id,
+            email: row.email,
+            root_id: row.root_id,
+            quota_bytes: row.quota_bytes.max(0) as u64,
+            used_bytes: row.used_bytes.max(0) as u64,
+            created_at: to_datetime(row.created_at),
+        }
+    }
+}
+
+const USER_COLUMNS: &str = "id, email, root_id, quota_bytes, used_bytes, created_at";
+
+pub async fn load_user<'e, E: sqlx::SqliteExecutor<'e>>(db: E, id: UserId) -> ApiResult<User> {
+    let row: UserRow = sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+        .bind(id)
+        .fetch_one(db)
+        .await?;
+    Ok(row.into())
+}
+
+/// Opens a session for `user` and issues its first token pair.
+async fn open_session(state: &AppState, tx: &mut Tx, user: User, device_name: Option<String>) -> ApiResult<TokenPair> {
+    let (refresh_token, refresh_hash) = tokens::new_refresh_token();
+    let now = now_ms();
+    let expires = now + state.config.refresh_token_ttl().as_millis() as i64;
+    let session_id: SessionId = sqlx::query_scalar(
+        "INSERT INTO sessions (user_id, device_name, refresh_hash, created_at, last_used_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $4, $5) RETURNING id",
+    )
+    .bind(user.id)
+    .bind(device_name)
+    .bind(refresh_hash)
+    .bind(now)
+    .bind(expires)
+    .fetch_one(&mut **tx)
+    .await?;
+    token_pair(state, user, session_id, refresh_token)
+}
+
+fn token_pair(state: &AppState, user: User, session_id: SessionId, refresh_token: String) -> ApiResult<TokenPair> {
+    let access_token = state.tokens.issue(user.id, session_id).map_err(ApiError::internal)?;
+    Ok(TokenPair {
+        access_token,
+        expires_in: state.tokens.access_ttl.as_secs(),
+        refresh_token,
+        session_id,
+        user,
+    })
+}
+
+/// Create an account and sign in.
+#[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
+    responses((status = 201, body = TokenPair), (status = 400, body = drive_wire::ErrorBody), (status = 409, body = drive_wire::ErrorBody)))]
+async fn register(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    Json(req): Json<RegisterRequest>,
+) -> ApiResult<(StatusCode, Json<TokenPair>)> {
+    let email = normalize_email(&req.email)?;
+    if req.password.chars().count() < password::MIN_PASSWORD_CHARS {
+        return Err(ApiError::WeakPassword);
+    }
+    let password_hash = password::hash(req.password).await?;
+    let mut tx = state.db.begin().await?;
+    let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+        .bind(&email)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if taken.is_some() {
+        return Err(ApiError::EmailTaken);
+    }
+    let now = now_ms();
+    let user_id: UserId = sqlx::query_scalar(
+        "INSERT INTO users (email, password_hash, quota_bytes, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(&email)
+    .bind(password_hash)
+    .bind(i64::try_from(state.config.default_quota).unwrap_or(i64::MAX))
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    let root_id: i64 = sqlx::query_scalar(
+        "INSERT INTO nodes (owner_id, parent_id, name, kind, modified, created_at) \
+         VALUES ($1, NULL, '', 'folder', $2, $2) RETURNING id",
+    )
+    .bind(user_id)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE users SET root_id = $1 WHERE id = $2")
+        .bind(root_id)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    let user = load_user(&mut *tx, user_id).await?;
+    let pair = open_session(&state, &mut tx, user, req.device_name).await?;
+    tx.commit().await?;
+    tracing::info!(user_id, "account created");
+    Ok((StatusCode::CREATED, Json(pair)))
+}
+
+/// Sign in with email and password.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = TokenPair), (status = 401, body = drive_wire::ErrorBody), (status = 429, body = drive_wire::ErrorBody)))]
+async fn login(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    ClientIp(ip): ClientIp,
+    Json(req): Json<LoginRequest>,
+) -> ApiResult<Json<TokenPair>> {
+    let email = req.email.trim().to_lowercase();
+    state.login_limiter.check(&email, ip)?;
+    let account: Option<(i64, String)> = sqlx::query_as("SELECT id, password_hash FROM users WHERE email = $1")
+        .bind(&email)
+        .fetch_optional(state.db.reader())
+        .await?;
+    let (user_id, stored) = match account {
+        Some((id, hash)) => (Some(id), Some(hash)),
+        None => (None, None),
+    };
+    let user_id = match (password::verify(req.password, stored).await?, user_id) {
+        (true, Some(id)) => id,
+        _ => {
+            tracing::info!(%ip, "failed sign-in");
+            return Err(ApiError::InvalidCredentials);
+        }
+    };
+    let mut tx = state.db.begin().await?;
+    let user = load_user(&mut *tx, user_id).await?;
+    let pair = open_session(&state, &mut tx, user, req.device_name).await?;
+    tx.commit().await?;
+    tracing::info!(user_id, session_id = pair.session_id, "signed in");
+    Ok(Json(pair))
+}
+
+/// Trade a refresh token for a new token pair. The old refresh token is spent;
+/// presenting it again revokes the session, since it must have been stolen.
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses((status = 200, body = TokenPair), (status = 401, body = drive_wire::ErrorBody)))]
+async fn refresh(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    Json(req): Json<RefreshRequest>,
+) -> ApiResult<Json<TokenPair>> {
+    let presented = tokens::hash_refresh_token(&req.refresh_token);
+    let now = now_ms();
+    let mut tx = state.db.begin().await?;
+    let session: Option<(SessionId, UserId)> = sqlx::query_as(
+        "SELECT id, user_id FROM sessions WHERE refresh_hash = $1 AND revoked_at IS NULL AND expires_at > $2",
+    )
+    .bind(&presented)
+    .bind(now)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((session_id, user_id)) = session else {
+        let reused = sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE previous_hash = $2 AND revoked_at IS NULL")
+            .bind(now)
+            .bind(&presented)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        if reused.rows_affected() > 0 {
+            tracing::warn!("a spent refresh token was presented again; its session is revoked");
+        }
+        return Err(ApiError::InvalidToken);
+    };
+    let (refresh_token, refresh_hash) = tokens::new_refresh_token();
+    let expires = now + state.config.refresh_token_ttl().as_millis() as i64;
+    sqlx::query(
+        "UPDATE sessions SET previous_hash = refresh_hash, refresh_hash = $1, last_used_at = $2, expires_at = $3 \
+         WHERE id = $4",
+    )
+    .bind(refresh_hash)
+    .bind(now)
+    .bind(expires)
+    .bind(session_id)
+    .execute(&mut *tx)
+    .await?;
+    let user = load_user(&mut *tx, user_id).await?;
+    tx.commit().await?;
+    Ok(Json(token_pair(&state, user, session_id, refresh_token)?))
+}
+
+/// Sign out: revoke the session this request was made with.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses((status = 204)))]
+async fn logout(axum::extract::State(state): axum::extract::State<AppState>, auth: AuthUser) -> ApiResult<StatusCode> {
+    revoke(&state, auth.user_id, auth.session_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn revoke(state: &AppState, user_id: UserId, session_id: SessionId) -> ApiResult<()> {
+    let mut tx = state.db.begin().await?;
+    let revoked =
+        sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
+            .bind(now_ms())
+            .bind(session_id)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+    tx.commit().await?;
+    if revoked.rows_affected() == 0 {
+        return Err(ApiError::NotFound);
+    }
+    tracing::info!(session_id, "session revoked");
+    Ok(())
+}
+
+/// The signed-in devices of this account.
+#[utoipa::path(get, path = "/api/v1/auth/sessions", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = [Session])))]
+async fn list_sessions(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    auth: AuthUser,
+) -> ApiResult<Json<Vec<Session>>> {
+    let rows: Vec<(SessionId, Option<String>, i64, i64)> = sqlx::query_as(
+        "SELECT id, device_name, created_at, last_used_at FROM sessions \
+         WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 ORDER BY id",
+    )
+    .bind(auth.user_id)
+    .bind(now_ms())
+    .fetch_all(state.db.reader())
+    .await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|(id, device_name, created_at, last_used_at)| Session {
+                id,
+                device_name,
+                created_at: to_datetime(created_at),
+                last_used_at: to_datetime(last_used_at),
+                current: id == auth.session_id,
+            })
+            .collect(),
+    ))
+}
+
+/// Sign a device out.
+#[utoipa::path(delete, path = "/api/v1/auth/sessions/{id}", tag = "auth", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Session id")),
+    responses((status = 204), (status = 404, body = drive_wire::ErrorBody)))]
+async fn revoke_session(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<SessionId>,
+) -> ApiResult<StatusCode> {
+    revoke(&state, auth.user_id, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The signed-in account, with its quota.
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = User)))]
+async fn me(axum::extract::State(state): axum::extract::State<AppState>, auth: AuthUser) -> ApiResult<Json<User>> {
+    Ok(Json(load_user(state.db.reader(), auth.user_id).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_email;
+
+    #[test]
+    fn emails_are_trimmed_lowercased_and_checked() {
+        assert_eq!(normalize_email("  Ann@Example.COM ").unwrap(), "ann@example.com");
+        for bad in [
+            "",
+            "ann",
+            "@example.com",
+            "ann@",
+            "ann@example",
+            "a b@example.com",
+            "ann@.com",
+        ] {
+            assert!(normalize_email(bad).is_err(), "{bad:?}");
+        }
+    }
+}

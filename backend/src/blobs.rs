@@ -1,0 +1,130 @@
+//! The presigned-URL endpoint of the local blob store. With S3 the store
+//! serves these URLs itself and this router is not mounted.
+
+use std::sync::Arc;
+
+use axum::{
+    body::Body,
+    extract::State,
+    http::{header, HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+};
+use drive_wire::BlockHash;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::{
+    error::{ApiError, ApiResult, Path, Query},
+    state::AppState,
+    storage::{presign::Method, presign::SignatureError, BlobStore, LocalBlobStore, StorageError},
+    uploads::register_blocks,
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(put_blob, get_blob))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct PutQuery {
+    size: u64,
+    expires: i64,
+    sig: String,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct GetQuery {
+    expires: i64,
+    sig: String,
+}
+
+impl From<SignatureError> for ApiError {
+    fn from(err: SignatureError) -> Self {
+        match err {
+            SignatureError::Invalid => ApiError::InvalidSignature,
+            SignatureError::Expired => ApiError::UrlExpired,
+        }
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(err: StorageError) -> Self {
+        match err {
+            StorageError::HashMismatch => ApiError::HashMismatch,
+            StorageError::SizeMismatch => ApiError::SizeMismatch,
+            StorageError::NotFound(_) => ApiError::NotFound,
+            err @ StorageError::Io { .. } => ApiError::internal(err),
+        }
+    }
+}
+
+fn parse_hash(raw: &str) -> ApiResult<BlockHash> {
+    raw.parse()
+        .map_err(|_| ApiError::BadRequest("a block is named by its SHA-256 in hex".into()))
+}
+
+fn local_store(state: &AppState) -> ApiResult<&Arc<LocalBlobStore>> {
+    state.local_blobs.as_ref().ok_or(ApiError::NotFound)
+}
+
+/// Upload one block's bytes to a presigned URL.
+#[utoipa::path(put, path = "/blobs/{hash}", tag = "blobs", params(("hash" = String, Path, description = "SHA-256 of the bytes, hex"), PutQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 201, description = "Stored"), (status = 200, description = "Already stored"), (status = 400, body = drive_wire::ErrorBody), (status = 403, body = drive_wire::ErrorBody)))]
+async fn put_blob(
+    State(state): State<AppState>,
+    Path(hash): Path<String>,
+    Query(query): Query<PutQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<StatusCode> {
+    let hash = parse_hash(&hash)?;
+    let store = local_store(&state)?;
+    let now = chrono::Utc::now().timestamp();
+    store
+        .signer()
+        .verify(Method::Put, hash, Some(query.size), query.expires, &query.sig, now)?;
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|len| len != query.size) {
+        return Err(ApiError::SizeMismatch);
+    }
+    let created = store.put(hash, query.size, Box::pin(body.into_data_stream())).await?;
+    let mut tx = state.db.begin().await?;
+    register_blocks(&mut tx, &[(hash, query.size)]).await?;
+    tx.commit().await?;
+    metrics::counter!("drive_block_bytes_received_total").increment(query.size);
+    tracing::debug!(%hash, size = query.size, created, "block stored");
+    Ok(if created { StatusCode::CREATED } else { StatusCode::OK })
+}
+
+/// Download one block's bytes from a presigned URL.
+#[utoipa::path(get, path = "/blobs/{hash}", tag = "blobs", params(("hash" = String, Path, description = "SHA-256 of the bytes, hex"), GetQuery),
+    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>), (status = 403, body = drive_wire::ErrorBody), (status = 404, body = drive_wire::ErrorBody)))]
+async fn get_blob(
+    State(state): State<AppState>,
+    Path(hash): Path<String>,
+    Query(query): Query<GetQuery>,
+) -> ApiResult<Response> {
+    let hash = parse_hash(&hash)?;
+    let store = local_store(&state)?;
+    let now = chrono::Utc::now().timestamp();
+    store
+        .signer()
+        .verify(Method::Get, hash, None, query.expires, &query.sig, now)?;
+    let size = store.stored_size(hash).await?.ok_or(ApiError::NotFound)?;
+    let reader = store.read_range(hash, 0, size).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+            (header::CONTENT_LENGTH, size.to_string()),
+            (header::CACHE_CONTROL, "private, max-age=31536000, immutable".to_owned()),
+        ],
+        Body::from_stream(tokio_util::io::ReaderStream::new(reader)),
+    )
+        .into_response())
+}

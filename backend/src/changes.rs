@@ -1,0 +1,158 @@
+//! The changes feed: every change to a user's tree is appended to a journal
+//! in the same transaction as the change itself, and read back by cursor.
+//! Callers that are caught up can long-poll: they sleep until a commit wakes
+//! them or their wait runs out.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use axum::extract::State;
+use drive_wire::{Change, ChangeKind, ChangesPage, ChangesQuery, NodeId, UserId};
+use tokio::sync::Notify;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::{
+    auth::AuthUser,
+    error::{ApiResult, Json, Query},
+    state::AppState,
+    storage::metadata::{now_ms, to_datetime, Tx},
+    tree::NodeRow,
+};
+
+/// Longest long-poll a client may ask for.
+pub const MAX_WAIT: Duration = Duration::from_secs(60);
+const DEFAULT_LIMIT: u32 = 1000;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(changes))
+}
+
+/// Wakes the long-polls of a user when their tree changes.
+#[derive(Default)]
+pub struct ChangeHub {
+    waiters: Mutex<HashMap<UserId, Arc<Notify>>>,
+}
+
+impl ChangeHub {
+    fn notify_for(&self, user: UserId) -> Arc<Notify> {
+        let mut waiters = self.waiters.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        waiters.entry(user).or_default().clone()
+    }
+
+    /// Call after the transaction that appended changes has committed.
+    pub fn wake(&self, user: UserId) {
+        self.notify_for(user).notify_waiters();
+    }
+}
+
+fn kind_name(kind: ChangeKind) -> &'static str {
+    match kind {
+        ChangeKind::Created => "created",
+        ChangeKind::Updated => "updated",
+        ChangeKind::Moved => "moved",
+        ChangeKind::Trashed => "trashed",
+        ChangeKind::Restored => "restored",
+        ChangeKind::Purged => "purged",
+    }
+}
+
+fn parse_kind(name: &str) -> ChangeKind {
+    match name {
+        "created" => ChangeKind::Created,
+        "moved" => ChangeKind::Moved,
+        "trashed" => ChangeKind::Trashed,
+        "restored" => ChangeKind::Restored,
+        "purged" => ChangeKind::Purged,
+        _ => ChangeKind::Updated,
+    }
+}
+
+/// Appends a change to the journal, inside the caller's transaction.
+pub async fn append(tx: &mut Tx, user: UserId, node: NodeId, kind: ChangeKind) -> ApiResult<()> {
+    sqlx::query("INSERT INTO changes (user_id, node_id, kind, at) VALUES ($1, $2, $3, $4)")
+        .bind(user)
+        .bind(node)
+        .bind(kind_name(kind))
+        .bind(now_ms())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct ChangeRow {
+    seq: i64,
+    kind: String,
+    node_id: NodeId,
+    at: i64,
+}
+
+async fn read_page(state: &AppState, user: UserId, since: i64, limit: u32) -> ApiResult<ChangesPage> {
+    let rows: Vec<ChangeRow> = sqlx::query_as(
+        "SELECT seq, kind, node_id, at FROM changes WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+    )
+    .bind(user)
+    .bind(since)
+    .bind(i64::from(limit) + 1)
+    .fetch_all(state.db.reader())
+    .await?;
+    let has_more = rows.len() > limit as usize;
+    let nodes: Vec<NodeRow> = sqlx::query_as(&format!(
+        "SELECT {} FROM nodes WHERE owner_id = $1 AND id IN \
+         (SELECT node_id FROM changes WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3)",
+        crate::tree::NODE_COLUMNS
+    ))
+    .bind(user)
+    .bind(since)
+    .bind(i64::from(limit))
+    .fetch_all(state.db.reader())
+    .await?;
+    let nodes: HashMap<NodeId, NodeRow> = nodes.into_iter().map(|n| (n.id, n)).collect();
+    let changes: Vec<Change> = rows
+        .into_iter()
+        .take(limit as usize)
+        .map(|row| Change {
+            seq: row.seq,
+            kind: parse_kind(&row.kind),
+            node_id: row.node_id,
+            node: nodes.get(&row.node_id).cloned().map(Into::into),
+            at: to_datetime(row.at),
+        })
+        .collect();
+    let cursor = changes.last().map_or(since, |c| c.seq);
+    Ok(ChangesPage {
+        changes,
+        cursor,
+        has_more,
+    })
+}
+
+/// Changes to the caller's tree after `since`, oldest first. With `wait`, an
+/// empty answer is held back until a change arrives or `wait` seconds pass.
+#[utoipa::path(get, path = "/api/v1/changes", tag = "changes", security(("bearer" = [])), params(ChangesQuery),
+    responses((status = 200, body = ChangesPage)))]
+async fn changes(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Query(query): Query<ChangesQuery>,
+) -> ApiResult<Json<ChangesPage>> {
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, DEFAULT_LIMIT);
+    let wait = Duration::from_secs(query.wait).min(MAX_WAIT);
+    let notify = state.changes.notify_for(auth.user_id);
+    let woken = notify.notified();
+    tokio::pin!(woken);
+    // Registered before reading, so a commit between the read and the wait
+    // still wakes us.
+    woken.as_mut().enable();
+    let page = read_page(&state, auth.user_id, query.since, limit).await?;
+    if !page.changes.is_empty() || wait.is_zero() {
+        return Ok(Json(page));
+    }
+    if tokio::time::timeout(wait, woken).await.is_err() {
+        return Ok(Json(page));
+    }
+    Ok(Json(read_page(&state, auth.user_id, query.since, limit).await?))
+}

@@ -1,0 +1,106 @@
+//! `drive-server --check`: verifies that the metadata and the blob store agree
+//! and that every invariant the server relies on holds. It reports, never repairs.
+
+use std::collections::HashMap;
+
+use drive_wire::BlockHash;
+
+use crate::storage::{BlobStore, Db, LocalBlobStore};
+
+/// Every problem found, in words; empty when all is consistent.
+pub async fn run(db: &Db, blobs: &LocalBlobStore) -> anyhow::Result<Vec<String>> {
+    let pool = db.reader();
+    let mut problems = Vec::new();
+    let mut report = |query_problems: Vec<String>| problems.extend(query_problems);
+
+    let rows = |sql: &'static str| sqlx::query_scalar::<_, String>(sql).fetch_all(pool);
+
+    report(
+        rows(
+            "SELECT 'user ' || u.id || ' uses ' || u.used_bytes || ' bytes but its files add up to ' || \
+                 COALESCE((SELECT SUM(size) FROM nodes n WHERE n.owner_id = u.id AND n.kind = 'file'), 0) \
+                 FROM users u WHERE u.used_bytes <> \
+                 COALESCE((SELECT SUM(size) FROM nodes n WHERE n.owner_id = u.id AND n.kind = 'file'), 0)",
+        )
+        .await?,
+    );
+    report(
+        rows(
+            "SELECT 'user ' || id || ' has no root folder' FROM users u WHERE NOT EXISTS \
+                 (SELECT 1 FROM nodes n WHERE n.id = u.root_id AND n.owner_id = u.id AND n.parent_id IS NULL)",
+        )
+        .await?,
+    );
+    report(
+        rows(
+            "SELECT 'file ' || n.id || ' has no current revision of its own' FROM nodes n WHERE n.kind = 'file' \
+                 AND NOT EXISTS (SELECT 1 FROM revisions r WHERE r.id = n.revision_id AND r.node_id = n.id)",
+        )
+        .await?,
+    );
+    report(
+        rows(
+            "SELECT 'file ' || n.id || ' says ' || n.size || ' bytes, its revision ' || r.size FROM nodes n \
+                 JOIN revisions r ON r.id = n.revision_id WHERE n.size <> r.size",
+        )
+        .await?,
+    );
+    report(
+        rows(
+            "SELECT 'revision ' || r.id || ' is ' || r.size || ' bytes but its blocks add up to ' || \
+                 COALESCE((SELECT SUM(b.size) FROM revision_blocks rb JOIN blocks b ON b.hash = rb.hash \
+                           WHERE rb.revision_id = r.id), 0) FROM revisions r WHERE r.size <> \
+                 COALESCE((SELECT SUM(b.size) FROM revision_blocks rb JOIN blocks b ON b.hash = rb.hash \
+                           WHERE rb.revision_id = r.id), 0)",
+        )
+        .await?,
+    );
+    report(
+        rows(
+            "SELECT 'revision ' || rb.revision_id || ' uses unknown block ' || rb.hash FROM revision_blocks rb \
+                 WHERE NOT EXISTS (SELECT 1 FROM blocks b WHERE b.hash = rb.hash)",
+        )
+        .await?,
+    );
+    report(
+        rows(
+            "SELECT 'node ' || c.id || ' is live inside trashed or foreign folder ' || p.id FROM nodes c \
+                 JOIN nodes p ON p.id = c.parent_id WHERE c.trashed_at IS NULL \
+                 AND (p.trashed_at IS NOT NULL OR p.owner_id <> c.owner_id OR p.kind <> 'folder')",
+        )
+        .await?,
+    );
+    report(
+        rows(
+            "SELECT 'node ' || id || ' is trashed but names no trash root' FROM nodes \
+                 WHERE (trashed_at IS NULL) <> (trash_root IS NULL)",
+        )
+        .await?,
+    );
+
+    let stored: HashMap<BlockHash, u64> = blobs.list().await?.into_iter().collect();
+    let known: Vec<(String, i64)> = sqlx::query_as("SELECT hash, size FROM blocks").fetch_all(pool).await?;
+    for (hash, size) in known {
+        let Ok(parsed) = hash.parse::<BlockHash>() else {
+            report(vec![format!("block row {hash:?} is not a SHA-256")]);
+            continue;
+        };
+        match stored.get(&parsed) {
+            None => report(vec![format!(
+                "block {hash} is in the database but not in the blob store"
+            )]),
+            Some(&stored_size) if stored_size as i64 != size => report(vec![format!(
+                "block {hash} is {stored_size} bytes in the store, {size} in the database"
+            )]),
+            Some(_) if !blobs.verify(parsed).await? => report(vec![format!("block {hash} does not hash to its name")]),
+            Some(_) => {}
+        }
+    }
+    let leftovers = blobs.temp_file_count().await?;
+    if leftovers > 0 {
+        report(vec![format!(
+            "{leftovers} temporary upload files are left in the temp dir"
+        )]);
+    }
+    Ok(problems)
+}

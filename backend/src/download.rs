@@ -1,0 +1,232 @@
+//! Downloads: a manifest of presigned block URLs for sync clients, and a
+//! plain streaming endpoint with HTTP Range support for everything else.
+
+use std::ops::Bound;
+
+use axum::{
+    body::Body,
+    extract::State,
+    http::{header, HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+};
+use axum_extra::TypedHeader;
+use drive_wire::{BlockHash, Manifest, NodeKind, RevisionId, RevisionQuery};
+use futures::{StreamExt, TryStreamExt};
+use headers::Range;
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::{
+    auth::AuthUser,
+    error::{ApiError, ApiResult, Json, Path, Query},
+    state::AppState,
+    storage::metadata::to_datetime,
+    tree::{owned_node, revisions::revision_blocks, NodeRow},
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(manifest)).routes(routes!(content))
+}
+
+struct Resolved {
+    node: NodeRow,
+    revision: RevisionId,
+    size: u64,
+    modified: i64,
+    blocks: Vec<(BlockHash, u64)>,
+}
+
+/// A file of the caller and one of its revisions (the current one by default).
+async fn resolve(state: &AppState, auth: AuthUser, id: i64, revision: Option<RevisionId>) -> ApiResult<Resolved> {
+    let db = state.db.reader();
+    let node = owned_node(db, auth.user_id, id).await?;
+    if node.kind() != NodeKind::File {
+        return Err(ApiError::NotAFile);
+    }
+    let revision = revision.or(node.revision_id).ok_or(ApiError::NotFound)?;
+    let (size, modified): (i64, i64) =
+        sqlx::query_as("SELECT size, modified FROM revisions WHERE id = $1 AND node_id = $2")
+            .bind(revision)
+            .bind(id)
+            .fetch_optional(db)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+    let blocks = revision_blocks(db, id, revision).await?;
+    Ok(Resolved {
+        node,
+        revision,
+        size: size.max(0) as u64,
+        modified,
+        blocks,
+    })
+}
+
+/// The blocks of a file revision, in order, each with a presigned GET URL.
+#[utoipa::path(get, path = "/api/v1/nodes/{id}/manifest", tag = "downloads", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "File id"), RevisionQuery),
+    responses((status = 200, body = Manifest), (status = 404, body = drive_wire::ErrorBody)))]
+async fn manifest(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<i64>,
+    Query(query): Query<RevisionQuery>,
+) -> ApiResult<Json<Manifest>> {
+    let file = resolve(&state, auth, id, query.revision).await?;
+    let ttl = state.config.presign_ttl();
+    Ok(Json(Manifest {
+        node_id: file.node.id,
+        revision: file.revision,
+        size: file.size,
+        modified: to_datetime(file.modified),
+        blocks: file
+            .blocks
+            .into_iter()
+            .map(|(hash, size)| state.blobs.presign_get(hash, size, ttl))
+            .collect(),
+    }))
+}
+
+/// The byte range `[start, end)` of a file of `size` bytes asked for by a
+/// Range header: `None` for the whole file (no header, or several ranges,
+/// which a server may answer in full).
+fn requested_range(range: Option<&Range>, size: u64) -> ApiResult<Option<(u64, u64)>> {
+    let Some(range) = range else { return Ok(None) };
+    let ranges: Vec<_> = range.satisfiable_ranges(size).collect();
+    if ranges.len() > 1 {
+        return Ok(None);
+    }
+    let Some(&(start, end)) = ranges.first() else {
+        return Err(ApiError::RangeNotSatisfiable { size });
+    };
+    let start = match start {
+        Bound::Included(s) => s,
+        Bound::Excluded(s) => s + 1,
+        Bound::Unbounded => 0,
+    };
+    let end = match end {
+        Bound::Included(e) => e + 1,
+        Bound::Excluded(e) => e,
+        Bound::Unbounded => size,
+    }
+    .min(size);
+    if start >= end {
+        return Err(ApiError::RangeNotSatisfiable { size });
+    }
+    Ok(Some((start, end)))
+}
+
+/// The pieces of blocks that cover `[start, end)`: (block, offset in it, length).
+fn pieces(blocks: &[(BlockHash, u64)], start: u64, end: u64) -> Vec<(BlockHash, u64, u64)> {
+    let mut pieces = Vec::new();
+    let mut block_start = 0;
+    for &(hash, size) in blocks {
+        let block_end = block_start + size;
+        if block_end > start && block_start < end {
+            let from = start.max(block_start);
+            let to = end.min(block_end);
+            pieces.push((hash, from - block_start, to - from));
+        }
+        block_start = block_end;
+    }
+    pieces
+}
+
+fn content_disposition(name: &str) -> HeaderValue {
+    let encoded = utf8_percent_encode(name, NON_ALPHANUMERIC);
+    HeaderValue::from_str(&format!("attachment; filename*=UTF-8''{encoded}"))
+        .unwrap_or_else(|_| HeaderValue::from_static("attachment"))
+}
+
+/// The bytes of a file revision; honours a single `Range: bytes=` range.
+#[utoipa::path(get, path = "/api/v1/nodes/{id}/content", tag = "downloads", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "File id"), RevisionQuery),
+    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>), (status = 206, description = "Partial content"),
+        (status = 404, body = drive_wire::ErrorBody), (status = 416, body = drive_wire::ErrorBody)))]
+async fn content(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<i64>,
+    Query(query): Query<RevisionQuery>,
+    range: Option<TypedHeader<Range>>,
+) -> ApiResult<Response> {
+    let file = resolve(&state, auth, id, query.revision).await?;
+    let range = requested_range(range.as_ref().map(|TypedHeader(r)| r), file.size)?;
+    let (start, end) = range.unwrap_or((0, file.size));
+    let store = state.blobs.clone();
+    let body = futures::stream::iter(pieces(&file.blocks, start, end))
+        .map(move |(hash, offset, len)| {
+            let store = store.clone();
+            async move {
+                let reader = store
+                    .read_range(hash, offset, len)
+                    .await
+                    .map_err(std::io::Error::other)?;
+                Ok::<_, std::io::Error>(tokio_util::io::ReaderStream::new(reader))
+            }
+        })
+        .buffered(2)
+        .try_flatten();
+
+    let mut headers = HeaderMap::new();
+    let mime = mime_guess::from_path(&file.node.name).first_or_octet_stream();
+    if let Ok(value) = HeaderValue::from_str(mime.as_ref()) {
+        headers.insert(header::CONTENT_TYPE, value);
+    }
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(end - start));
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"r{}\"", file.revision)) {
+        headers.insert(header::ETAG, etag);
+    }
+    headers.insert(header::CONTENT_DISPOSITION, content_disposition(&file.node.name));
+    let status = if range.is_some() {
+        if let Ok(value) = HeaderValue::from_str(&format!("bytes {start}-{}/{}", end - 1, file.size)) {
+            headers.insert(header::CONTENT_RANGE, value);
+        }
+        StatusCode::PARTIAL_CONTENT
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, headers, Body::from_stream(body)).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(n: u8) -> BlockHash {
+        BlockHash::from_bytes([n; 32])
+    }
+
+    #[test]
+    fn pieces_cover_exactly_the_range() {
+        let blocks = [(h(1), 10), (h(2), 10), (h(3), 5)];
+        assert_eq!(pieces(&blocks, 0, 25), vec![(h(1), 0, 10), (h(2), 0, 10), (h(3), 0, 5)]);
+        assert_eq!(pieces(&blocks, 5, 15), vec![(h(1), 5, 5), (h(2), 0, 5)]);
+        assert_eq!(pieces(&blocks, 20, 21), vec![(h(3), 0, 1)]);
+        assert!(pieces(&blocks, 25, 25).is_empty());
+    }
+
+    #[test]
+    fn ranges_resolve_against_the_size() {
+        let range = |s: &str| {
+            let value = HeaderValue::from_str(s).unwrap();
+            let mut values = std::iter::once(&value);
+            <Range as headers::Header>::decode(&mut values).unwrap()
+        };
+        assert_eq!(requested_range(None, 100).unwrap(), None);
+        assert_eq!(
+            requested_range(Some(&range("bytes=10-19")), 100).unwrap(),
+            Some((10, 20))
+        );
+        assert_eq!(requested_range(Some(&range("bytes=-5")), 100).unwrap(), Some((95, 100)));
+        assert_eq!(
+            requested_range(Some(&range("bytes=90-")), 100).unwrap(),
+            Some((90, 100))
+        );
+        assert_eq!(
+            requested_range(Some(&range("bytes=90-500")), 100).unwrap(),
+            Some((90, 100))
+        );
+        assert!(requested_range(Some(&range("bytes=100-")), 100).is_err());
+    }
+}

@@ -1,0 +1,212 @@
+//! One error type for every handler, answered in one JSON shape with a stable
+//! machine code. Internal failures are logged with the request's span and never
+//! leaked to the caller.
+
+use axum::{
+    extract::{
+        rejection::{JsonRejection, PathRejection, QueryRejection},
+        FromRequest, FromRequestParts,
+    },
+    http::{header, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+};
+use drive_wire::{names::InvalidName, BlockHash, ErrorBody, ErrorDetail, Node};
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    InvalidName(#[from] InvalidName),
+    #[error("{0}")]
+    InvalidMove(&'static str),
+    #[error("{0}")]
+    InvalidBlocks(String),
+    #[error("the uploaded bytes do not match the block's SHA-256")]
+    HashMismatch,
+    #[error("the uploaded bytes do not match the size the URL was signed for")]
+    SizeMismatch,
+    #[error("{0}")]
+    InvalidEmail(&'static str),
+    #[error("a password has at least 8 characters")]
+    WeakPassword,
+    #[error("this is not a folder")]
+    NotAFolder,
+    #[error("this is not a file")]
+    NotAFile,
+    #[error("some blocks are not stored yet: upload them first")]
+    MissingBlocks(Vec<BlockHash>),
+    #[error("wrong email or password")]
+    InvalidCredentials,
+    #[error("sign in again: {0}")]
+    Unauthorized(&'static str),
+    #[error("the refresh token is invalid, expired or already used: sign in again")]
+    InvalidToken,
+    #[error("the URL's signature is not valid")]
+    InvalidSignature,
+    #[error("the URL has expired; ask for a new one")]
+    UrlExpired,
+    #[error("no such item")]
+    NotFound,
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    #[error("an item with this name already exists in that folder")]
+    NameTaken,
+    #[error("the file changed on the server since the revision this is based on")]
+    StaleRevision(Option<Box<Node>>),
+    #[error("this would exceed the storage quota ({used} of {quota} bytes used, {needed} more needed)")]
+    QuotaExceeded { used: u64, quota: u64, needed: u64 },
+    #[error("the requested range is not satisfiable")]
+    RangeNotSatisfiable { size: u64 },
+    #[error("too many attempts; try again in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("the service is not ready: {0}")]
+    Unavailable(String),
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn internal(err: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(err.into())
+    }
+
+    fn status(&self) -> StatusCode {
+        use ApiError::*;
+        match self {
+            BadRequest(_) | InvalidName(_) | InvalidMove(_) | InvalidBlocks(_) | HashMismatch | SizeMismatch
+            | InvalidEmail(_) | WeakPassword | NotAFolder | NotAFile | MissingBlocks(_) => StatusCode::BAD_REQUEST,
+            InvalidCredentials | Unauthorized(_) | InvalidToken => StatusCode::UNAUTHORIZED,
+            InvalidSignature | UrlExpired => StatusCode::FORBIDDEN,
+            NotFound => StatusCode::NOT_FOUND,
+            EmailTaken | NameTaken | StaleRevision(_) => StatusCode::CONFLICT,
+            QuotaExceeded { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
+            RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable machine code clients match on.
+    pub fn code(&self) -> &'static str {
+        use ApiError::*;
+        match self {
+            BadRequest(_) => "bad_request",
+            InvalidName(_) => "invalid_name",
+            InvalidMove(_) => "invalid_move",
+            InvalidBlocks(_) => "invalid_blocks",
+            HashMismatch => "hash_mismatch",
+            SizeMismatch => "size_mismatch",
+            InvalidEmail(_) => "invalid_email",
+            WeakPassword => "weak_password",
+            NotAFolder => "not_a_folder",
+            NotAFile => "not_a_file",
+            MissingBlocks(_) => "missing_blocks",
+            InvalidCredentials => "invalid_credentials",
+            Unauthorized(_) => "unauthorized",
+            InvalidToken => "invalid_token",
+            InvalidSignature => "invalid_signature",
+            UrlExpired => "url_expired",
+            NotFound => "not_found",
+            EmailTaken => "email_taken",
+            NameTaken => "name_taken",
+            StaleRevision(_) => "stale_revision",
+            QuotaExceeded { .. } => "quota_exceeded",
+            RangeNotSatisfiable { .. } => "range_not_satisfiable",
+            RateLimited { .. } => "rate_limited",
+            Unavailable(_) => "unavailable",
+            Internal(_) => "internal",
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::RowNotFound => Self::NotFound,
+            // The only unique index a request can hit is a live name in a folder;
+            // emails are checked by their own query.
+            sqlx::Error::Database(db) if db.is_unique_violation() => Self::NameTaken,
+            _ => Self::Internal(err.into()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if let ApiError::Internal(err) = &self {
+            tracing::error!(error = ?err, "request failed");
+        }
+        let mut detail = ErrorDetail {
+            code: self.code().to_owned(),
+            message: self.to_string(),
+            // Filled in by the request-id middleware, which knows the id.
+            request_id: None,
+            current: None,
+            missing: Vec::new(),
+        };
+        let mut extra_headers = Vec::new();
+        match self {
+            ApiError::StaleRevision(current) => detail.current = current,
+            ApiError::MissingBlocks(missing) => detail.missing = missing,
+            ApiError::RateLimited { retry_after_secs } => {
+                extra_headers.push((header::RETRY_AFTER, HeaderValue::from(retry_after_secs)));
+            }
+            ApiError::RangeNotSatisfiable { size } => {
+                if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                    extra_headers.push((header::CONTENT_RANGE, value));
+                }
+            }
+            _ => {}
+        }
+        let body = ErrorBody { error: detail };
+        let mut response = (status, axum::Json(body.clone())).into_response();
+        response.headers_mut().extend(extra_headers);
+        // Lets the request-id middleware re-render the body with the id in it.
+        response.extensions_mut().insert(body);
+        response
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        Self::BadRequest(rejection.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::BadRequest(rejection.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        Self::BadRequest(rejection.body_text())
+    }
+}
+
+/// `axum::Json` that answers malformed bodies in our error shape.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct Json<T>(pub T);
+
+impl<T: serde::Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+/// `axum::extract::Query` that answers bad parameters in our error shape.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct Query<T>(pub T);
+
+/// `axum::extract::Path` that answers bad segments in our error shape.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct Path<T>(pub T);

@@ -1,0 +1,174 @@
+use std::{net::SocketAddr, path::Path, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use clap::Parser;
+use hmac::{Hmac, Mac};
+use metrics_exporter_prometheus::PrometheusBuilder;
+use rand::RngCore;
+use sha2::Sha256;
+use tracing_subscriber::EnvFilter;
+
+use drive_server::{
+    auth::{rate_limit::LoginLimiter, tokens::TokenKeys},
+    changes::ChangeHub,
+    check,
+    config::{Config, LogFormat},
+    state::{AppState, Inner},
+    storage::{presign::UrlSigner, Db, LocalBlobStore},
+};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::parse();
+    init_tracing(config.log_format);
+    eprintln!("drive-server {} configuration:\n{config}", env!("CARGO_PKG_VERSION"));
+
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating the data dir {}", config.data_dir.display()))?;
+    let secret = load_secret(&config)?;
+    let db = Db::open(&config.data_dir.join("metadata.db")).await?;
+
+    if config.check {
+        // The URL base is irrelevant to the check.
+        let blobs = LocalBlobStore::open(
+            &config.data_dir,
+            String::new(),
+            UrlSigner::new(derive_key(&secret, "blob-url")),
+        )
+        .await?;
+        let problems = check::run(&db, &blobs).await?;
+        for problem in &problems {
+            println!("{problem}");
+        }
+        if problems.is_empty() {
+            println!("consistent");
+            return Ok(());
+        }
+        std::process::exit(1);
+    }
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.listen))?;
+    let bound = listener.local_addr()?;
+    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{bound}"));
+    let local = Arc::new(
+        LocalBlobStore::open(
+            &config.data_dir,
+            public_url,
+            UrlSigner::new(derive_key(&secret, "blob-url")),
+        )
+        .await?,
+    );
+    let metrics = PrometheusBuilder::new()
+        .install_recorder()
+        .context("installing the metrics recorder")?;
+    let state = AppState::new(Inner {
+        tokens: TokenKeys::new(&derive_key(&secret, "access-token"), config.access_token_ttl()),
+        login_limiter: LoginLimiter::new(config.login_rate_per_account, config.login_rate_per_ip),
+        changes: ChangeHub::default(),
+        blobs: local.clone(),
+        local_blobs: Some(local),
+        metrics: Some(metrics.clone()),
+        db,
+        config,
+    });
+    spawn_housekeeping(state.clone(), metrics);
+
+    let app = drive_server::app(state);
+    // Tests and scripts read this line to learn the port when it was 0.
+    println!("listening on {bound}");
+    tracing::info!(%bound, "serving");
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving HTTP")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).init(),
+    }
+}
+
+/// The server's secret: from the configuration, else from DATA_DIR/secret,
+/// made on first start and readable by the owner only.
+fn load_secret(config: &Config) -> anyhow::Result<Vec<u8>> {
+    if let Some(secret) = &config.secret {
+        anyhow::ensure!(secret.len() >= 32, "the secret must be at least 32 characters");
+        return Ok(secret.as_bytes().to_vec());
+    }
+    let path = config.data_dir.join("secret");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => hex::decode(text.trim()).with_context(|| format!("{} is not hex", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut secret = vec![0u8; 32];
+            rand::rngs::OsRng.fill_bytes(&mut secret);
+            write_private(&path, &hex::encode(&secret))?;
+            Ok(secret)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    Ok(())
+}
+
+/// One key per purpose, so that a token can never pass for a URL signature.
+fn derive_key(secret: &[u8], purpose: &str) -> Vec<u8> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
+    mac.update(purpose.as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
+fn spawn_housekeeping(state: AppState, metrics: metrics_exporter_prometheus::PrometheusHandle) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(30));
+        loop {
+            tick.tick().await;
+            state.login_limiter.shrink();
+            metrics.run_upkeep();
+        }
+    });
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,99 @@
+//! Operating the server: health and readiness probes, Prometheus metrics, and
+//! the middleware that gives every request an id, a span and a measurement.
+
+use std::time::Instant;
+
+use axum::{
+    body::Body,
+    extract::{MatchedPath, Request, State},
+    http::{header, HeaderValue},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use drive_wire::{ErrorBody, REQUEST_ID_HEADER};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::{
+    error::{ApiError, ApiResult},
+    state::AppState,
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(ready))
+        .routes(routes!(metrics_text))
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/health", tag = "ops", responses((status = 200, body = String)))]
+async fn health() -> &'static str {
+    "ok"
+}
+
+/// Readiness: the database and the blob store answer.
+#[utoipa::path(get, path = "/ready", tag = "ops",
+    responses((status = 200, body = String), (status = 503, body = drive_wire::ErrorBody)))]
+async fn ready(State(state): State<AppState>) -> ApiResult<&'static str> {
+    sqlx::query("SELECT 1")
+        .execute(state.db.reader())
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("database: {e}")))?;
+    state
+        .blobs
+        .ready()
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("blob store: {e}")))?;
+    Ok("ready")
+}
+
+/// Prometheus metrics in the text exposition format.
+#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, body = String, content_type = "text/plain")))]
+async fn metrics_text(State(state): State<AppState>) -> Response {
+    let text = state.metrics.as_ref().map(|handle| handle.render()).unwrap_or_default();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+/// Writes the request id into error bodies, so a user's report of an error
+/// message leads straight to the server's log lines.
+pub async fn stamp_request_id(request: Request, next: Next) -> Response {
+    let id = request
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(ToOwned::to_owned);
+    let mut response = next.run(request).await;
+    if let Some(mut body) = response.extensions_mut().remove::<ErrorBody>() {
+        body.error.request_id = id;
+        if let Ok(json) = serde_json::to_vec(&body) {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(json.len()));
+            *response.body_mut() = Body::from(json);
+        }
+    }
+    response
+}
+
+/// Counts requests and times them, by route template (never by raw path, which
+/// would make one series per file id).
+pub async fn record_metrics(request: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route)
+        .record(start.elapsed().as_secs_f64());
+    response
+}
+
+/// The fallback for unknown routes, in the common error shape.
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound
+}

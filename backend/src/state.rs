@@ -1,0 +1,41 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::{
+    auth::{rate_limit::LoginLimiter, tokens::TokenKeys},
+    changes::ChangeHub,
+    config::Config,
+    storage::{BlobStore, Db, LocalBlobStore},
+};
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub config: Config,
+    pub db: Db,
+    pub blobs: Arc<dyn BlobStore>,
+    /// The blob store when it is the local one, whose URLs this server serves.
+    pub local_blobs: Option<Arc<LocalBlobStore>>,
+    pub tokens: TokenKeys,
+    pub login_limiter: LoginLimiter,
+    pub changes: ChangeHub,
+    pub metrics: Option<PrometheusHandle>,
+}
+
+impl AppState {
+    pub fn new(inner: Inner) -> Self {
+        Self(Arc::new(inner))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}

@@ -1,0 +1,235 @@
+//! The embedded default blob store: one file per block under `DATA_DIR/blobs`,
+//! fanned out by the first two hex digits. Uploads land in `DATA_DIR/tmp` and
+//! are renamed into place only once their size and SHA-256 are verified, so a
+//! torn or wrong upload never becomes a block.
+
+use std::{
+    io::SeekFrom,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use async_trait::async_trait;
+use chrono::{TimeZone, Utc};
+use drive_wire::{BlockHash, PresignedBlock};
+use futures::StreamExt;
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+
+use super::{
+    blobs::{BlobReader, BlobStore, StorageError},
+    presign::{Method, UrlSigner},
+};
+
+/// An upload body as it arrives.
+pub type ByteStream = std::pin::Pin<Box<dyn futures::Stream<Item = Result<axum::body::Bytes, axum::Error>> + Send>>;
+
+pub struct LocalBlobStore {
+    blobs: PathBuf,
+    tmp: PathBuf,
+    public_url: String,
+    signer: UrlSigner,
+}
+
+/// Removes a temporary upload file unless it was renamed into place.
+struct TempFile(Option<PathBuf>);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+impl LocalBlobStore {
+    pub async fn open(data_dir: &Path, public_url: String, signer: UrlSigner) -> Result<Self, StorageError> {
+        let blobs = data_dir.join("blobs");
+        let tmp = data_dir.join("tmp");
+        for dir in [&blobs, &tmp] {
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|e| StorageError::io(format!("creating {}", dir.display()), e))?;
+        }
+        // Leftovers of uploads cut off by a crash are never blocks: drop them.
+        let mut entries = tokio::fs::read_dir(&tmp)
+            .await
+            .map_err(|e| StorageError::io("listing the temp dir", e))?;
+        while let Ok(Some(entry)) = entries.next_entry().await {
+            let _ = tokio::fs::remove_file(entry.path()).await;
+        }
+        Ok(Self {
+            blobs,
+            tmp,
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            signer,
+        })
+    }
+
+    pub fn signer(&self) -> &UrlSigner {
+        &self.signer
+    }
+
+    fn path_of(&self, hash: BlockHash) -> PathBuf {
+        let hex = hash.to_string();
+        self.blobs.join(&hex[..2]).join(hex)
+    }
+
+    fn url(&self, method: Method, hash: BlockHash, size: u64, ttl: Duration) -> PresignedBlock {
+        let expires_at = Utc::now() + ttl;
+        let expires = expires_at.timestamp();
+        let (query_size, signed_size) = match method {
+            Method::Put => (format!("size={size}&"), Some(size)),
+            Method::Get => (String::new(), None),
+        };
+        let sig = self.signer.sign(method, hash, signed_size, expires);
+        PresignedBlock {
+            hash,
+            size,
+            url: format!(
+                "{}/blobs/{hash}?{query_size}expires={expires}&sig={sig}",
+                self.public_url
+            ),
+            expires_at: Utc.timestamp_opt(expires, 0).single().unwrap_or(expires_at),
+        }
+    }
+
+    /// Streams an upload into the store. Returns `true` if the block is new,
+    /// `false` if it was already stored (the bytes are still verified).
+    pub async fn put(&self, hash: BlockHash, size: u64, mut body: ByteStream) -> Result<bool, StorageError> {
+        let temp_path = self.tmp.join(uuid::Uuid::new_v4().to_string());
+        let mut file = tokio::fs::File::create(&temp_path)
+            .await
+            .map_err(|e| StorageError::io("creating a temp file", e))?;
+        let guard = TempFile(Some(temp_path.clone()));
+        let mut hasher = Sha256::new();
+        let mut received: u64 = 0;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| StorageError::io("receiving the upload", std::io::Error::other(e)))?;
+            received += chunk.len() as u64;
+            if received > size {
+                return Err(StorageError::SizeMismatch);
+            }
+            hasher.update(&chunk);
+            file.write_all(&chunk)
+                .await
+                .map_err(|e| StorageError::io("writing a temp file", e))?;
+        }
+        if received != size {
+            return Err(StorageError::SizeMismatch);
+        }
+        if hasher.finalize().as_slice() != hash.as_bytes() {
+            return Err(StorageError::HashMismatch);
+        }
+        let final_path = self.path_of(hash);
+        if tokio::fs::try_exists(&final_path).await.unwrap_or(false) {
+            return Ok(false);
+        }
+        file.sync_all()
+            .await
+            .map_err(|e| StorageError::io("syncing a block", e))?;
+        drop(file);
+        if let Some(parent) = final_path.parent() {
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(|e| StorageError::io("creating a blob dir", e))?;
+        }
+        tokio::fs::rename(&temp_path, &final_path)
+            .await
+            .map_err(|e| StorageError::io("moving a block into place", e))?;
+        std::mem::forget(guard);
+        Ok(true)
+    }
+
+    /// Uploads cut off mid-way leave temp files until the next start; the
+    /// consistency check reports them when the server is stopped.
+    pub async fn temp_file_count(&self) -> Result<usize, StorageError> {
+        let mut entries = tokio::fs::read_dir(&self.tmp)
+            .await
+            .map_err(|e| StorageError::io("listing the temp dir", e))?;
+        let mut count = 0;
+        while let Ok(Some(_)) = entries.next_entry().await {
+            count += 1;
+        }
+        Ok(count)
+    }
+
+    /// Reads a whole block back and checks its SHA-256.
+    pub async fn verify(&self, hash: BlockHash) -> Result<bool, StorageError> {
+        let bytes = tokio::fs::read(self.path_of(hash))
+            .await
+            .map_err(|e| StorageError::io(format!("reading block {hash}"), e))?;
+        Ok(Sha256::digest(&bytes).as_slice() == hash.as_bytes())
+    }
+}
+
+#[async_trait]
+impl BlobStore for LocalBlobStore {
+    fn presign_put(&self, hash: BlockHash, size: u64, ttl: Duration) -> PresignedBlock {
+        self.url(Method::Put, hash, size, ttl)
+    }
+
+    fn presign_get(&self, hash: BlockHash, size: u64, ttl: Duration) -> PresignedBlock {
+        self.url(Method::Get, hash, size, ttl)
+    }
+
+    async fn stored_size(&self, hash: BlockHash) -> Result<Option<u64>, StorageError> {
+        match tokio::fs::metadata(self.path_of(hash)).await {
+            Ok(meta) => Ok(Some(meta.len())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StorageError::io(format!("reading block {hash}"), e)),
+        }
+    }
+
+    async fn read_range(&self, hash: BlockHash, offset: u64, len: u64) -> Result<BlobReader, StorageError> {
+        let mut file = match tokio::fs::File::open(self.path_of(hash)).await {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(StorageError::NotFound(hash)),
+            Err(e) => return Err(StorageError::io(format!("opening block {hash}"), e)),
+        };
+        file.seek(SeekFrom::Start(offset))
+            .await
+            .map_err(|e| StorageError::io(format!("seeking in block {hash}"), e))?;
+        Ok(Box::pin(file.take(len)))
+    }
+
+    async fn list(&self) -> Result<Vec<(BlockHash, u64)>, StorageError> {
+        let mut found = Vec::new();
+        let mut fans = tokio::fs::read_dir(&self.blobs)
+            .await
+            .map_err(|e| StorageError::io("listing blobs", e))?;
+        while let Some(fan) = fans
+            .next_entry()
+            .await
+            .map_err(|e| StorageError::io("listing blobs", e))?
+        {
+            let mut files = tokio::fs::read_dir(fan.path())
+                .await
+                .map_err(|e| StorageError::io("listing blobs", e))?;
+            while let Some(file) = files
+                .next_entry()
+                .await
+                .map_err(|e| StorageError::io("listing blobs", e))?
+            {
+                let Some(hash) = file.file_name().to_str().and_then(|n| n.parse().ok()) else {
+                    continue;
+                };
+                let meta = file
+                    .metadata()
+                    .await
+                    .map_err(|e| StorageError::io("listing blobs", e))?;
+                found.push((hash, meta.len()));
+            }
+        }
+        Ok(found)
+    }
+
+    async fn ready(&self) -> Result<(), StorageError> {
+        let probe = self.tmp.join(format!(".ready-{}", uuid::Uuid::new_v4()));
+        tokio::fs::write(&probe, b"")
+            .await
+            .map_err(|e| StorageError::io("writing to the blob store", e))?;
+        let _ = tokio::fs::remove_file(&probe).await;
+        Ok(())
+    }
+}

@@ -1,0 +1,184 @@
+//! File revisions: each commit adds one; old ones can be listed and restored.
+
+use axum::extract::State;
+use drive_wire::{BlockHash, ChangeKind, Node, NodeId, NodeKind, Revision, RevisionId, UserId};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::{nodes::live_node, owned_node};
+use crate::{
+    auth::AuthUser,
+    changes,
+    error::{ApiError, ApiResult, Json, Path},
+    state::AppState,
+    storage::metadata::{now_ms, to_datetime, Tx},
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_revisions))
+        .routes(routes!(restore_revision))
+}
+
+/// Makes `blocks` the new current content of file `node_id`, charging the
+/// size difference to the owner's quota.
+pub async fn store_revision(
+    tx: &mut Tx,
+    owner: UserId,
+    node_id: NodeId,
+    blocks: &[BlockHash],
+    size: u64,
+    modified: i64,
+) -> ApiResult<RevisionId> {
+    let size = i64::try_from(size).map_err(|_| ApiError::InvalidBlocks("the file is too large".into()))?;
+    let old_size: i64 = sqlx::query_scalar("SELECT size FROM nodes WHERE id = $1")
+        .bind(node_id)
+        .fetch_one(&mut **tx)
+        .await?;
+    let (used, quota): (i64, i64) = sqlx::query_as("SELECT used_bytes, quota_bytes FROM users WHERE id = $1")
+        .bind(owner)
+        .fetch_one(&mut **tx)
+        .await?;
+    let growth = size - old_size;
+    if growth > 0 && used + growth > quota {
+        return Err(ApiError::QuotaExceeded {
+            used: used as u64,
+            quota: quota as u64,
+            needed: growth as u64,
+        });
+    }
+    let revision: RevisionId = sqlx::query_scalar(
+        "INSERT INTO revisions (node_id, size, modified, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(node_id)
+    .bind(size)
+    .bind(modified)
+    .bind(now_ms())
+    .fetch_one(&mut **tx)
+    .await?;
+    for (position, hash) in blocks.iter().enumerate() {
+        sqlx::query("INSERT INTO revision_blocks (revision_id, position, hash) VALUES ($1, $2, $3)")
+            .bind(revision)
+            .bind(position as i64)
+            .bind(hash.to_string())
+            .execute(&mut **tx)
+            .await?;
+    }
+    sqlx::query("UPDATE nodes SET size = $1, revision_id = $2, modified = $3 WHERE id = $4")
+        .bind(size)
+        .bind(revision)
+        .bind(modified)
+        .bind(node_id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("UPDATE users SET used_bytes = used_bytes + $1 WHERE id = $2")
+        .bind(growth)
+        .bind(owner)
+        .execute(&mut **tx)
+        .await?;
+    Ok(revision)
+}
+
+/// The blocks of a revision of `node_id`, in file order, with their sizes.
+pub async fn revision_blocks<'e, E: sqlx::SqliteExecutor<'e>>(
+    db: E,
+    node_id: NodeId,
+    revision: RevisionId,
+) -> ApiResult<Vec<(BlockHash, u64)>> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT rb.hash, b.size FROM revision_blocks rb \
+         JOIN revisions r ON r.id = rb.revision_id JOIN blocks b ON b.hash = rb.hash \
+         WHERE r.id = $1 AND r.node_id = $2 ORDER BY rb.position",
+    )
+    .bind(revision)
+    .bind(node_id)
+    .fetch_all(db)
+    .await?;
+    rows.into_iter()
+        .map(|(hash, size)| {
+            let hash = hash
+                .parse()
+                .map_err(|_| ApiError::internal(anyhow::anyhow!("malformed block hash {hash:?} in the database")))?;
+            Ok((hash, size.max(0) as u64))
+        })
+        .collect()
+}
+
+#[derive(sqlx::FromRow)]
+struct RevisionRow {
+    id: RevisionId,
+    node_id: NodeId,
+    size: i64,
+    modified: i64,
+    created_at: i64,
+    block_count: i64,
+}
+
+/// Revisions of a file, newest first.
+#[utoipa::path(get, path = "/api/v1/nodes/{id}/revisions", tag = "tree", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "File id")),
+    responses((status = 200, body = [Revision]), (status = 400, body = drive_wire::ErrorBody), (status = 404, body = drive_wire::ErrorBody)))]
+async fn list_revisions(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<NodeId>,
+) -> ApiResult<Json<Vec<Revision>>> {
+    let node = owned_node(state.db.reader(), auth.user_id, id).await?;
+    if node.kind() != NodeKind::File {
+        return Err(ApiError::NotAFile);
+    }
+    let rows: Vec<RevisionRow> = sqlx::query_as(
+        "SELECT r.id, r.node_id, r.size, r.modified, r.created_at, \
+                (SELECT COUNT(*) FROM revision_blocks rb WHERE rb.revision_id = r.id) AS block_count \
+         FROM revisions r WHERE r.node_id = $1 ORDER BY r.id DESC",
+    )
+    .bind(id)
+    .fetch_all(state.db.reader())
+    .await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|row| Revision {
+                id: row.id,
+                node_id: row.node_id,
+                size: row.size.max(0) as u64,
+                block_count: row.block_count.max(0) as u64,
+                modified: to_datetime(row.modified),
+                created_at: to_datetime(row.created_at),
+            })
+            .collect(),
+    ))
+}
+
+/// Make an old revision current again, as a new revision (history is kept).
+#[utoipa::path(post, path = "/api/v1/nodes/{id}/revisions/{rev}/restore", tag = "tree", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "File id"), ("rev" = i64, Path, description = "Revision id")),
+    responses((status = 200, body = Node), (status = 404, body = drive_wire::ErrorBody), (status = 413, body = drive_wire::ErrorBody)))]
+async fn restore_revision(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path((id, rev)): Path<(NodeId, RevisionId)>,
+) -> ApiResult<Json<Node>> {
+    let mut tx = state.db.begin().await?;
+    let node = live_node(&mut tx, auth.user_id, id).await?;
+    if node.kind() != NodeKind::File {
+        return Err(ApiError::NotAFile);
+    }
+    let (size, modified): (i64, i64) =
+        sqlx::query_as("SELECT size, modified FROM revisions WHERE id = $1 AND node_id = $2")
+            .bind(rev)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+    let blocks: Vec<BlockHash> = revision_blocks(&mut *tx, id, rev)
+        .await?
+        .into_iter()
+        .map(|(h, _)| h)
+        .collect();
+    store_revision(&mut tx, auth.user_id, id, &blocks, size.max(0) as u64, modified).await?;
+    changes::append(&mut tx, auth.user_id, id, ChangeKind::Updated).await?;
+    let node = owned_node(&mut *tx, auth.user_id, id).await?;
+    tx.commit().await?;
+    state.changes.wake(auth.user_id);
+    tracing::info!(node_id = id, revision = rev, "revision restored");
+    Ok(Json(node.into()))
+}

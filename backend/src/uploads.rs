@@ -1,0 +1,264 @@
+//! Uploading content in three steps (see docs/API.md): ask which blocks are
+//! missing, PUT them to presigned URLs, commit. Step 1 and step 3 take the
+//! same request, so a client that crashed in between simply starts again and
+//! is told only what is still missing.
+
+use std::collections::BTreeMap;
+
+use axum::{extract::State, http::StatusCode};
+use drive_wire::{names::validate_name, BlockHash, ChangeKind, CommitRequest, Node, NodeId, UploadPlan, UserId};
+use sqlx::SqliteConnection;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::{
+    auth::AuthUser,
+    changes,
+    error::{ApiError, ApiResult, Json},
+    state::AppState,
+    storage::metadata::{now_ms, Tx},
+    tree::{live_child, live_folder, owned_node, revisions::store_revision, NodeRow},
+};
+
+/// Largest block accepted; content-defined chunking stays far below it.
+pub const MAX_BLOCK_SIZE: u64 = 16 * 1024 * 1024;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(prepare)).routes(routes!(commit))
+}
+
+/// A commit request that passed the checks that need no database.
+struct Content {
+    name: String,
+    /// Blocks in file order.
+    order: Vec<BlockHash>,
+    /// Each distinct block with its size.
+    sizes: BTreeMap<BlockHash, u64>,
+    size: u64,
+    modified: i64,
+}
+
+fn check_content(req: &CommitRequest) -> ApiResult<Content> {
+    let name = validate_name(&req.name)?;
+    let mut sizes = BTreeMap::new();
+    let mut size: u64 = 0;
+    for block in &req.blocks {
+        if block.size == 0 || block.size > MAX_BLOCK_SIZE {
+            return Err(ApiError::InvalidBlocks(format!(
+                "block {} is {} bytes; blocks are 1 to {MAX_BLOCK_SIZE} bytes",
+                block.hash, block.size
+            )));
+        }
+        if *sizes.entry(block.hash).or_insert(block.size) != block.size {
+            return Err(ApiError::InvalidBlocks(format!(
+                "block {} is listed with two sizes",
+                block.hash
+            )));
+        }
+        size += block.size;
+    }
+    Ok(Content {
+        name,
+        order: req.blocks.iter().map(|b| b.hash).collect(),
+        sizes,
+        size,
+        modified: req.modified.timestamp_millis(),
+    })
+}
+
+/// The file the request would replace (`None`: a new file), or 409 if the
+/// client's view is out of date.
+async fn resolve_target(
+    conn: &mut SqliteConnection,
+    owner: UserId,
+    req: &CommitRequest,
+    name: &str,
+) -> ApiResult<Option<NodeRow>> {
+    live_folder(&mut *conn, owner, req.parent_id).await?;
+    let existing = live_child(&mut *conn, req.parent_id, name).await?;
+    match (existing, req.base_revision) {
+        (None, None) => Ok(None),
+        (None, Some(_)) => Err(ApiError::StaleRevision(None)),
+        (Some(node), _) if node.kind() != drive_wire::NodeKind::File => Err(ApiError::NameTaken),
+        (Some(node), Some(base)) if node.revision_id == Some(base) => Ok(Some(node)),
+        (Some(node), _) => Err(ApiError::StaleRevision(Some(Box::new(node.into())))),
+    }
+}
+
+async fn check_quota(conn: &mut SqliteConnection, owner: UserId, old_size: u64, new_size: u64) -> ApiResult<()> {
+    let (used, quota): (i64, i64) = sqlx::query_as("SELECT used_bytes, quota_bytes FROM users WHERE id = $1")
+        .bind(owner)
+        .fetch_one(conn)
+        .await?;
+    let (used, quota) = (used.max(0) as u64, quota.max(0) as u64);
+    let needed = new_size.saturating_sub(old_size);
+    if needed > 0 && used + needed > quota {
+        return Err(ApiError::QuotaExceeded { used, quota, needed });
+    }
+    Ok(())
+}
+
+/// Blocks among `sizes` that the metadata knows, with their recorded sizes.
+async fn known_blocks(
+    conn: &mut SqliteConnection,
+    sizes: &BTreeMap<BlockHash, u64>,
+) -> ApiResult<BTreeMap<BlockHash, u64>> {
+    let hashes: Vec<String> = sizes.keys().map(ToString::to_string).collect();
+    let mut known = BTreeMap::new();
+    // Stay well under SQLite's limit on bound parameters.
+    for chunk in hashes.chunks(500) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT hash, size FROM blocks WHERE hash IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query_as::<_, (String, i64)>(&sql);
+        for hash in chunk {
+            query = query.bind(hash);
+        }
+        for (hash, size) in query.fetch_all(&mut *conn).await? {
+            if let Ok(hash) = hash.parse() {
+                known.insert(hash, size.max(0) as u64);
+            }
+        }
+    }
+    Ok(known)
+}
+
+/// Splits the request's blocks into those the store holds (registering any
+/// the metadata did not know yet) and those still missing.
+async fn sort_blocks(state: &AppState, content: &Content) -> ApiResult<Vec<(BlockHash, u64)>> {
+    let known = known_blocks(&mut *state.db.reader().acquire().await?, &content.sizes).await?;
+    let mut missing = Vec::new();
+    let mut found = Vec::new();
+    for (&hash, &size) in &content.sizes {
+        let stored = match known.get(&hash) {
+            Some(&stored) => Some(stored),
+            None => state.blobs.stored_size(hash).await.map_err(ApiError::internal)?,
+        };
+        match stored {
+            Some(stored) if stored != size => {
+                return Err(ApiError::InvalidBlocks(format!(
+                    "block {hash} is {stored} bytes, not {size}"
+                )));
+            }
+            Some(_) if !known.contains_key(&hash) => found.push((hash, size)),
+            Some(_) => {}
+            None => missing.push((hash, size)),
+        }
+    }
+    if !found.is_empty() {
+        let mut tx = state.db.begin().await?;
+        register_blocks(&mut tx, &found).await?;
+        tx.commit().await?;
+    }
+    Ok(missing)
+}
+
+pub async fn register_blocks(tx: &mut Tx, blocks: &[(BlockHash, u64)]) -> ApiResult<()> {
+    let now = now_ms();
+    for (hash, size) in blocks {
+        sqlx::query("INSERT INTO blocks (hash, size, created_at) VALUES ($1, $2, $3) ON CONFLICT (hash) DO NOTHING")
+            .bind(hash.to_string())
+            .bind(*size as i64)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Step 1: which blocks the server lacks, each with a presigned PUT URL.
+#[utoipa::path(post, path = "/api/v1/uploads", tag = "uploads", security(("bearer" = [])), request_body = CommitRequest,
+    responses((status = 200, body = UploadPlan), (status = 400, body = drive_wire::ErrorBody), (status = 409, body = drive_wire::ErrorBody), (status = 413, body = drive_wire::ErrorBody)))]
+async fn prepare(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Json(req): Json<CommitRequest>,
+) -> ApiResult<Json<UploadPlan>> {
+    let content = check_content(&req)?;
+    let mut conn = state.db.reader().acquire().await?;
+    let target = resolve_target(&mut conn, auth.user_id, &req, &content.name).await?;
+    let old_size = target.map_or(0, |node| node.size.max(0) as u64);
+    check_quota(&mut conn, auth.user_id, old_size, content.size).await?;
+    drop(conn);
+    let missing = sort_blocks(&state, &content).await?;
+    let ttl = state.config.presign_ttl();
+    let missing: Vec<_> = missing
+        .into_iter()
+        .map(|(hash, size)| state.blobs.presign_put(hash, size, ttl))
+        .collect();
+    tracing::debug!(blocks = content.sizes.len(), missing = missing.len(), "upload planned");
+    Ok(Json(UploadPlan { missing }))
+}
+
+/// Step 3: make the uploaded blocks the file's new revision.
+#[utoipa::path(post, path = "/api/v1/commits", tag = "uploads", security(("bearer" = [])), request_body = CommitRequest,
+    responses((status = 201, body = Node), (status = 400, body = drive_wire::ErrorBody), (status = 409, body = drive_wire::ErrorBody), (status = 413, body = drive_wire::ErrorBody)))]
+async fn commit(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Json(req): Json<CommitRequest>,
+) -> ApiResult<(StatusCode, Json<Node>)> {
+    let content = check_content(&req)?;
+    let missing = sort_blocks(&state, &content).await?;
+    if !missing.is_empty() {
+        return Err(ApiError::MissingBlocks(
+            missing.into_iter().map(|(hash, _)| hash).collect(),
+        ));
+    }
+    let mut tx = state.db.begin().await?;
+    // Checked again inside the transaction, which no block removal can cross.
+    let present = known_blocks(&mut tx, &content.sizes).await?;
+    let lost: Vec<BlockHash> = content
+        .sizes
+        .keys()
+        .filter(|h| !present.contains_key(h))
+        .copied()
+        .collect();
+    if !lost.is_empty() {
+        return Err(ApiError::MissingBlocks(lost));
+    }
+    let target = resolve_target(&mut tx, auth.user_id, &req, &content.name).await?;
+    let (node_id, kind) = match target {
+        Some(node) => (node.id, ChangeKind::Updated),
+        None => (
+            create_file(&mut tx, auth.user_id, req.parent_id, &content.name).await?,
+            ChangeKind::Created,
+        ),
+    };
+    store_revision(
+        &mut tx,
+        auth.user_id,
+        node_id,
+        &content.order,
+        content.size,
+        content.modified,
+    )
+    .await?;
+    changes::append(&mut tx, auth.user_id, node_id, kind).await?;
+    let node = owned_node(&mut *tx, auth.user_id, node_id).await?;
+    tx.commit().await?;
+    state.changes.wake(auth.user_id);
+    metrics::counter!("drive_commits_total").increment(1);
+    tracing::info!(
+        node_id,
+        size = content.size,
+        blocks = content.order.len(),
+        "file committed"
+    );
+    Ok((StatusCode::CREATED, Json(node.into())))
+}
+
+async fn create_file(tx: &mut Tx, owner: UserId, parent: NodeId, name: &str) -> ApiResult<NodeId> {
+    let now = now_ms();
+    Ok(sqlx::query_scalar(
+        "INSERT INTO nodes (owner_id, parent_id, name, kind, modified, created_at) \
+         VALUES ($1, $2, $3, 'file', $4, $4) RETURNING id",
+    )
+    .bind(owner)
+    .bind(parent)
+    .bind(name)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?)
+}

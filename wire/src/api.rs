@@ -1,0 +1,325 @@
+//! Requests and responses of the JSON API, grouped by the server module that
+//! owns the route.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::BlockHash;
+
+#[cfg(feature = "openapi")]
+use utoipa::{IntoParams, ToSchema};
+
+pub type UserId = i64;
+pub type NodeId = i64;
+pub type RevisionId = i64;
+pub type SessionId = i64;
+
+// ---------------------------------------------------------------- errors
+
+/// The body of every error response.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ErrorDetail {
+    /// Stable machine-readable code, e.g. `stale_revision`, `invalid_name`.
+    pub code: String,
+    /// Human-readable explanation.
+    pub message: String,
+    /// Id of the request, also in the `x-request-id` header; quote it in reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// For `stale_revision`: the file as it is now on the server (absent when
+    /// the file no longer exists there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<Box<Node>>,
+    /// For `missing_blocks`: the blocks the server still lacks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<BlockHash>,
+}
+
+// ---------------------------------------------------------------- auth
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct RegisterRequest {
+    pub email: String,
+    pub password: String,
+    /// Shown in the list of sessions, e.g. "laptop".
+    #[serde(default)]
+    pub device_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+    #[serde(default)]
+    pub device_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+/// Issued at register, login and refresh. The refresh token is single-use: each
+/// refresh returns a new one, and presenting a used one again revokes the session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct TokenPair {
+    pub access_token: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    pub refresh_token: String,
+    pub session_id: SessionId,
+    pub user: User,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct User {
+    pub id: UserId,
+    pub email: String,
+    pub root_id: NodeId,
+    pub quota_bytes: u64,
+    pub used_bytes: u64,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Session {
+    pub id: SessionId,
+    pub device_name: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: DateTime<Utc>,
+    /// The session the request was made with.
+    pub current: bool,
+}
+
+// ---------------------------------------------------------------- tree
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum NodeKind {
+    File,
+    Folder,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Node {
+    pub id: NodeId,
+    /// `None` only for a user's root folder.
+    pub parent_id: Option<NodeId>,
+    /// Empty for the root folder.
+    pub name: String,
+    pub kind: NodeKind,
+    /// Bytes of the current revision; 0 for folders.
+    pub size: u64,
+    /// Current revision of a file; `None` for folders.
+    pub revision: Option<RevisionId>,
+    /// Modification time the client gave with the current revision (files), or
+    /// the time of the last change (folders).
+    pub modified: DateTime<Utc>,
+    /// When the node went to the trash, if it is there.
+    pub trashed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum SortKey {
+    #[default]
+    Name,
+    Size,
+    Modified,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum SortOrder {
+    #[default]
+    Asc,
+    Desc,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+pub struct ListQuery {
+    #[serde(default)]
+    pub sort: SortKey,
+    #[serde(default)]
+    pub order: SortOrder,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+pub struct PathQuery {
+    /// `/`-separated path from the root folder, e.g. `/Photos/2026/a.jpg`.
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CreateFolderRequest {
+    pub parent_id: NodeId,
+    pub name: String,
+}
+
+/// Rename and/or move a node. Omitted fields stay as they are.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct UpdateNodeRequest {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub parent_id: Option<NodeId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Revision {
+    pub id: RevisionId,
+    pub node_id: NodeId,
+    pub size: u64,
+    pub block_count: u64,
+    /// Modification time the client gave with this revision.
+    pub modified: DateTime<Utc>,
+    /// When the server stored it.
+    pub created_at: DateTime<Utc>,
+}
+
+// ---------------------------------------------------------------- uploads
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct BlockRef {
+    pub hash: BlockHash,
+    pub size: u64,
+}
+
+/// What a client wants to commit: step 1 (`/uploads`) and step 3 (`/commits`)
+/// take the same body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CommitRequest {
+    pub parent_id: NodeId,
+    pub name: String,
+    /// Revision this content is based on; `None` to create a new file. If the
+    /// file's current revision differs, the server answers 409 `stale_revision`.
+    #[serde(default)]
+    pub base_revision: Option<RevisionId>,
+    /// Blocks in file order; their sizes add up to the file size.
+    pub blocks: Vec<BlockRef>,
+    /// The file's modification time on the client.
+    pub modified: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PresignedBlock {
+    pub hash: BlockHash,
+    pub size: u64,
+    /// Presigned URL; PUT the block's bytes (upload) or GET them (download).
+    pub url: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct UploadPlan {
+    /// Blocks the server lacks, each with a presigned PUT URL. Empty when every
+    /// block is already stored: the client can commit straight away.
+    pub missing: Vec<PresignedBlock>,
+}
+
+// ---------------------------------------------------------------- downloads
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+pub struct RevisionQuery {
+    /// A past revision of the file; the current one when omitted.
+    #[serde(default)]
+    pub revision: Option<RevisionId>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Manifest {
+    pub node_id: NodeId,
+    pub revision: RevisionId,
+    pub size: u64,
+    pub modified: DateTime<Utc>,
+    /// Blocks in file order, each with a presigned GET URL.
+    pub blocks: Vec<PresignedBlock>,
+}
+
+// ---------------------------------------------------------------- changes
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    Created,
+    /// New content (a commit or a restored revision).
+    Updated,
+    /// Renamed and/or moved.
+    Moved,
+    /// Sent to the trash (with everything under it, for a folder).
+    Trashed,
+    /// Back from the trash.
+    Restored,
+    /// Gone for good.
+    Purged,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Change {
+    /// Position in the user's feed; strictly increasing.
+    pub seq: i64,
+    pub kind: ChangeKind,
+    pub node_id: NodeId,
+    /// The node as it is now (a later change may already have altered it);
+    /// `None` once purged.
+    pub node: Option<Node>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+pub struct ChangesQuery {
+    /// Cursor from the previous answer; 0 for the whole history.
+    #[serde(default)]
+    pub since: i64,
+    /// Seconds to wait for a change when there is none yet (long-poll), at most 60.
+    #[serde(default)]
+    pub wait: u64,
+    /// At most this many changes (default and cap 1000).
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ChangesPage {
+    pub changes: Vec<Change>,
+    /// Pass as `since` next time.
+    pub cursor: i64,
+    /// More changes are waiting: ask again at once.
+    pub has_more: bool,
+}
