@@ -1,8 +1,10 @@
 -- Times are Unix milliseconds (INTEGER) and ids 64-bit integers, so that the
--- same schema translates one-to-one to PostgreSQL (BIGINT).
+-- same schema translates one-to-one to PostgreSQL (BIGINT). Ids are never
+-- reused (AUTOINCREMENT): clients remember nodes by id, and ETags carry
+-- revision ids.
 
 CREATE TABLE users (
-    id            INTEGER PRIMARY KEY,
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
     email         TEXT    NOT NULL UNIQUE,
     password_hash TEXT    NOT NULL,
     root_id       INTEGER,
@@ -12,23 +14,28 @@ CREATE TABLE users (
 );
 
 -- One row per signed-in device. The refresh token is stored only as its
--- SHA-256; the previous one is kept to detect reuse of a stolen token.
+-- SHA-256.
 CREATE TABLE sessions (
-    id            INTEGER PRIMARY KEY,
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
     user_id       INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     device_name   TEXT,
     refresh_hash  TEXT    NOT NULL UNIQUE,
-    previous_hash TEXT,
     created_at    INTEGER NOT NULL,
     last_used_at  INTEGER NOT NULL,
     expires_at    INTEGER NOT NULL,
     revoked_at    INTEGER
 );
 CREATE INDEX sessions_user ON sessions(user_id);
-CREATE INDEX sessions_previous ON sessions(previous_hash);
+
+-- Every refresh token a session has spent: presenting one again means it was
+-- stolen, and revokes the session.
+CREATE TABLE spent_refresh_tokens (
+    hash       TEXT    PRIMARY KEY,
+    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE
+);
 
 CREATE TABLE nodes (
-    id          INTEGER PRIMARY KEY,
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
     owner_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     parent_id   INTEGER REFERENCES nodes(id),
     name        TEXT    NOT NULL,
@@ -54,7 +61,7 @@ CREATE TABLE blocks (
 );
 
 CREATE TABLE revisions (
-    id         INTEGER PRIMARY KEY,
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
     node_id    INTEGER NOT NULL REFERENCES nodes(id) ON DELETE CASCADE,
     size       INTEGER NOT NULL,
     modified   INTEGER NOT NULL,

@@ -204,11 +204,14 @@ async fn refresh(
     .fetch_optional(&mut *tx)
     .await?;
     let Some((session_id, user_id)) = session else {
-        let reused = sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE previous_hash = $2 AND revoked_at IS NULL")
-            .bind(now)
-            .bind(&presented)
-            .execute(&mut *tx)
-            .await?;
+        let reused = sqlx::query(
+            "UPDATE sessions SET revoked_at = $1 WHERE revoked_at IS NULL AND id = \
+             (SELECT session_id FROM spent_refresh_tokens WHERE hash = $2)",
+        )
+        .bind(now)
+        .bind(&presented)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         if reused.rows_affected() > 0 {
             tracing::warn!("a spent refresh token was presented again; its session is revoked");
@@ -217,16 +220,18 @@ async fn refresh(
     };
     let (refresh_token, refresh_hash) = tokens::new_refresh_token();
     let expires = now + state.config.refresh_token_ttl().as_millis() as i64;
-    sqlx::query(
-        "UPDATE sessions SET previous_hash = refresh_hash, refresh_hash = $1, last_used_at = $2, expires_at = $3 \
-         WHERE id = $4",
-    )
-    .bind(refresh_hash)
-    .bind(now)
-    .bind(expires)
-    .bind(session_id)
-    .execute(&mut *tx)
-    .await?;
+    sqlx::query("INSERT INTO spent_refresh_tokens (hash, session_id) VALUES ($1, $2)")
+        .bind(&presented)
+        .bind(session_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE sessions SET refresh_hash = $1, last_used_at = $2, expires_at = $3 WHERE id = $4")
+        .bind(refresh_hash)
+        .bind(now)
+        .bind(expires)
+        .bind(session_id)
+        .execute(&mut *tx)
+        .await?;
     let user = load_user(&mut *tx, user_id).await?;
     tx.commit().await?;
     Ok(Json(token_pair(&state, user, session_id, refresh_token)?))

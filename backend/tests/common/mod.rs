@@ -1,0 +1,830 @@
+//! The harness of the HTTP integration tests: a real `drive-server` process on
+//! a loopback port with its own temporary data dir, and a small client for it.
+//!
+//! Every test starts its own server, so tests are independent and run in
+//! parallel. The server is killed when its [`TestServer`] is dropped; if the
+//! test is failing at that point, the tail of the server's log is printed.
+
+// Each test file uses a different subset of the helpers.
+#![allow(dead_code)]
+
+use std::{
+    collections::HashMap,
+    io::{BufRead, BufReader, Read},
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    time::Duration,
+};
+
+use chrono::{DateTime, SubsecRound, Utc};
+use drive_wire::{
+    BlockHash, BlockRef, ChangesPage, CommitRequest, CreateFolderRequest, Manifest, Node, NodeId, RevisionId,
+    TokenPair, UploadPlan, User,
+};
+use rand::{rngs::StdRng, RngCore, SeedableRng};
+use reqwest::{header::HeaderMap, Method, StatusCode};
+use serde::{de::DeserializeOwned, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// Block size the tests cut files into (the server accepts up to 16 MiB).
+pub const BLOCK: usize = 64 * 1024;
+/// Password of every account the harness registers.
+pub const PASSWORD: &str = "correct horse battery staple";
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+const BIN: &str = env!("CARGO_BIN_EXE_drive-server");
+
+/// A `drive-server` process with its own data dir.
+pub struct TestServer {
+    child: Option<Child>,
+    // Removed (with the data) when the server is dropped.
+    _dir: tempfile::TempDir,
+    data_dir: PathBuf,
+    log_path: PathBuf,
+    pub addr: SocketAddr,
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+fn command() -> Command {
+    let mut command = Command::new(BIN);
+    // Settings from the environment of whoever runs the tests must not leak in.
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("DRIVE_") {
+            command.env_remove(key);
+        }
+    }
+    command.env_remove("RUST_LOG");
+    command
+}
+
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(90))
+        .build()
+        .expect("building the HTTP client")
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// Starts a server with extra flags, e.g. `&["--presign-ttl", "1"]`.
+    pub async fn start_with(args: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("creating a temp dir for the server");
+        let data_dir = dir.path().join("data");
+        let log_path = dir.path().join("server.log");
+        let log = std::fs::File::create(&log_path).expect("creating the server log file");
+        let mut child = command()
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawning {BIN}: {e}"));
+        let stdout = child.stdout.take().expect("the child's stdout is piped");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            let mut line = String::new();
+            let first = reader.read_line(&mut line).map(|_| line);
+            let _ = tx.send(first);
+            // Keep draining so the server never blocks on a full pipe.
+            let mut sink = Vec::new();
+            let _ = reader.read_to_end(&mut sink);
+        });
+        let line = match rx.recv_timeout(START_TIMEOUT) {
+            Ok(Ok(line)) => line,
+            Ok(Err(e)) => {
+                let _ = child.kill();
+                panic!("reading the server's stdout: {e}\n{}", read_log(&log_path))
+            }
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "the server printed no line within {START_TIMEOUT:?}\n{}",
+                    read_log(&log_path)
+                )
+            }
+        };
+        let addr: SocketAddr = match line.trim_end().strip_prefix("listening on ").map(str::parse) {
+            Some(Ok(addr)) => addr,
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "the server's first stdout line is not `listening on ADDR`: {line:?}\n{}",
+                    read_log(&log_path)
+                )
+            }
+        };
+        TestServer {
+            child: Some(child),
+            _dir: dir,
+            data_dir,
+            log_path,
+            addr,
+            base: format!("http://{addr}"),
+            http: http_client(),
+        }
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// The server's log (stderr) so far.
+    pub fn log(&self) -> String {
+        read_log(&self.log_path)
+    }
+
+    /// A request without credentials.
+    pub async fn send(&self, method: Method, path: &str) -> Resp {
+        Resp::read(
+            self.http
+                .request(method.clone(), self.url(path))
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{method} {path}: {e}")),
+        )
+        .await
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.send(Method::GET, path).await
+    }
+
+    /// POST a JSON body without credentials.
+    pub async fn post<T: Serialize + ?Sized>(&self, path: &str, body: &T) -> Resp {
+        Resp::read(
+            self.http
+                .post(self.url(path))
+                .json(body)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("POST {path}: {e}")),
+        )
+        .await
+    }
+
+    /// POST raw bytes labelled as JSON (for malformed-body tests).
+    pub async fn post_raw(&self, path: &str, token: Option<&str>, body: &'static [u8]) -> Resp {
+        let mut request = self
+            .http
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        Resp::read(request.send().await.unwrap_or_else(|e| panic!("POST {path}: {e}"))).await
+    }
+
+    pub async fn register_raw(&self, email: &str, password: &str, device: Option<&str>) -> Resp {
+        self.post(
+            "/api/v1/auth/register",
+            &serde_json::json!({"email": email, "password": password, "device_name": device}),
+        )
+        .await
+    }
+
+    pub async fn login_raw(&self, email: &str, password: &str, device: Option<&str>) -> Resp {
+        self.post(
+            "/api/v1/auth/login",
+            &serde_json::json!({"email": email, "password": password, "device_name": device}),
+        )
+        .await
+    }
+
+    pub async fn refresh_raw(&self, refresh_token: &str) -> Resp {
+        self.post(
+            "/api/v1/auth/refresh",
+            &serde_json::json!({ "refresh_token": refresh_token }),
+        )
+        .await
+    }
+
+    /// Registers an account (password [`PASSWORD`]) and returns a client signed in to it.
+    pub async fn register(&self, email: &str) -> Client {
+        let resp = self.register_raw(email, PASSWORD, Some("test-device")).await;
+        resp.expect_status(201);
+        let tokens: TokenPair = resp.parse();
+        self.client(email, tokens)
+    }
+
+    /// Signs in to an existing account (password [`PASSWORD`]): a new session.
+    pub async fn login(&self, email: &str, device: &str) -> Client {
+        let resp = self.login_raw(email, PASSWORD, Some(device)).await;
+        resp.expect_status(200);
+        let tokens: TokenPair = resp.parse();
+        self.client(email, tokens)
+    }
+
+    /// A client using the given tokens.
+    pub fn client(&self, email: &str, tokens: TokenPair) -> Client {
+        Client {
+            base: self.base.clone(),
+            http: self.http.clone(),
+            email: email.to_owned(),
+            tokens,
+        }
+    }
+
+    /// Stops the server (it may be started again with [`TestServer::restart`]).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Runs `drive-server --check` on the data dir while the server runs.
+    pub fn check_running(&self) {
+        run_check(&self.data_dir);
+    }
+
+    /// Stops the server and runs `drive-server --check` on its data dir,
+    /// asserting that metadata and blob store are consistent.
+    pub fn check(&mut self) {
+        self.stop();
+        run_check(&self.data_dir);
+    }
+}
+
+fn run_check(data_dir: &Path) {
+    let output = command()
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("--check")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("running {BIN} --check: {e}"));
+    assert!(
+        output.status.success(),
+        "drive-server --check found problems ({}):\n--- stdout\n{}\n--- stderr\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+}
+
+fn read_log(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| format!("(no log: {e})"));
+    let lines: Vec<&str> = text.lines().collect();
+    let tail = &lines[lines.len().saturating_sub(60)..];
+    format!("--- server log (last {} lines)\n{}", tail.len(), tail.join("\n"))
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if std::thread::panicking() && self.child.is_some() {
+            eprintln!("{}", self.log());
+        }
+        self.stop();
+    }
+}
+
+// ---------------------------------------------------------------- responses
+
+/// A whole response, read eagerly so assertions can print it.
+#[derive(Debug, Clone)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub async fn read(response: reqwest::Response) -> Resp {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response
+            .bytes()
+            .await
+            .unwrap_or_else(|e| panic!("reading a {status} response body: {e}"))
+            .to_vec();
+        Resp { status, headers, body }
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    #[track_caller]
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("a {} response is not JSON ({e}): {}", self.status, self.text()))
+    }
+
+    #[track_caller]
+    pub fn parse<T: DeserializeOwned>(&self) -> T {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "a {} response does not parse as {} ({e}): {}",
+                self.status,
+                std::any::type_name::<T>(),
+                self.text()
+            )
+        })
+    }
+
+    pub fn status_json(&self) -> (StatusCode, Value) {
+        (self.status, self.json())
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().expect("header value is ASCII").to_owned())
+    }
+
+    /// The `error.code` of an error body, if it is one.
+    pub fn code(&self) -> Option<String> {
+        serde_json::from_slice::<Value>(&self.body)
+            .ok()?
+            .pointer("/error/code")?
+            .as_str()
+            .map(ToOwned::to_owned)
+    }
+
+    #[track_caller]
+    pub fn expect_status(&self, status: u16) -> &Self {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "expected status {status}, got {}: {}",
+            self.status,
+            self.text()
+        );
+        self
+    }
+
+    /// Asserts the status and the error shape
+    /// `{"error": {"code": code, "message": "...", "request_id": <x-request-id>}}`.
+    #[track_caller]
+    pub fn expect_error(&self, status: u16, code: &str) -> Value {
+        self.expect_status(status);
+        let body = self.expect_error_shape();
+        assert_eq!(
+            body["error"]["code"].as_str(),
+            Some(code),
+            "expected error code {code:?}: {}",
+            self.text()
+        );
+        body
+    }
+
+    /// Asserts the error shape with any code; returns the body.
+    #[track_caller]
+    pub fn expect_error_shape(&self) -> Value {
+        let body = self.json();
+        assert!(
+            body["error"]["code"].as_str().is_some_and(|c| !c.is_empty()),
+            "an error body has a string error.code: {}",
+            self.text()
+        );
+        assert!(
+            body["error"]["message"].is_string(),
+            "an error body has a string error.message: {}",
+            self.text()
+        );
+        let header = self.header("x-request-id");
+        assert!(header.is_some(), "an error response carries x-request-id");
+        assert_eq!(
+            body["error"]["request_id"].as_str(),
+            header.as_deref(),
+            "error.request_id is the x-request-id header: {}",
+            self.text()
+        );
+        body
+    }
+}
+
+// ---------------------------------------------------------------- content
+
+pub fn sha256(bytes: &[u8]) -> BlockHash {
+    BlockHash::from_bytes(Sha256::digest(bytes).into())
+}
+
+/// `len` pseudo-random bytes, the same for the same seed.
+pub fn bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut out = vec![0u8; len];
+    StdRng::seed_from_u64(seed).fill_bytes(&mut out);
+    out
+}
+
+/// A random 64-hex-digit hash nobody has uploaded.
+pub fn random_hash() -> BlockHash {
+    let mut raw = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut raw);
+    BlockHash::from_bytes(raw)
+}
+
+/// Splits content into [`BLOCK`]-sized blocks.
+pub fn split(content: &[u8]) -> Vec<(BlockRef, Vec<u8>)> {
+    content
+        .chunks(BLOCK)
+        .map(|chunk| {
+            (
+                BlockRef {
+                    hash: sha256(chunk),
+                    size: chunk.len() as u64,
+                },
+                chunk.to_vec(),
+            )
+        })
+        .collect()
+}
+
+/// Now, to the millisecond (what the server keeps).
+pub fn now_ms() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(3)
+}
+
+/// A commit request for `content`, and the bytes of each of its blocks.
+pub fn commit_request(
+    parent_id: NodeId,
+    name: &str,
+    content: &[u8],
+    base_revision: Option<RevisionId>,
+) -> (CommitRequest, HashMap<BlockHash, Vec<u8>>) {
+    commit_request_at(parent_id, name, content, base_revision, now_ms())
+}
+
+pub fn commit_request_at(
+    parent_id: NodeId,
+    name: &str,
+    content: &[u8],
+    base_revision: Option<RevisionId>,
+    modified: DateTime<Utc>,
+) -> (CommitRequest, HashMap<BlockHash, Vec<u8>>) {
+    let blocks = split(content);
+    let request = CommitRequest {
+        parent_id,
+        name: name.to_owned(),
+        base_revision,
+        blocks: blocks.iter().map(|(r, _)| *r).collect(),
+        modified,
+    };
+    (request, blocks.into_iter().map(|(r, b)| (r.hash, b)).collect())
+}
+
+/// PUTs bytes to a presigned URL (no credentials).
+pub async fn put_url(http: &reqwest::Client, url: &str, body: Vec<u8>) -> Resp {
+    Resp::read(
+        http.put(url)
+            .header("content-type", "application/octet-stream")
+            .body(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("PUT {url}: {e}")),
+    )
+    .await
+}
+
+/// GETs a presigned URL (no credentials).
+pub async fn get_url(http: &reqwest::Client, url: &str) -> Resp {
+    Resp::read(http.get(url).send().await.unwrap_or_else(|e| panic!("GET {url}: {e}"))).await
+}
+
+/// Replaces the value of query parameter `key` in `url`.
+pub fn with_query(url: &str, key: &str, value: &str) -> String {
+    let mut parsed = reqwest::Url::parse(url).unwrap_or_else(|e| panic!("parsing {url}: {e}"));
+    let pairs: Vec<(String, String)> = parsed
+        .query_pairs()
+        .map(|(k, v)| {
+            if k == key {
+                (k.into_owned(), value.to_owned())
+            } else {
+                (k.into_owned(), v.into_owned())
+            }
+        })
+        .collect();
+    assert!(pairs.iter().any(|(k, _)| k == key), "{url} has no {key} parameter");
+    parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    parsed.to_string()
+}
+
+pub fn query_param(url: &str, key: &str) -> String {
+    let parsed = reqwest::Url::parse(url).unwrap_or_else(|e| panic!("parsing {url}: {e}"));
+    parsed
+        .query_pairs()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| panic!("{url} has no {key} parameter"))
+}
+
+/// Changes the last hex digit of a hex string.
+pub fn flip_last_hex(s: &str) -> String {
+    let mut chars: Vec<char> = s.chars().collect();
+    let last = chars.last_mut().expect("a non-empty string");
+    *last = if *last == '0' { '1' } else { '0' };
+    chars.into_iter().collect()
+}
+
+// ---------------------------------------------------------------- client
+
+/// A signed-in account.
+#[derive(Clone)]
+pub struct Client {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub email: String,
+    pub tokens: TokenPair,
+}
+
+impl Client {
+    pub fn user(&self) -> &User {
+        &self.tokens.user
+    }
+
+    pub fn root(&self) -> NodeId {
+        self.tokens.user.root_id
+    }
+
+    pub fn token(&self) -> &str {
+        &self.tokens.access_token
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, self.url(path))
+            .bearer_auth(&self.tokens.access_token)
+    }
+
+    async fn run(&self, what: &str, request: reqwest::RequestBuilder) -> Resp {
+        Resp::read(request.send().await.unwrap_or_else(|e| panic!("{what}: {e}"))).await
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.run(&format!("GET {path}"), self.request(Method::GET, path)).await
+    }
+
+    pub async fn post<T: Serialize + ?Sized>(&self, path: &str, body: &T) -> Resp {
+        self.run(&format!("POST {path}"), self.request(Method::POST, path).json(body))
+            .await
+    }
+
+    pub async fn post_empty(&self, path: &str) -> Resp {
+        self.run(&format!("POST {path}"), self.request(Method::POST, path))
+            .await
+    }
+
+    pub async fn patch<T: Serialize + ?Sized>(&self, path: &str, body: &T) -> Resp {
+        self.run(&format!("PATCH {path}"), self.request(Method::PATCH, path).json(body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str) -> Resp {
+        self.run(&format!("DELETE {path}"), self.request(Method::DELETE, path))
+            .await
+    }
+
+    pub async fn get_json(&self, path: &str) -> (StatusCode, Value) {
+        self.get(path).await.status_json()
+    }
+
+    pub async fn post_json<T: Serialize + ?Sized>(&self, path: &str, body: &T) -> (StatusCode, Value) {
+        self.post(path, body).await.status_json()
+    }
+
+    // ------------------------------------------------------------ tree
+
+    pub async fn me(&self) -> User {
+        let resp = self.get("/api/v1/me").await;
+        resp.expect_status(200);
+        resp.parse()
+    }
+
+    pub async fn node(&self, id: NodeId) -> Node {
+        let resp = self.get(&format!("/api/v1/nodes/{id}")).await;
+        resp.expect_status(200);
+        resp.parse()
+    }
+
+    pub async fn children(&self, id: NodeId) -> Vec<Node> {
+        self.children_sorted(id, "").await
+    }
+
+    /// `query` is e.g. `"?sort=size&order=desc"`, or empty.
+    pub async fn children_sorted(&self, id: NodeId, query: &str) -> Vec<Node> {
+        let resp = self.get(&format!("/api/v1/nodes/{id}/children{query}")).await;
+        resp.expect_status(200);
+        resp.parse()
+    }
+
+    pub async fn child_names(&self, id: NodeId) -> Vec<String> {
+        self.children(id).await.into_iter().map(|n| n.name).collect()
+    }
+
+    pub async fn lookup(&self, path: &str) -> Resp {
+        self.run(
+            &format!("GET /api/v1/lookup?path={path}"),
+            self.request(Method::GET, "/api/v1/lookup").query(&[("path", path)]),
+        )
+        .await
+    }
+
+    pub async fn create_folder_raw(&self, parent_id: NodeId, name: &str) -> Resp {
+        self.post(
+            "/api/v1/folders",
+            &CreateFolderRequest {
+                parent_id,
+                name: name.to_owned(),
+            },
+        )
+        .await
+    }
+
+    pub async fn create_folder(&self, parent_id: NodeId, name: &str) -> Node {
+        let resp = self.create_folder_raw(parent_id, name).await;
+        resp.expect_status(201);
+        resp.parse()
+    }
+
+    pub async fn rename(&self, id: NodeId, name: &str) -> Resp {
+        self.patch(&format!("/api/v1/nodes/{id}"), &serde_json::json!({ "name": name }))
+            .await
+    }
+
+    pub async fn move_to(&self, id: NodeId, parent_id: NodeId) -> Resp {
+        self.patch(
+            &format!("/api/v1/nodes/{id}"),
+            &serde_json::json!({ "parent_id": parent_id }),
+        )
+        .await
+    }
+
+    pub async fn trash(&self, id: NodeId) -> Resp {
+        self.delete(&format!("/api/v1/nodes/{id}")).await
+    }
+
+    pub async fn trash_list(&self) -> Vec<Node> {
+        let resp = self.get("/api/v1/trash").await;
+        resp.expect_status(200);
+        resp.parse()
+    }
+
+    // ------------------------------------------------------------ uploads
+
+    /// Step 1: `POST /api/v1/uploads`.
+    pub async fn plan(&self, request: &CommitRequest) -> Resp {
+        self.post("/api/v1/uploads", request).await
+    }
+
+    pub async fn plan_ok(&self, request: &CommitRequest) -> UploadPlan {
+        let resp = self.plan(request).await;
+        resp.expect_status(200);
+        resp.parse()
+    }
+
+    /// The hashes `/uploads` says are missing.
+    pub async fn missing(&self, request: &CommitRequest) -> Vec<BlockHash> {
+        self.plan_ok(request)
+            .await
+            .missing
+            .into_iter()
+            .map(|b| b.hash)
+            .collect()
+    }
+
+    /// Step 2 for every block the plan lists.
+    pub async fn put_missing(&self, plan: &UploadPlan, blocks: &HashMap<BlockHash, Vec<u8>>) {
+        for block in &plan.missing {
+            let bytes = blocks
+                .get(&block.hash)
+                .unwrap_or_else(|| panic!("the plan lists block {} that the file does not have", block.hash));
+            assert_eq!(
+                block.size,
+                bytes.len() as u64,
+                "the plan gives block {} its size",
+                block.hash
+            );
+            let resp = put_url(&self.http, &block.url, bytes.clone()).await;
+            assert!(
+                resp.status == StatusCode::CREATED || resp.status == StatusCode::OK,
+                "PUT of block {}: {} {}",
+                block.hash,
+                resp.status,
+                resp.text()
+            );
+        }
+    }
+
+    /// Step 3: `POST /api/v1/commits`.
+    pub async fn commit(&self, request: &CommitRequest) -> Resp {
+        self.post("/api/v1/commits", request).await
+    }
+
+    /// All three steps; asserts success and returns the file.
+    pub async fn upload_file(
+        &self,
+        parent_id: NodeId,
+        name: &str,
+        content: &[u8],
+        base_revision: Option<RevisionId>,
+    ) -> Node {
+        let (request, blocks) = commit_request(parent_id, name, content, base_revision);
+        self.upload_request(&request, &blocks).await
+    }
+
+    pub async fn upload_request(&self, request: &CommitRequest, blocks: &HashMap<BlockHash, Vec<u8>>) -> Node {
+        let plan = self.plan_ok(request).await;
+        self.put_missing(&plan, blocks).await;
+        let resp = self.commit(request).await;
+        resp.expect_status(201);
+        let node: Node = resp.parse();
+        assert_eq!(
+            node.name,
+            drive_wire::names::validate_name(&request.name).expect("a valid name")
+        );
+        assert_eq!(node.parent_id, Some(request.parent_id));
+        assert_eq!(node.size, request.blocks.iter().map(|b| b.size).sum::<u64>());
+        assert!(node.revision.is_some(), "a committed file has a revision: {node:?}");
+        node
+    }
+
+    /// All three steps; returns the first response that is not a success
+    /// (or the commit's answer).
+    pub async fn try_upload(
+        &self,
+        parent_id: NodeId,
+        name: &str,
+        content: &[u8],
+        base_revision: Option<RevisionId>,
+    ) -> Resp {
+        let (request, blocks) = commit_request(parent_id, name, content, base_revision);
+        let resp = self.plan(&request).await;
+        if resp.status != StatusCode::OK {
+            return resp;
+        }
+        self.put_missing(&resp.parse(), &blocks).await;
+        self.commit(&request).await
+    }
+
+    // ------------------------------------------------------------ downloads
+
+    pub async fn content(&self, id: NodeId) -> Resp {
+        self.get(&format!("/api/v1/nodes/{id}/content")).await
+    }
+
+    /// The current content of a file.
+    pub async fn download(&self, id: NodeId) -> Vec<u8> {
+        let resp = self.content(id).await;
+        resp.expect_status(200);
+        resp.body
+    }
+
+    pub async fn manifest(&self, id: NodeId, revision: Option<RevisionId>) -> Manifest {
+        let path = match revision {
+            Some(rev) => format!("/api/v1/nodes/{id}/manifest?revision={rev}"),
+            None => format!("/api/v1/nodes/{id}/manifest"),
+        };
+        let resp = self.get(&path).await;
+        resp.expect_status(200);
+        resp.parse()
+    }
+
+    // ------------------------------------------------------------ changes
+
+    pub async fn changes(&self, since: i64, wait: u64) -> ChangesPage {
+        let resp = self.get(&format!("/api/v1/changes?since={since}&wait={wait}")).await;
+        resp.expect_status(200);
+        resp.parse()
+    }
+
+    /// The whole feed from the start (follows `has_more`).
+    pub async fn all_changes(&self) -> ChangesPage {
+        let mut since = 0;
+        let mut all = Vec::new();
+        loop {
+            let page = self.changes(since, 0).await;
+            all.extend(page.changes);
+            since = page.cursor;
+            if !page.has_more {
+                return ChangesPage {
+                    changes: all,
+                    cursor: since,
+                    has_more: false,
+                };
+            }
+        }
+    }
+}

@@ -1,0 +1,687 @@
+//! The engine: runs passes of scan -> plan -> execute until local and remote
+//! agree, and keeps doing so as the folder and the server change.
+
+use std::{
+    collections::{HashMap, HashSet},
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use drive_wire::{Node, NodeKind};
+use futures::StreamExt;
+
+use crate::{
+    ledger::{Entry, Ledger, LedgerError},
+    planner::{self, Op},
+    progress::Progress,
+    remote::{Remote, RemoteError},
+    remote_tree::{file_name, is_within, RemoteTree},
+    scanner::{self, LocalItem, LocalKind, Scan, STATE_DIR},
+    transfer::{self, Stats, TransferError},
+};
+
+/// Passes per `sync_once` before giving up on converging.
+const MAX_PASSES: usize = 8;
+/// Files transferred at once.
+const PARALLEL_FILES: usize = 4;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Remote(#[from] RemoteError),
+    #[error(transparent)]
+    Transfer(#[from] TransferError),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Refused(String),
+}
+
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;
+
+fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> EngineError {
+    let context = context.into();
+    move |source| EngineError::Io { context, source }
+}
+
+/// A path that could not be synced, and why, in words.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PathError {
+    pub path: String,
+    pub message: String,
+}
+
+/// The outcome of bringing both sides into agreement.
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Report {
+    /// Operations carried out.
+    pub done: usize,
+    /// Operations still planned when the last pass ended.
+    pub pending: Vec<String>,
+    pub errors: Vec<PathError>,
+    /// Paths left alone (symlinks, unreadable files, bad names).
+    pub skipped: Vec<PathError>,
+}
+
+impl Report {
+    pub fn in_sync(&self) -> bool {
+        self.pending.is_empty() && self.errors.is_empty()
+    }
+}
+
+pub struct Engine {
+    root: PathBuf,
+    remote: Remote,
+    ledger: Arc<Mutex<Ledger>>,
+    progress: Arc<dyn Progress>,
+    host: String,
+}
+
+impl Engine {
+    pub async fn open(root: &Path, ledger_path: &Path, remote: Remote, progress: Arc<dyn Progress>) -> Result<Self> {
+        let root = std::fs::canonicalize(root).map_err(io_err(format!("opening the folder {}", root.display())))?;
+        std::fs::create_dir_all(root.join(STATE_DIR).join("tmp")).map_err(io_err("creating the state dir"))?;
+        let ledger_path = ledger_path.to_path_buf();
+        let ledger = tokio::task::spawn_blocking(move || Ledger::open(&ledger_path))
+            .await
+            .map_err(|e| LedgerError::Task(e.to_string()))??;
+        let host = gethostname::gethostname().to_string_lossy().into_owned();
+        let engine = Self {
+            root,
+            remote,
+            ledger: Arc::new(Mutex::new(ledger)),
+            progress,
+            host,
+        };
+        let user = engine.remote.me().await?;
+        let root_id = user.root_id.to_string();
+        let known = engine.with_ledger(|l| l.meta("root_id")).await?;
+        if known.as_deref() != Some(root_id.as_str()) {
+            engine.with_ledger(move |l| l.set_meta("root_id", &root_id)).await?;
+        }
+        Ok(engine)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    async fn with_ledger<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Ledger) -> crate::ledger::Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let ledger = self.ledger.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut ledger = ledger.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            f(&mut ledger)
+        })
+        .await
+        .map_err(|e| LedgerError::Task(e.to_string()))?
+        .map_err(Into::into)
+    }
+
+    /// Applies the server's changes since the ledger's cursor; with `wait`,
+    /// first waits up to that long for one. Returns whether anything changed.
+    pub async fn pull(&self, wait: Duration) -> Result<bool> {
+        let mut any = false;
+        let mut wait = wait;
+        loop {
+            let cursor = self.with_ledger(|l| l.cursor()).await?;
+            let page = self.remote.changes(cursor, wait).await?;
+            any |= !page.changes.is_empty();
+            let has_more = page.has_more;
+            self.with_ledger(move |l| l.apply_changes(&page)).await?;
+            if !has_more {
+                return Ok(any);
+            }
+            wait = Duration::ZERO;
+        }
+    }
+
+    async fn remote_tree(&self) -> Result<RemoteTree> {
+        let (root_id, nodes) = self
+            .with_ledger(|l| {
+                let root_id = l.meta("root_id")?.and_then(|v| v.parse().ok()).unwrap_or_default();
+                Ok((root_id, l.remote_nodes()?))
+            })
+            .await?;
+        Ok(RemoteTree::build(root_id, nodes))
+    }
+
+    async fn scan(&self) -> Result<(Scan, HashMap<String, Entry>)> {
+        let entries = self.with_ledger(|l| l.entries()).await?;
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || {
+            let scan = scanner::scan(&root, &entries);
+            (scan, entries)
+        })
+        .await
+        .map_err(|e| EngineError::Refused(format!("the scan failed: {e}")))
+    }
+
+    /// Plans without doing anything: what a pass would do now.
+    pub async fn pending(&self) -> Result<(Vec<Op>, Vec<PathError>)> {
+        self.pull(Duration::ZERO).await?;
+        let (scan, ledger) = self.scan().await?;
+        let tree = self.remote_tree().await?;
+        let skipped: HashSet<String> = scan.skipped.iter().map(|s| s.path.clone()).collect();
+        let ops = planner::plan(&planner::Inputs {
+            local: &scan.items,
+            skipped: &skipped,
+            ledger: &ledger,
+            remote: &tree,
+        });
+        let skipped = scan
+            .skipped
+            .into_iter()
+            .map(|s| PathError {
+                path: s.path,
+                message: s.reason,
+            })
+            .collect();
+        Ok((ops, skipped))
+    }
+
+    /// Runs passes until both sides agree (or passes run out).
+    pub async fn sync_once(&self) -> Result<Report> {
+        let mut report = Report::default();
+        for pass in 1.. {
+            self.pull(Duration::ZERO).await?;
+            let (scan, ledger) = self.scan().await?;
+            let tree = self.remote_tree().await?;
+            let skipped: HashSet<String> = scan.skipped.iter().map(|s| s.path.clone()).collect();
+            let ops = planner::plan(&planner::Inputs {
+                local: &scan.items,
+                skipped: &skipped,
+                ledger: &ledger,
+                remote: &tree,
+            });
+            report.skipped = scan
+                .skipped
+                .iter()
+                .map(|s| PathError {
+                    path: s.path.clone(),
+                    message: s.reason.clone(),
+                })
+                .collect();
+            report.pending = ops.iter().map(|op| op.path().to_owned()).collect();
+            if ops.is_empty() {
+                report.errors.clear();
+                break;
+            }
+            if pass > MAX_PASSES {
+                break;
+            }
+            tracing::info!(pass, ops = ops.len(), "sync pass");
+            self.progress.planned(&ops);
+            let planned = ops.len();
+            let errors = self.execute(ops, &scan.items, &ledger, tree).await;
+            report.done += planned.saturating_sub(errors.len());
+            report.errors = errors;
+        }
+        let _ = self.save_report(&report).await;
+        Ok(report)
+    }
+
+    async fn save_report(&self, report: &Report) -> Result<()> {
+        let json = serde_json::to_string(report).unwrap_or_default();
+        self.with_ledger(move |l| l.set_meta("last_report", &json)).await
+    }
+
+    /// The report of the last `sync_once`, if any.
+    pub async fn last_report(&self) -> Result<Option<Report>> {
+        let json = self.with_ledger(|l| l.meta("last_report")).await?;
+        Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
+    }
+
+    /// Executes one pass's operations, structural ones in an order that keeps
+    /// parents ahead of children, transfers in parallel. Returns what failed.
+    async fn execute(
+        &self,
+        ops: Vec<Op>,
+        local: &HashMap<String, LocalItem>,
+        ledger: &HashMap<String, Entry>,
+        tree: RemoteTree,
+    ) -> Vec<PathError> {
+        let tree = Mutex::new(tree);
+        let mut errors = Vec::new();
+        let depth = |op: &Op| op.path().matches('/').count();
+        let (mut structural, rest): (Vec<Op>, Vec<Op>) = ops.into_iter().partition(|op| {
+            matches!(
+                op,
+                Op::MkdirRemote { .. } | Op::MkdirLocal { .. } | Op::MoveRemote { .. } | Op::MoveLocal { .. }
+            )
+        });
+        let (transfers, mut finishing): (Vec<Op>, Vec<Op>) = rest
+            .into_iter()
+            .partition(|op| matches!(op, Op::Upload { .. } | Op::Download { .. } | Op::Compare { .. }));
+        structural.sort_by_key(|op| (depth(op), !matches!(op, Op::MkdirRemote { .. } | Op::MkdirLocal { .. })));
+        // Children before parents, so a folder is empty when its turn comes.
+        finishing.sort_by_key(|op| std::cmp::Reverse(depth(op)));
+
+        for op in structural {
+            let result = self.apply(&op, local, ledger, &tree).await;
+            self.note(&op, result, &mut errors);
+        }
+        let results: Vec<_> = futures::stream::iter(transfers)
+            .map(|op| async {
+                let result = self.apply(&op, local, ledger, &tree).await;
+                (op, result)
+            })
+            .buffer_unordered(PARALLEL_FILES)
+            .collect()
+            .await;
+        for (op, result) in results {
+            self.note(&op, result, &mut errors);
+        }
+        for op in finishing {
+            let result = self.apply(&op, local, ledger, &tree).await;
+            self.note(&op, result, &mut errors);
+        }
+        errors
+    }
+
+    fn note(&self, op: &Op, result: Result<()>, errors: &mut Vec<PathError>) {
+        match result {
+            Ok(()) => {
+                tracing::debug!(?op, "done");
+                self.progress.finished(op, None);
+            }
+            Err(err) => {
+                let message = err.to_string();
+                tracing::warn!(path = op.path(), error = %message, "not synced yet");
+                self.progress.finished(op, Some(&message));
+                errors.push(PathError {
+                    path: op.path().to_owned(),
+                    message,
+                });
+            }
+        }
+    }
+
+    fn local(&self, rel: &str) -> PathBuf {
+        scanner::local_path(&self.root, rel)
+    }
+
+    fn parent_id(tree: &Mutex<RemoteTree>, path: &str) -> Result<i64> {
+        let tree = tree.lock().unwrap_or_else(|p| p.into_inner());
+        tree.parent_id(path)
+            .ok_or_else(|| EngineError::Refused("its folder is not on the server yet".into()))
+    }
+
+    fn entry_for(kind: NodeKind, node: &Node, stats: Stats, content_id: Option<String>) -> Entry {
+        Entry {
+            kind,
+            node_id: node.id,
+            revision: node.revision,
+            size: stats.size,
+            mtime_ns: stats.mtime_ns,
+            inode: stats.inode,
+            content_id,
+        }
+    }
+
+    async fn record_remote(&self, tree: &Mutex<RemoteTree>, node: Node) -> Result<()> {
+        let noted = node.clone();
+        self.with_ledger(move |l| l.note_remote(&noted)).await?;
+        let nodes = self.with_ledger(|l| l.remote_nodes()).await?;
+        let mut tree = tree.lock().unwrap_or_else(|p| p.into_inner());
+        *tree = RemoteTree::build(tree.root_id, nodes);
+        Ok(())
+    }
+
+    async fn apply(
+        &self,
+        op: &Op,
+        local: &HashMap<String, LocalItem>,
+        ledger: &HashMap<String, Entry>,
+        tree: &Mutex<RemoteTree>,
+    ) -> Result<()> {
+        match op {
+            Op::MkdirRemote { path } => {
+                let parent = Self::parent_id(tree, path)?;
+                let node = self.remote.create_folder(parent, file_name(path)).await?;
+                let stats = transfer::stats(&self.local(path)).map_err(io_err(format!("reading {path}")))?;
+                let entry = Self::entry_for(NodeKind::Folder, &node, stats, None);
+                let path = path.clone();
+                self.with_ledger(move |l| l.put_entry(&path, &entry)).await?;
+                self.record_remote(tree, node).await
+            }
+            Op::MkdirLocal { path, node_id } => {
+                let local = self.local(path);
+                std::fs::create_dir_all(&local).map_err(io_err(format!("creating {path}")))?;
+                let stats = transfer::stats(&local).map_err(io_err(format!("reading {path}")))?;
+                let entry = Entry {
+                    kind: NodeKind::Folder,
+                    node_id: *node_id,
+                    revision: None,
+                    size: 0,
+                    mtime_ns: stats.mtime_ns,
+                    inode: stats.inode,
+                    content_id: None,
+                };
+                let path = path.clone();
+                self.with_ledger(move |l| l.put_entry(&path, &entry)).await
+            }
+            Op::MoveRemote { from, to, node_id } => {
+                let parent = Self::parent_id(tree, to)?;
+                let node = self
+                    .remote
+                    .update_node(*node_id, Some(file_name(to)), Some(parent))
+                    .await?;
+                let (from, to) = (from.clone(), to.clone());
+                self.with_ledger(move |l| l.rename_tree(&from, &to)).await?;
+                self.record_remote(tree, node).await
+            }
+            Op::MoveLocal { from, to } => {
+                let target = self.local(to);
+                if target.exists() {
+                    return Err(EngineError::Refused(format!("{to} already exists locally")));
+                }
+                std::fs::rename(self.local(from), &target).map_err(io_err(format!("moving {from} to {to}")))?;
+                let (from, to) = (from.clone(), to.clone());
+                self.with_ledger(move |l| l.rename_tree(&from, &to)).await
+            }
+            Op::Upload { path, base } => {
+                let parent = Self::parent_id(tree, path)?;
+                let known = local.get(path).and_then(|item| {
+                    let stats = Stats {
+                        size: item.size,
+                        mtime_ns: item.mtime_ns,
+                        inode: item.inode,
+                    };
+                    item.chunks.clone().map(|chunks| (stats, chunks))
+                });
+                let uploaded = transfer::upload(
+                    &self.remote,
+                    self.local(path),
+                    parent,
+                    file_name(path).to_owned(),
+                    *base,
+                    known,
+                    self.progress.clone(),
+                )
+                .await?;
+                let entry = Self::entry_for(
+                    NodeKind::File,
+                    &uploaded.node,
+                    uploaded.stats,
+                    Some(uploaded.content_id),
+                );
+                let path = path.clone();
+                self.with_ledger(move |l| l.put_entry(&path, &entry)).await?;
+                self.record_remote(tree, uploaded.node).await
+            }
+            Op::Download {
+                path,
+                node_id,
+                revision,
+            } => {
+                let expected = match (local.get(path), ledger.get(path)) {
+                    (Some(item), Some(_)) if item.kind == LocalKind::File => Some(Stats {
+                        size: item.size,
+                        mtime_ns: item.mtime_ns,
+                        inode: item.inode,
+                    }),
+                    (None, _) => None,
+                    _ => return Err(EngineError::Refused(format!("{path} is in the way locally"))),
+                };
+                if let Some(parent) = self.local(path).parent() {
+                    std::fs::create_dir_all(parent).map_err(io_err(format!("creating the folder of {path}")))?;
+                }
+                let downloaded = transfer::download(
+                    &self.remote,
+                    &self.root,
+                    path,
+                    *node_id,
+                    *revision,
+                    expected,
+                    self.progress.clone(),
+                )
+                .await?;
+                let entry = Entry {
+                    kind: NodeKind::File,
+                    node_id: *node_id,
+                    revision: Some(*revision),
+                    size: downloaded.stats.size,
+                    mtime_ns: downloaded.stats.mtime_ns,
+                    inode: downloaded.stats.inode,
+                    content_id: Some(downloaded.content_id),
+                };
+                let path = path.clone();
+                self.with_ledger(move |l| l.put_entry(&path, &entry)).await
+            }
+            Op::Compare {
+                path,
+                node_id,
+                revision,
+            } => {
+                let manifest = self.remote.manifest(*node_id, Some(*revision)).await?;
+                let item = local
+                    .get(path)
+                    .ok_or_else(|| EngineError::Refused("it vanished".into()))?;
+                if item.content_id.as_deref() == Some(transfer::manifest_content_id(&manifest).as_str()) {
+                    let entry = Entry {
+                        kind: NodeKind::File,
+                        node_id: *node_id,
+                        revision: Some(*revision),
+                        size: item.size,
+                        mtime_ns: item.mtime_ns,
+                        inode: item.inode,
+                        content_id: item.content_id.clone(),
+                    };
+                    let path = path.clone();
+                    self.with_ledger(move |l| l.put_entry(&path, &entry)).await
+                } else {
+                    self.keep_conflicted_copy(path).await
+                }
+            }
+            Op::Conflict { path } => self.keep_conflicted_copy(path).await,
+            Op::TrashRemote { path, node_id } => {
+                match self.remote.trash(*node_id).await {
+                    Ok(()) | Err(RemoteError::NotFound) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                let (path, id) = (path.clone(), *node_id);
+                self.with_ledger(move |l| {
+                    l.note_remote_gone(id)?;
+                    l.remove_tree(&path)
+                })
+                .await
+            }
+            Op::DeleteLocal { path, kind } => {
+                self.delete_local(path, *kind, ledger)?;
+                let path = path.clone();
+                self.with_ledger(move |l| l.remove_tree(&path)).await
+            }
+            Op::Record {
+                path,
+                node_id,
+                revision,
+                kind,
+            } => {
+                let stats = transfer::stats(&self.local(path)).map_err(io_err(format!("reading {path}")))?;
+                let entry = Entry {
+                    kind: *kind,
+                    node_id: *node_id,
+                    revision: *revision,
+                    size: stats.size,
+                    mtime_ns: stats.mtime_ns,
+                    inode: stats.inode,
+                    content_id: local.get(path).and_then(|item| item.content_id.clone()),
+                };
+                let path = path.clone();
+                self.with_ledger(move |l| l.put_entry(&path, &entry)).await
+            }
+            Op::Forget { path } => {
+                let path = path.clone();
+                self.with_ledger(move |l| l.remove_tree(&path)).await
+            }
+        }
+    }
+
+    /// Syncs until `stop` resolves: after every local change (watched),
+    /// every remote change (long-polled), and at least every `rescan` anyway,
+    /// since a watcher can miss events.
+    pub async fn run(&self, rescan: Duration, stop: impl std::future::Future<Output = ()>) -> Result<()> {
+        let (_watcher, mut local_events) = match crate::watcher::watch(&self.root) {
+            Ok((watcher, events)) => (Some(watcher), events),
+            Err(error) => {
+                tracing::warn!(%error, "cannot watch the folder (raise fs.inotify.max_user_watches?); polling instead");
+                (None, tokio::sync::mpsc::channel(1).1)
+            }
+        };
+        tokio::pin!(stop);
+        loop {
+            match self.sync_once().await {
+                Ok(report) if report.in_sync() => tracing::info!(done = report.done, "up to date"),
+                Ok(report) => {
+                    tracing::warn!(
+                        pending = report.pending.len(),
+                        errors = report.errors.len(),
+                        "not in sync yet"
+                    )
+                }
+                Err(error) => tracing::warn!(%error, "sync pass failed; retrying"),
+            }
+            let remote_change = async {
+                loop {
+                    let cursor = self.with_ledger(|l| l.cursor()).await.unwrap_or_default();
+                    match self.remote.changes(cursor, Duration::from_secs(25)).await {
+                        Ok(page) if !page.changes.is_empty() => return,
+                        Ok(_) => {}
+                        Err(error) => {
+                            // Offline or the server is down: retry after a pause.
+                            tracing::debug!(%error, "waiting for remote changes failed");
+                            tokio::time::sleep(Duration::from_secs(5)).await;
+                            return;
+                        }
+                    }
+                }
+            };
+            tokio::select! {
+                () = &mut stop => return Ok(()),
+                Some(()) = local_events.recv() => {}
+                () = remote_change => {}
+                () = tokio::time::sleep(rescan) => {}
+            }
+        }
+    }
+
+    /// Deletes a local file or folder the server deleted, but only what is
+    /// exactly as last synced: anything else is kept and reported.
+    fn delete_local(&self, path: &str, kind: LocalKind, ledger: &HashMap<String, Entry>) -> Result<()> {
+        let target = self.local(path);
+        let unchanged = |rel: &str, at: &Path| {
+            let Some(entry) = ledger.get(rel) else { return false };
+            match transfer::stats(at) {
+                Ok(stats) if entry.kind == NodeKind::Folder => stats.inode == entry.inode || entry.inode == 0,
+                Ok(stats) => stats.size == entry.size && stats.mtime_ns == entry.mtime_ns && stats.inode == entry.inode,
+                Err(_) => false,
+            }
+        };
+        match kind {
+            LocalKind::File => {
+                if !unchanged(path, &target) {
+                    return Err(EngineError::Refused("it changed locally; kept".into()));
+                }
+                std::fs::remove_file(&target).map_err(io_err(format!("deleting {path}")))
+            }
+            LocalKind::Folder => {
+                // Deepest first; what is not known to be in sync (an ignored
+                // file, one written meanwhile) stays, and so do its folders:
+                // the next pass uploads it again rather than lose it.
+                let mut entries = walk(&target);
+                entries.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+                for entry in entries {
+                    let rel = entry
+                        .strip_prefix(&self.root)
+                        .ok()
+                        .and_then(|p| p.to_str())
+                        .map(|p| p.replace(std::path::MAIN_SEPARATOR, "/"))
+                        .unwrap_or_default();
+                    if entry.is_dir() {
+                        let _ = std::fs::remove_dir(&entry);
+                    } else if is_within(&rel, path) && unchanged(&rel, &entry) {
+                        std::fs::remove_file(&entry).map_err(io_err(format!("deleting {rel}")))?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Moves the local version aside as `NAME (conflicted copy HOST DATE).EXT`;
+    /// the next pass downloads the server's version and uploads the copy.
+    async fn keep_conflicted_copy(&self, path: &str) -> Result<()> {
+        let source = self.local(path);
+        let date = chrono::Local::now().format("%Y-%m-%d").to_string();
+        let mut target = None;
+        for n in 1..100 {
+            let name = conflicted_name(file_name(path), &self.host, &date, n);
+            let candidate = source.with_file_name(&name);
+            if !candidate.exists() {
+                target = Some(candidate);
+                break;
+            }
+        }
+        let target = target.ok_or_else(|| EngineError::Refused("too many conflicted copies".into()))?;
+        std::fs::rename(&source, &target).map_err(io_err(format!("keeping a conflicted copy of {path}")))?;
+        tracing::warn!(path, copy = %target.display(), "changed on both sides: kept the local version as a conflicted copy");
+        let path = path.to_owned();
+        self.with_ledger(move |l| l.remove_tree(&path)).await
+    }
+}
+
+/// Everything under `dir`, itself included, without following links.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut found = vec![dir.to_path_buf()];
+    let mut index = 0;
+    while index < found.len() {
+        if let Ok(entries) = std::fs::read_dir(&found[index]) {
+            if std::fs::symlink_metadata(&found[index])
+                .map(|m| m.is_dir())
+                .unwrap_or(false)
+            {
+                found.extend(entries.flatten().map(|e| e.path()));
+            }
+        }
+        index += 1;
+    }
+    found
+}
+
+/// `report (conflicted copy laptop 2026-11-25).pdf`, then ` 2`, ` 3`... if taken.
+pub fn conflicted_name(name: &str, host: &str, date: &str, n: u32) -> String {
+    let (stem, ext) = match name.rfind('.') {
+        Some(dot) if dot > 0 => (&name[..dot], &name[dot..]),
+        _ => (name, ""),
+    };
+    let suffix = if n > 1 { format!(" {n}") } else { String::new() };
+    format!("{stem} (conflicted copy {host} {date}{suffix}){ext}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::conflicted_name;
+
+    #[test]
+    fn conflicted_names_keep_the_extension() {
+        assert_eq!(
+            conflicted_name("a.txt", "h", "2026-11-25", 1),
+            "a (conflicted copy h 2026-11-25).txt"
+        );
+        assert_eq!(conflicted_name(".bashrc", "h", "d", 1), ".bashrc (conflicted copy h d)");
+        assert_eq!(
+            conflicted_name("Makefile", "h", "d", 2),
+            "Makefile (conflicted copy h d 2)"
+        );
+    }
+}

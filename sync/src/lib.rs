@@ -1,0 +1,32 @@
+//! The drive sync engine: keeps one local folder and the user's drive in sync,
+//! both ways.
+//!
+//! A pass scans the folder ([`scanner`]), reads the last agreed state from the
+//! [`ledger`] and the remote tree mirrored from the changes feed, asks the
+//! pure [`planner`] what to do, and carries it out ([`engine`], [`transfer`]).
+//! The [`watcher`] and the feed's long-poll decide when the next pass runs.
+//!
+//! ```no_run
+//! # async fn example(remote: drive_sync::remote::Remote) -> Result<(), drive_sync::engine::EngineError> {
+//! use std::{path::Path, sync::Arc};
+//! use drive_sync::{engine::Engine, progress::Quiet};
+//!
+//! let engine = Engine::open(Path::new("/home/ann/Drive"), Path::new("/tmp/ledger.db"), remote, Arc::new(Quiet)).await?;
+//! let report = engine.sync_once().await?;
+//! assert!(report.in_sync());
+//! # Ok(()) }
+//! ```
+
+pub mod chunker;
+pub mod credentials;
+pub mod engine;
+pub mod ledger;
+pub mod planner;
+pub mod progress;
+pub mod remote;
+pub mod remote_tree;
+pub mod scanner;
+pub mod transfer;
+pub mod watcher;
+
+pub use drive_wire;

@@ -1,0 +1,764 @@
+//! Typed client of the `drive-server` HTTP API, shared by the sync engine and
+//! the `drive` CLI.
+//!
+//! Every call is retried when its failure may pass by itself (no connection,
+//! timeouts, 5xx, 429), with jittered exponential backoff so that many clients
+//! coming back after an outage do not hammer the server in lockstep. Answers a
+//! retry cannot change (other 4xx) come back at once as a [`RemoteError`] the
+//! engine can act on: a stale revision means "keep both", missing blocks mean
+//! "upload again", and so on.
+//!
+//! Access tokens are short-lived: on a 401 the client refreshes once and
+//! replays. Refresh tokens are single-use and presenting a spent one revokes
+//! the whole session, so refreshes are serialized behind one lock and each
+//! rotation is handed to the caller at once, to be persisted before anything
+//! else can happen.
+
+use std::{fmt, future::Future, sync::Arc, time::Duration, time::Instant};
+
+use backon::{ExponentialBuilder, Retryable};
+use chrono::Utc;
+use drive_wire::{
+    BlockHash, ChangesPage, CommitRequest, CreateFolderRequest, ErrorBody, LoginRequest, Manifest, Node, NodeId,
+    PresignedBlock, RefreshRequest, RegisterRequest, RevisionId, TokenPair, UpdateNodeRequest, UploadPlan, User,
+    API_PREFIX,
+};
+use reqwest::{header, header::HeaderMap, Client, Method, RequestBuilder, StatusCode};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use tokio::sync::Mutex;
+
+/// Generous for a JSON call: a healthy server answers in milliseconds.
+const API_TIMEOUT: Duration = Duration::from_secs(60);
+/// Blocks are a few MiB; leave room for slow uplinks.
+const BLOCK_TIMEOUT: Duration = Duration::from_secs(300);
+/// Headroom over a long-poll's wait, so that the server, not us, ends the poll.
+const POLL_MARGIN: Duration = Duration::from_secs(30);
+/// A 429 asking for a longer pause than this goes back to the caller rather
+/// than leaving it hanging silently.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+/// Retries after the first attempt.
+const MAX_RETRIES: usize = 5;
+/// Error bodies that are not ours (a proxy's HTML page) are cut to this length.
+const MAX_ERROR_TEXT: usize = 300;
+
+type Result<T> = std::result::Result<T, RemoteError>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    /// The commit's base revision is no longer the file's current one.
+    /// `current` is the file as it is now (`None` if it is gone).
+    #[error("the file changed on the server since the revision this is based on")]
+    StaleRevision { current: Option<Node> },
+    #[error("an item with this name already exists in that folder")]
+    NameTaken,
+    /// Blocks the server lacks at commit time: upload them and commit again.
+    #[error("{} block(s) are not stored on the server yet", .0.len())]
+    MissingBlocks(Vec<BlockHash>),
+    #[error("no such item on the server")]
+    NotFound,
+    #[error("{message}")]
+    QuotaExceeded { message: String },
+    /// The session is over (refresh token expired, revoked or reused): only
+    /// signing in again helps.
+    #[error("sign in again: {message}")]
+    Unauthorized { message: String },
+    #[error("wrong email or password")]
+    InvalidCredentials,
+    #[error("too many attempts; try again in {} s", .retry_after.as_secs().max(1))]
+    RateLimited { retry_after: Duration },
+    /// Any other 4xx, with the server's stable code and its explanation.
+    #[error("the server refused the request ({status} {code}): {message}")]
+    Rejected { status: u16, code: String, message: String },
+    #[error("server error {status}: {message}")]
+    Server { status: u16, message: String },
+    // The root cause is in the message because the CLI prints errors without
+    // their source chain, and "error sending request" alone helps nobody.
+    #[error("cannot reach the server: {}", root_cause(.0))]
+    Network(#[source] reqwest::Error),
+    #[error("unexpected answer from the server: {0}")]
+    Decode(#[source] serde_json::Error),
+}
+
+impl RemoteError {
+    /// Whether the same request may succeed later without anything changing
+    /// on our side. The retry loop already tried a few times; callers use this
+    /// to decide between "try again next pass" and "report to the user".
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::RateLimited { .. } | Self::Server { .. } => true,
+            // A malformed URL or request will not get better.
+            Self::Network(error) => !error.is_builder(),
+            _ => false,
+        }
+    }
+
+    /// Maps an error answer: the server's JSON shape when it is there, or
+    /// whatever a proxy in between sent.
+    fn from_response(status: StatusCode, retry_after: Option<Duration>, body: &[u8]) -> Self {
+        let (code, message, current, missing) = match serde_json::from_slice::<ErrorBody>(body) {
+            Ok(ErrorBody { error }) => (error.code, error.message, error.current, error.missing),
+            Err(_) => (
+                format!("http_{}", status.as_u16()),
+                plain_text(status, body),
+                None,
+                Vec::new(),
+            ),
+        };
+        match (status, code.as_str()) {
+            (_, "stale_revision") => Self::StaleRevision {
+                current: current.map(|node| *node),
+            },
+            (_, "name_taken") => Self::NameTaken,
+            (_, "missing_blocks") => Self::MissingBlocks(missing),
+            (_, "quota_exceeded") => Self::QuotaExceeded { message },
+            (_, "invalid_credentials") => Self::InvalidCredentials,
+            (StatusCode::NOT_FOUND, _) => Self::NotFound,
+            (StatusCode::UNAUTHORIZED, _) => Self::Unauthorized { message },
+            (StatusCode::TOO_MANY_REQUESTS, _) => Self::RateLimited {
+                retry_after: retry_after.unwrap_or(Duration::from_secs(1)),
+            },
+            _ if status.is_server_error() => Self::Server {
+                status: status.as_u16(),
+                message,
+            },
+            _ => Self::Rejected {
+                status: status.as_u16(),
+                code,
+                message,
+            },
+        }
+    }
+}
+
+fn plain_text(status: StatusCode, body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(MAX_ERROR_TEXT)])
+        .trim()
+        .to_owned();
+    if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_owned()
+    } else {
+        text
+    }
+}
+
+fn root_cause(error: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = error;
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    cause.to_string()
+}
+
+/// `Retry-After` is either seconds or an HTTP date.
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    Some((at.with_timezone(&Utc) - Utc::now()).to_std().unwrap_or(Duration::ZERO))
+}
+
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    parse_retry_after(headers.get(header::RETRY_AFTER)?.to_str().ok()?)
+}
+
+/// What is persisted between runs to stay signed in.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Session {
+    pub server: String,
+    pub access_token: String,
+    pub refresh_token: String,
+    pub user: drive_wire::User,
+}
+
+impl Session {
+    fn new(server: String, pair: TokenPair) -> Self {
+        Self {
+            server,
+            access_token: pair.access_token,
+            refresh_token: pair.refresh_token,
+            user: pair.user,
+        }
+    }
+}
+
+/// Tokens stay out of logs and panic messages.
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("server", &self.server)
+            .field("user", &self.user.email)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A signed-in connection to one server. Clones share the connection pool and
+/// the tokens.
+#[derive(Clone)]
+pub struct Remote {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: Client,
+    server: String,
+    auth: Mutex<Auth>,
+    on_refresh: Box<dyn Fn(&Session) + Send + Sync>,
+}
+
+struct Auth {
+    session: Session,
+    /// Why the session is over, once the server refused our refresh token:
+    /// calls then fail fast instead of presenting a spent token again.
+    ended: Option<String>,
+}
+
+impl fmt::Debug for Remote {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Remote")
+            .field("server", &self.inner.server)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Remote {
+    /// `on_refresh` gets every rotated session and must persist it: after a
+    /// refresh the stored refresh token is spent, and reusing it signs out.
+    pub fn new(mut session: Session, on_refresh: impl Fn(&Session) + Send + Sync + 'static) -> Result<Self> {
+        session.server = session.server.trim_end_matches('/').to_owned();
+        let inner = Inner {
+            http: client()?,
+            server: session.server.clone(),
+            auth: Mutex::new(Auth { session, ended: None }),
+            on_refresh: Box::new(on_refresh),
+        };
+        Ok(Self { inner: Arc::new(inner) })
+    }
+
+    pub async fn register(server: &str, email: &str, password: &str, device_name: &str) -> Result<Session> {
+        let body = RegisterRequest {
+            email: email.to_owned(),
+            password: password.to_owned(),
+            device_name: Some(device_name.to_owned()),
+        };
+        sign_in(server, "/auth/register", &body).await
+    }
+
+    pub async fn login(server: &str, email: &str, password: &str, device_name: &str) -> Result<Session> {
+        let body = LoginRequest {
+            email: email.to_owned(),
+            password: password.to_owned(),
+            device_name: Some(device_name.to_owned()),
+        };
+        sign_in(server, "/auth/login", &body).await
+    }
+
+    /// Revokes this session on the server; this `Remote` is unusable afterwards.
+    pub async fn logout(&self) -> Result<()> {
+        match self
+            .call("/auth/logout", || self.request(Method::POST, "/auth/logout"))
+            .await
+        {
+            // Already over on the server: that is what logging out wanted.
+            Ok(_) | Err(RemoteError::Unauthorized { .. }) => {}
+            Err(error) => return Err(error),
+        }
+        self.inner.auth.lock().await.ended = Some("signed out".to_owned());
+        Ok(())
+    }
+
+    /// The base URL, without a trailing `/`.
+    pub fn server(&self) -> &str {
+        &self.inner.server
+    }
+
+    /// The session as it is now, with the latest tokens.
+    pub async fn session(&self) -> Session {
+        self.inner.auth.lock().await.session.clone()
+    }
+
+    pub async fn me(&self) -> Result<User> {
+        self.get("/me").await
+    }
+
+    pub async fn node(&self, id: NodeId) -> Result<Node> {
+        self.get(&format!("/nodes/{id}")).await
+    }
+
+    /// Folders first, then files, by name.
+    pub async fn children(&self, id: NodeId) -> Result<Vec<Node>> {
+        self.get(&format!("/nodes/{id}/children")).await
+    }
+
+    /// `path` is `/`-separated from the root folder, e.g. `/Photos/a.jpg`.
+    pub async fn lookup(&self, path: &str) -> Result<Node> {
+        decode(
+            &self
+                .call("/lookup", || {
+                    self.request(Method::GET, "/lookup").query(&[("path", path)])
+                })
+                .await?,
+        )
+    }
+
+    pub async fn create_folder(&self, parent_id: NodeId, name: &str) -> Result<Node> {
+        let body = CreateFolderRequest {
+            parent_id,
+            name: name.to_owned(),
+        };
+        self.send(Method::POST, "/folders", &body).await
+    }
+
+    /// Renames and/or moves; `None` leaves that part as it is.
+    pub async fn update_node(&self, id: NodeId, name: Option<&str>, parent_id: Option<NodeId>) -> Result<Node> {
+        let body = UpdateNodeRequest {
+            name: name.map(str::to_owned),
+            parent_id,
+        };
+        self.send(Method::PATCH, &format!("/nodes/{id}"), &body).await
+    }
+
+    /// Sends a node (with its subtree) to the trash.
+    pub async fn trash(&self, id: NodeId) -> Result<()> {
+        let path = format!("/nodes/{id}");
+        self.call(&path, || self.request(Method::DELETE, &path)).await.map(drop)
+    }
+
+    /// Step 1 of an upload: which blocks the server still lacks.
+    pub async fn prepare_upload(&self, request: &CommitRequest) -> Result<UploadPlan> {
+        self.send(Method::POST, "/uploads", request).await
+    }
+
+    /// Step 3 of an upload. A replay after a lost answer may come back as
+    /// `StaleRevision` or `NameTaken` although the first attempt succeeded;
+    /// the engine's conflict handling covers that case.
+    pub async fn commit(&self, request: &CommitRequest) -> Result<Node> {
+        self.send(Method::POST, "/commits", request).await
+    }
+
+    /// The blocks of a revision (the current one when `None`) with download URLs.
+    pub async fn manifest(&self, id: NodeId, revision: Option<RevisionId>) -> Result<Manifest> {
+        let path = format!("/nodes/{id}/manifest");
+        let query: Vec<(&str, RevisionId)> = revision.map(|rev| ("revision", rev)).into_iter().collect();
+        decode(
+            &self
+                .call(&path, || self.request(Method::GET, &path).query(&query))
+                .await?,
+        )
+    }
+
+    /// Changes after `since`; when there are none yet, the server holds the
+    /// answer up to `wait` (at most 60 s) for one to arrive.
+    pub async fn changes(&self, since: i64, wait: Duration) -> Result<ChangesPage> {
+        let query = [
+            ("since", since),
+            ("wait", i64::try_from(wait.as_secs()).unwrap_or(i64::MAX)),
+        ];
+        let build = || {
+            self.request(Method::GET, "/changes")
+                .query(&query)
+                .timeout(wait + POLL_MARGIN)
+        };
+        decode(&self.call("/changes", build).await?)
+    }
+
+    /// Step 2 of an upload. Presigned URLs carry their own authorization, so
+    /// no token goes with the bytes (they may go to another host).
+    pub async fn put_block(&self, block: &PresignedBlock, bytes: Vec<u8>) -> Result<()> {
+        let (url, what) = (
+            block_url(&self.inner.server, &block.url),
+            format!("put block {}", block.hash),
+        );
+        retrying(&what, || {
+            let request = self
+                .inner
+                .http
+                .put(&url)
+                .timeout(BLOCK_TIMEOUT)
+                .header(header::CONTENT_TYPE, "application/octet-stream")
+                .body(bytes.clone());
+            exchange(request, &what)
+        })
+        .await
+        .map(drop)
+    }
+
+    /// The raw bytes of a block; checking them against the hash is the caller's job.
+    pub async fn get_block(&self, block: &PresignedBlock) -> Result<Vec<u8>> {
+        let (url, what) = (
+            block_url(&self.inner.server, &block.url),
+            format!("get block {}", block.hash),
+        );
+        retrying(&what, || {
+            exchange(self.inner.http.get(&url).timeout(BLOCK_TIMEOUT), &what)
+        })
+        .await
+    }
+
+    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.inner
+            .http
+            .request(method, api_url(&self.inner.server, path))
+            .timeout(API_TIMEOUT)
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        decode(&self.call(path, || self.request(Method::GET, path)).await?)
+    }
+
+    async fn send<T: DeserializeOwned>(&self, method: Method, path: &str, body: &impl Serialize) -> Result<T> {
+        decode(
+            &self
+                .call(path, || self.request(method.clone(), path).json(body))
+                .await?,
+        )
+    }
+
+    /// An authenticated call with retries. `build` makes a fresh request for
+    /// every attempt, since a sent request cannot be sent again.
+    async fn call(&self, what: &str, build: impl Fn() -> RequestBuilder) -> Result<Vec<u8>> {
+        let build = &build;
+        retrying(what, || async move {
+            let token = self.access_token().await?;
+            match exchange(build().bearer_auth(&token), what).await {
+                Err(RemoteError::Unauthorized { .. }) => {
+                    self.refresh(&token).await?;
+                    let token = self.access_token().await?;
+                    exchange(build().bearer_auth(&token), what).await
+                }
+                answer => answer,
+            }
+        })
+        .await
+    }
+
+    async fn access_token(&self) -> Result<String> {
+        let auth = self.inner.auth.lock().await;
+        match &auth.ended {
+            Some(message) => Err(RemoteError::Unauthorized {
+                message: message.clone(),
+            }),
+            None => Ok(auth.session.access_token.clone()),
+        }
+    }
+
+    /// Replaces the tokens after `stale` was refused. The lock is held across
+    /// the request, so concurrent callers wait for this one refresh and then
+    /// use its result instead of spending the refresh token a second time.
+    /// Not retried here: the caller's retry loop replays the whole call.
+    async fn refresh(&self, stale: &str) -> Result<()> {
+        let mut auth = self.inner.auth.lock().await;
+        if let Some(message) = &auth.ended {
+            return Err(RemoteError::Unauthorized {
+                message: message.clone(),
+            });
+        }
+        if auth.session.access_token != stale {
+            return Ok(());
+        }
+        tracing::debug!("refreshing the access token");
+        let body = RefreshRequest {
+            refresh_token: auth.session.refresh_token.clone(),
+        };
+        let request = self
+            .inner
+            .http
+            .post(api_url(&self.inner.server, "/auth/refresh"))
+            .timeout(API_TIMEOUT);
+        let pair: TokenPair = match exchange(request.json(&body), "/auth/refresh").await {
+            Ok(answer) => decode(&answer)?,
+            Err(RemoteError::Unauthorized { message }) => {
+                tracing::warn!(%message, "the server ended the session");
+                auth.ended = Some(message.clone());
+                return Err(RemoteError::Unauthorized { message });
+            }
+            Err(error) => return Err(error),
+        };
+        auth.session = Session::new(auth.session.server.clone(), pair);
+        (self.inner.on_refresh)(&auth.session);
+        Ok(())
+    }
+}
+
+fn client() -> Result<Client> {
+    Client::builder()
+        .user_agent(concat!("drive-sync/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(10))
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(16)
+        .tcp_keepalive(Duration::from_secs(60))
+        .build()
+        .map_err(RemoteError::Network)
+}
+
+fn api_url(server: &str, path: &str) -> String {
+    format!("{}{API_PREFIX}{path}", server.trim_end_matches('/'))
+}
+
+/// Presigned URLs are absolute (the server's public URL); a relative one is
+/// resolved against the server rather than refused.
+fn block_url(server: &str, url: &str) -> String {
+    if url.starts_with("http://") || url.starts_with("https://") {
+        url.to_owned()
+    } else {
+        format!("{}/{}", server.trim_end_matches('/'), url.trim_start_matches('/'))
+    }
+}
+
+async fn sign_in(server: &str, path: &str, body: &impl Serialize) -> Result<Session> {
+    let server = server.trim_end_matches('/').to_owned();
+    let (http, url) = (client()?, api_url(&server, path));
+    let answer = retrying(path, || exchange(http.post(&url).timeout(API_TIMEOUT).json(body), path)).await?;
+    Ok(Session::new(server, decode(&answer)?))
+}
+
+/// Sends one request and reads the whole answer, so that a connection cut
+/// mid-body is retried like any other network failure.
+async fn exchange(request: RequestBuilder, what: &str) -> Result<Vec<u8>> {
+    let started = Instant::now();
+    // Without the URL: a presigned one is a credential and must not reach logs.
+    let network = |error: reqwest::Error| RemoteError::Network(error.without_url());
+    let response = request.send().await.map_err(network)?;
+    let status = response.status();
+    let retry_after = retry_after(response.headers());
+    let body = response.bytes().await.map_err(network)?;
+    tracing::debug!(what, status = status.as_u16(), bytes = body.len(), elapsed = ?started.elapsed(), "request");
+    if status.is_success() {
+        Ok(body.into())
+    } else {
+        Err(RemoteError::from_response(status, retry_after, &body))
+    }
+}
+
+fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
+    serde_json::from_slice(body).map_err(RemoteError::Decode)
+}
+
+fn backoff() -> ExponentialBuilder {
+    ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(200))
+        .with_max_delay(Duration::from_secs(10))
+        .with_max_times(MAX_RETRIES)
+        .with_jitter()
+}
+
+/// Runs `attempt` until it succeeds, fails for good, or the retries run out.
+/// A 429's `Retry-After` lengthens the pause, never shortens it.
+async fn retrying<T, Fut>(what: &str, attempt: impl FnMut() -> Fut) -> Result<T>
+where
+    Fut: Future<Output = Result<T>>,
+{
+    attempt
+        .retry(backoff())
+        .when(RemoteError::is_transient)
+        .adjust(|error, delay| match error {
+            RemoteError::RateLimited { retry_after } if *retry_after > MAX_RETRY_AFTER => None,
+            RemoteError::RateLimited { retry_after } => delay.map(|delay| delay.max(*retry_after)),
+            _ => delay,
+        })
+        .notify(|error, delay| tracing::warn!(what, %error, retry_in = ?delay, "request failed; retrying"))
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    fn error(status: u16, body: &str) -> RemoteError {
+        let status = StatusCode::from_u16(status).expect("valid status");
+        RemoteError::from_response(status, Some(Duration::from_secs(7)), body.as_bytes())
+    }
+
+    fn user_json() -> serde_json::Value {
+        serde_json::json!({"id": 1, "email": "a@b.c", "root_id": 1, "quota_bytes": 10, "used_bytes": 0,
+            "created_at": "2026-01-01T00:00:00Z"})
+    }
+
+    #[test]
+    fn maps_the_servers_error_codes() {
+        let node = serde_json::json!({"id": 5, "parent_id": 1, "name": "a.txt", "kind": "file", "size": 3,
+            "revision": 9, "modified": "2026-01-01T00:00:00Z", "trashed_at": null});
+        let body = serde_json::json!({"error": {"code": "stale_revision", "message": "m", "current": node}});
+        match error(409, &body.to_string()) {
+            RemoteError::StaleRevision { current: Some(node) } => assert_eq!(node.revision, Some(9)),
+            other => panic!("{other:?}"),
+        }
+        let stale = error(409, r#"{"error":{"code":"stale_revision","message":"m"}}"#);
+        assert!(matches!(stale, RemoteError::StaleRevision { current: None }));
+        let hash = "ab".repeat(32);
+        let body = format!(r#"{{"error":{{"code":"missing_blocks","message":"m","missing":["{hash}"]}}}}"#);
+        match error(400, &body) {
+            RemoteError::MissingBlocks(missing) => assert_eq!(missing[0].to_string(), hash),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            error(409, r#"{"error":{"code":"name_taken","message":"m"}}"#),
+            RemoteError::NameTaken
+        ));
+        assert!(matches!(
+            error(404, r#"{"error":{"code":"not_found","message":"m"}}"#),
+            RemoteError::NotFound
+        ));
+        let quota = error(413, r#"{"error":{"code":"quota_exceeded","message":"full"}}"#);
+        assert!(matches!(quota, RemoteError::QuotaExceeded { message } if message == "full"));
+        let creds = error(401, r#"{"error":{"code":"invalid_credentials","message":"m"}}"#);
+        assert!(matches!(creds, RemoteError::InvalidCredentials));
+        let token = error(401, r#"{"error":{"code":"invalid_token","message":"gone"}}"#);
+        assert!(matches!(token, RemoteError::Unauthorized { message } if message == "gone"));
+        let limited = error(429, r#"{"error":{"code":"rate_limited","message":"m"}}"#);
+        assert!(matches!(limited, RemoteError::RateLimited { retry_after } if retry_after.as_secs() == 7));
+        let name = error(400, r#"{"error":{"code":"invalid_name","message":"bad"}}"#);
+        assert!(
+            matches!(name, RemoteError::Rejected { status: 400, code, message } if code == "invalid_name" && message == "bad")
+        );
+        let internal = error(500, r#"{"error":{"code":"internal","message":"internal error"}}"#);
+        assert!(matches!(internal, RemoteError::Server { status: 500, .. }));
+    }
+
+    #[test]
+    fn maps_foreign_error_bodies() {
+        assert!(matches!(error(502, "<html>Bad Gateway</html>"),
+            RemoteError::Server { status: 502, message } if message == "<html>Bad Gateway</html>"));
+        assert!(matches!(error(403, ""),
+            RemoteError::Rejected { status: 403, code, message } if code == "http_403" && message == "Forbidden"));
+        let long = "x".repeat(10_000);
+        assert!(matches!(error(400, &long), RemoteError::Rejected { message, .. } if message.len() == MAX_ERROR_TEXT));
+    }
+
+    #[test]
+    fn only_what_may_pass_by_itself_is_transient() {
+        assert!(error(503, "").is_transient());
+        assert!(error(429, "").is_transient());
+        assert!(!error(400, "").is_transient());
+        assert!(!error(404, "").is_transient());
+        assert!(!error(409, r#"{"error":{"code":"stale_revision","message":"m"}}"#).is_transient());
+        assert!(!RemoteError::Unauthorized { message: String::new() }.is_transient());
+    }
+
+    #[test]
+    fn joins_urls() {
+        assert_eq!(api_url("http://h:8080/", "/me"), "http://h:8080/api/v1/me");
+        assert_eq!(api_url("https://h", "/nodes/3"), "https://h/api/v1/nodes/3");
+        assert_eq!(block_url("http://h/", "/blobs/ab?sig=1"), "http://h/blobs/ab?sig=1");
+        assert_eq!(block_url("http://h", "https://cdn/blobs/ab"), "https://cdn/blobs/ab");
+    }
+
+    #[test]
+    fn parses_retry_after() {
+        assert_eq!(parse_retry_after(" 12 "), Some(Duration::from_secs(12)));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn session_debug_hides_tokens() {
+        let user: User = serde_json::from_value(user_json()).expect("user");
+        let session = Session {
+            server: "s".into(),
+            access_token: "AT".into(),
+            refresh_token: "RT".into(),
+            user,
+        };
+        let shown = format!("{session:?}");
+        assert!(!shown.contains("AT") && !shown.contains("RT"), "{shown}");
+    }
+
+    #[tokio::test]
+    async fn retries_only_transient_failures() {
+        let tries = AtomicUsize::new(0);
+        let answer: Result<()> = retrying("t", || async {
+            tries.fetch_add(1, Ordering::SeqCst);
+            Err(RemoteError::NotFound)
+        })
+        .await;
+        assert!(matches!(answer, Err(RemoteError::NotFound)));
+        assert_eq!(tries.swap(0, Ordering::SeqCst), 1);
+        let answer = retrying("t", || async {
+            match tries.fetch_add(1, Ordering::SeqCst) {
+                0 => Err(RemoteError::Server {
+                    status: 503,
+                    message: String::new(),
+                }),
+                _ => Ok(42),
+            }
+        })
+        .await;
+        assert_eq!(answer.ok(), Some(42));
+        assert_eq!(tries.load(Ordering::SeqCst), 2);
+    }
+
+    /// A stand-in server: `/me` wants the refreshed token, and every refresh is counted.
+    async fn fake_server(refreshes: Arc<AtomicUsize>) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let refreshes = refreshes.clone();
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") && socket.read(&mut byte).await.unwrap_or(0) == 1 {
+                        head.push(byte[0]);
+                    }
+                    let head = String::from_utf8_lossy(&head).to_lowercase();
+                    let length = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length: ")?.trim().parse().ok());
+                    let mut body = vec![0; length.unwrap_or(0)];
+                    let _ = socket.read_exact(&mut body).await;
+                    let (status, answer) = if head.starts_with("post /api/v1/auth/refresh") {
+                        refreshes.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        let pair = serde_json::json!({"access_token": "new", "expires_in": 900,
+                            "refresh_token": "r2", "session_id": 1, "user": user_json()});
+                        ("200 OK", pair.to_string())
+                    } else if head.contains("authorization: bearer new") {
+                        ("200 OK", user_json().to_string())
+                    } else {
+                        (
+                            "401 Unauthorized",
+                            r#"{"error":{"code":"unauthorized","message":"expired"}}"#.to_owned(),
+                        )
+                    };
+                    let response = format!(
+                        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+                        answer.len()
+                    );
+                    let _ = socket.write_all(response.as_bytes()).await;
+                });
+            }
+        });
+        format!("http://{address}/")
+    }
+
+    #[tokio::test]
+    async fn concurrent_401s_share_one_refresh() {
+        let refreshes = Arc::new(AtomicUsize::new(0));
+        let server = fake_server(refreshes.clone()).await;
+        let user: User = serde_json::from_value(user_json()).expect("user");
+        let session = Session {
+            server,
+            access_token: "old".into(),
+            refresh_token: "r1".into(),
+            user,
+        };
+        let persisted = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = persisted.clone();
+        let remote = Remote::new(session, move |s: &Session| {
+            log.lock().expect("lock").push(s.refresh_token.clone());
+        })
+        .expect("client");
+        let calls = (0..8).map(|_| remote.me());
+        for answer in futures::future::join_all(calls).await {
+            assert_eq!(answer.expect("me").email, "a@b.c");
+        }
+        assert_eq!(refreshes.load(Ordering::SeqCst), 1);
+        assert_eq!(*persisted.lock().expect("lock"), vec!["r2".to_owned()]);
+        assert_eq!(remote.session().await.access_token, "new");
+    }
+}

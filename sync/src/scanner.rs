@@ -1,0 +1,239 @@
+//! Reads the local folder: every file and folder with its quick-check stats,
+//! and the content id of each file, re-hashing only files whose size, mtime
+//! or inode differ from the ledger.
+
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+    time::UNIX_EPOCH,
+};
+
+use drive_wire::names::validate_name;
+use ignore::{overrides::OverrideBuilder, WalkBuilder};
+
+use crate::{
+    chunker::{self, Chunk},
+    ledger::Entry,
+};
+
+/// Name of the hidden state directory inside a synced folder.
+pub const STATE_DIR: &str = ".drive";
+/// The ignore file, in gitignore syntax, at any level of the folder.
+pub const IGNORE_FILE: &str = ".driveignore";
+
+/// Editor and OS droppings nobody wants synced.
+const BUILTIN_IGNORES: &[&str] = &[
+    "*.swp",
+    "*.swo",
+    "*.swx",
+    "*~",
+    ".#*",
+    "#*#",
+    ".~lock.*#",
+    "~$*",
+    "*.tmp",
+    "*.part",
+    "*.crdownload",
+    ".DS_Store",
+    "Thumbs.db",
+    "desktop.ini",
+    ".directory",
+];
+
+/// Why a file is left for the next pass.
+pub const CHANGING: &str = "the file is being written to; it will be synced once it settles";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalKind {
+    File,
+    Folder,
+}
+
+#[derive(Debug, Clone)]
+pub struct LocalItem {
+    pub kind: LocalKind,
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub inode: u64,
+    /// For files: the identity of the content.
+    pub content_id: Option<String>,
+    /// For files hashed in this scan: their blocks (saves a second pass to upload).
+    pub chunks: Option<Vec<Chunk>>,
+}
+
+/// A path left alone, and why (a symlink, an unreadable file, a bad name).
+#[derive(Debug, Clone)]
+pub struct Skipped {
+    pub path: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Scan {
+    pub items: HashMap<String, LocalItem>,
+    pub skipped: Vec<Skipped>,
+}
+
+/// Stats of one path, for the quick check.
+pub fn stat(path: &Path) -> std::io::Result<(u64, i64, u64, bool)> {
+    let meta = std::fs::symlink_metadata(path)?;
+    let mtime_ns = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos() as i64);
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+    #[cfg(not(unix))]
+    let inode = 0;
+    Ok((meta.len(), mtime_ns, inode, meta.is_dir()))
+}
+
+/// Joins a relative `/`-path onto the folder root.
+pub fn local_path(root: &Path, rel: &str) -> PathBuf {
+    rel.split('/').fold(root.to_path_buf(), |path, name| path.join(name))
+}
+
+fn relative(root: &Path, path: &Path) -> Result<String, String> {
+    let rel = path.strip_prefix(root).map_err(|_| "outside the folder".to_owned())?;
+    let mut names = Vec::new();
+    for component in rel.components() {
+        let name = component
+            .as_os_str()
+            .to_str()
+            .ok_or_else(|| "the name is not valid UTF-8".to_owned())?;
+        match validate_name(name) {
+            Ok(valid) if valid == name => names.push(valid),
+            Ok(_) => return Err("the name is not in Unicode NFC form; rename it to sync it".to_owned()),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    Ok(names.join("/"))
+}
+
+pub fn scan(root: &Path, ledger: &HashMap<String, Entry>) -> Scan {
+    let mut overrides = OverrideBuilder::new(root);
+    for pattern in BUILTIN_IGNORES {
+        // In overrides, a leading '!' means "ignore".
+        let _ = overrides.add(&format!("!{pattern}"));
+    }
+    let _ = overrides.add(&format!("!/{STATE_DIR}/"));
+    let mut walk = WalkBuilder::new(root);
+    walk.hidden(false)
+        .parents(false)
+        .ignore(false)
+        .git_ignore(false)
+        .git_global(false)
+        .git_exclude(false)
+        .follow_links(false)
+        .add_custom_ignore_filename(IGNORE_FILE);
+    if let Ok(overrides) = overrides.build() {
+        walk.overrides(overrides);
+    }
+
+    let mut result = Scan::default();
+    for entry in walk.build() {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(err) => {
+                let path = match &err {
+                    ignore::Error::WithPath { path, .. } => {
+                        relative(root, path).unwrap_or_else(|_| path.display().to_string())
+                    }
+                    _ => String::new(),
+                };
+                result.skipped.push(Skipped {
+                    path,
+                    reason: err.to_string(),
+                });
+                continue;
+            }
+        };
+        if entry.depth() == 0 {
+            continue;
+        }
+        let rel = match relative(root, entry.path()) {
+            Ok(rel) => rel,
+            Err(reason) => {
+                result.skipped.push(Skipped {
+                    path: entry.path().display().to_string(),
+                    reason,
+                });
+                continue;
+            }
+        };
+        let Some(file_type) = entry.file_type() else { continue };
+        if file_type.is_symlink() {
+            result.skipped.push(Skipped {
+                path: rel,
+                reason: "symbolic links are not synced".into(),
+            });
+            continue;
+        }
+        let (size, mtime_ns, inode, is_dir) = match stat(entry.path()) {
+            Ok(stats) => stats,
+            Err(e) => {
+                result.skipped.push(Skipped {
+                    path: rel,
+                    reason: e.to_string(),
+                });
+                continue;
+            }
+        };
+        if is_dir {
+            let item = LocalItem {
+                kind: LocalKind::Folder,
+                size: 0,
+                mtime_ns,
+                inode,
+                content_id: None,
+                chunks: None,
+            };
+            result.items.insert(rel, item);
+            continue;
+        }
+        if !file_type.is_file() {
+            result.skipped.push(Skipped {
+                path: rel,
+                reason: "not a regular file".into(),
+            });
+            continue;
+        }
+        let known = ledger.get(&rel).filter(|e| {
+            e.kind == drive_wire::NodeKind::File && e.size == size && e.mtime_ns == mtime_ns && e.inode == inode
+        });
+        let (content_id, chunks) = match known {
+            Some(entry) => (entry.content_id.clone(), None),
+            None => match chunker::chunk_file(entry.path()) {
+                // A file written to while it was read would give a torn hash.
+                Ok(_) if stat(entry.path()).ok() != Some((size, mtime_ns, inode, false)) => {
+                    result.skipped.push(Skipped {
+                        path: rel,
+                        reason: CHANGING.into(),
+                    });
+                    continue;
+                }
+                Ok(chunks) => (Some(chunker::content_id(&chunks)), Some(chunks)),
+                Err(e) => {
+                    result.skipped.push(Skipped {
+                        path: rel,
+                        reason: format!("cannot read: {e}"),
+                    });
+                    continue;
+                }
+            },
+        };
+        result.items.insert(
+            rel,
+            LocalItem {
+                kind: LocalKind::File,
+                size,
+                mtime_ns,
+                inode,
+                content_id,
+                chunks,
+            },
+        );
+    }
+    result
+}

@@ -1,0 +1,288 @@
+//! Moving one file's content: uploads send only the blocks the server lacks;
+//! downloads fetch only the blocks the old local copy does not already hold,
+//! and land atomically (temp file, verify, fsync, rename, mtime).
+
+use std::{
+    collections::HashMap,
+    io::{Read, Seek, SeekFrom},
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+use chrono::{DateTime, Utc};
+use drive_wire::{BlockHash, CommitRequest, Manifest, Node, NodeId, RevisionId};
+use futures::{StreamExt, TryStreamExt};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+use crate::{
+    chunker::{self, Chunk},
+    progress::{Direction, Progress},
+    remote::{Remote, RemoteError},
+    scanner::{self, STATE_DIR},
+};
+
+/// Blocks in flight at once, per file.
+const PARALLEL_BLOCKS: usize = 4;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransferError {
+    #[error("the file changed while it was being transferred; it will be retried")]
+    Changed,
+    #[error("block {0} arrived corrupted")]
+    Corrupt(BlockHash),
+    #[error(transparent)]
+    Remote(#[from] RemoteError),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> TransferError {
+    let context = context.into();
+    move |source| TransferError::Io { context, source }
+}
+
+/// Local stats of a file after a transfer, for the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub inode: u64,
+}
+
+pub fn stats(path: &Path) -> std::io::Result<Stats> {
+    let (size, mtime_ns, inode, _) = scanner::stat(path)?;
+    Ok(Stats { size, mtime_ns, inode })
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, TransferError> + Send + 'static,
+) -> Result<T, TransferError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| TransferError::Io {
+        context: "a worker thread failed".into(),
+        source: std::io::Error::other(e),
+    })?
+}
+
+fn read_block(path: &Path, offset: u64, size: u64) -> Result<Vec<u8>, TransferError> {
+    let mut file = std::fs::File::open(path).map_err(io_err(format!("opening {}", path.display())))?;
+    file.seek(SeekFrom::Start(offset)).map_err(io_err("seeking"))?;
+    let mut bytes = vec![0; size as usize];
+    file.read_exact(&mut bytes).map_err(|_| TransferError::Changed)?;
+    Ok(bytes)
+}
+
+fn hash_of(bytes: &[u8]) -> BlockHash {
+    BlockHash::from_bytes(Sha256::digest(bytes).into())
+}
+
+pub struct Uploaded {
+    pub node: Node,
+    pub stats: Stats,
+    pub content_id: String,
+}
+
+/// Uploads `path` as `name` in folder `parent_id`, based on `base` (none for a
+/// new file). `chunks` may come from the scan, if taken with the same stats.
+pub async fn upload(
+    remote: &Remote,
+    path: PathBuf,
+    parent_id: NodeId,
+    name: String,
+    base: Option<RevisionId>,
+    known: Option<(Stats, Vec<Chunk>)>,
+    progress: Arc<dyn Progress>,
+) -> Result<Uploaded, TransferError> {
+    let before = stats(&path).map_err(io_err(format!("reading {}", path.display())))?;
+    let chunks = match known {
+        Some((stats, chunks)) if stats == before => chunks,
+        _ => {
+            let path = path.clone();
+            blocking(move || chunker::chunk_file(&path).map_err(io_err("reading the file"))).await?
+        }
+    };
+    let modified = DateTime::<Utc>::from_timestamp_nanos(before.mtime_ns);
+    let request = CommitRequest {
+        parent_id,
+        name,
+        base_revision: base,
+        blocks: chunks.iter().map(Chunk::block_ref).collect(),
+        modified,
+    };
+    let by_hash: HashMap<BlockHash, &Chunk> = chunks.iter().map(|c| (c.hash, c)).collect();
+    // Twice at most: a block the server lost between the plan and the commit
+    // is simply sent again.
+    let mut attempts = 0;
+    let node = loop {
+        attempts += 1;
+        let plan = remote.prepare_upload(&request).await?;
+        futures::stream::iter(plan.missing.into_iter().map(Ok::<_, TransferError>))
+            .try_for_each_concurrent(PARALLEL_BLOCKS, |block| {
+                let chunk = by_hash.get(&block.hash).map(|c| (c.offset, c.size));
+                let path = path.clone();
+                let progress = progress.clone();
+                async move {
+                    let (offset, size) = chunk.ok_or(TransferError::Changed)?;
+                    let bytes = blocking(move || read_block(&path, offset, size)).await?;
+                    // The file was rewritten since it was hashed: never send a torn block.
+                    if hash_of(&bytes) != block.hash {
+                        return Err(TransferError::Changed);
+                    }
+                    remote.put_block(&block, bytes).await?;
+                    progress.bytes(Direction::Up, size);
+                    Ok(())
+                }
+            })
+            .await?;
+        if stats(&path).ok() != Some(before) {
+            return Err(TransferError::Changed);
+        }
+        match remote.commit(&request).await {
+            Ok(node) => break node,
+            Err(RemoteError::MissingBlocks(_)) if attempts < 2 => continue,
+            Err(e) => return Err(e.into()),
+        }
+    };
+    Ok(Uploaded {
+        node,
+        stats: before,
+        content_id: chunker::content_id(&chunks),
+    })
+}
+
+pub struct Downloaded {
+    pub stats: Stats,
+    pub content_id: String,
+}
+
+/// The content id of a remote revision, comparable with a local file's.
+pub fn manifest_content_id(manifest: &Manifest) -> String {
+    let chunks: Vec<Chunk> = manifest
+        .blocks
+        .iter()
+        .scan(0u64, |offset, block| {
+            let chunk = Chunk {
+                hash: block.hash,
+                offset: *offset,
+                size: block.size,
+            };
+            *offset += block.size;
+            Some(chunk)
+        })
+        .collect();
+    chunker::content_id(&chunks)
+}
+
+/// Downloads a revision to `root/rel`. `expected` is what the local path must
+/// still be when the new content replaces it (`None`: it must not exist), so
+/// that an edit made meanwhile is never overwritten.
+pub async fn download(
+    remote: &Remote,
+    root: &Path,
+    rel: &str,
+    node_id: NodeId,
+    revision: RevisionId,
+    expected: Option<Stats>,
+    progress: Arc<dyn Progress>,
+) -> Result<Downloaded, TransferError> {
+    let manifest = remote.manifest(node_id, Some(revision)).await?;
+    let target = scanner::local_path(root, rel);
+
+    // Blocks the old local copy already holds are copied, not fetched.
+    let local_blocks: HashMap<BlockHash, (u64, u64)> = match expected {
+        Some(_) => {
+            let target = target.clone();
+            blocking(move || Ok(chunker::chunk_file(&target).unwrap_or_default()))
+                .await?
+                .into_iter()
+                .map(|c| (c.hash, (c.offset, c.size)))
+                .collect()
+        }
+        None => HashMap::new(),
+    };
+
+    let tmp_dir = root.join(STATE_DIR).join("tmp");
+    tokio::fs::create_dir_all(&tmp_dir)
+        .await
+        .map_err(io_err("creating the state dir"))?;
+    let tmp_path = tmp_dir.join(format!("download-{}", rand::random::<u64>()));
+    let guard = TempGuard(Some(tmp_path.clone()));
+    let mut file = tokio::fs::File::create(&tmp_path)
+        .await
+        .map_err(io_err("creating a temp file"))?;
+
+    let blocks = futures::stream::iter(manifest.blocks.iter().cloned())
+        .map(|block| {
+            let local = local_blocks.get(&block.hash).copied();
+            let target = target.clone();
+            let progress = progress.clone();
+            async move {
+                if let Some((offset, size)) = local {
+                    if let Ok(bytes) = blocking(move || read_block(&target, offset, size)).await {
+                        if hash_of(&bytes) == block.hash {
+                            return Ok(bytes);
+                        }
+                    }
+                }
+                let bytes = remote.get_block(&block).await?;
+                if bytes.len() as u64 != block.size || hash_of(&bytes) != block.hash {
+                    return Err(TransferError::Corrupt(block.hash));
+                }
+                progress.bytes(Direction::Down, block.size);
+                Ok(bytes.to_vec())
+            }
+        })
+        .buffered(PARALLEL_BLOCKS);
+    futures::pin_mut!(blocks);
+    while let Some(bytes) = blocks.next().await {
+        let bytes: Vec<u8> = bytes?;
+        file.write_all(&bytes).await.map_err(io_err("writing a temp file"))?;
+    }
+    file.sync_all().await.map_err(io_err("syncing a temp file"))?;
+    drop(file);
+    let mtime = filetime::FileTime::from_unix_time(
+        manifest.modified.timestamp(),
+        manifest.modified.timestamp_subsec_nanos(),
+    );
+    filetime::set_file_mtime(&tmp_path, mtime).map_err(io_err("setting the modification time"))?;
+
+    // The last look before replacing: has the user touched the path meanwhile?
+    let now = match stats(&target) {
+        Ok(stats) => Some(stats),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(io_err(format!("reading {}", target.display()))(e)),
+    };
+    if now != expected {
+        return Err(TransferError::Changed);
+    }
+    tokio::fs::rename(&tmp_path, &target)
+        .await
+        .map_err(io_err(format!("moving into {}", target.display())))?;
+    guard.keep();
+    let stats = stats(&target).map_err(io_err(format!("reading {}", target.display())))?;
+    Ok(Downloaded {
+        stats,
+        content_id: manifest_content_id(&manifest),
+    })
+}
+
+/// Removes a temp file unless it was renamed into place.
+struct TempGuard(Option<PathBuf>);
+
+impl TempGuard {
+    fn keep(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for TempGuard {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}

@@ -1,0 +1,329 @@
+//! Harness for end-to-end tests: starts the real `drive-server` and real
+//! `drive` clients (each with its own `DRIVE_HOME` and folder) as processes,
+//! on loopback ports picked by the OS.
+
+use std::{
+    collections::BTreeMap,
+    io::{BufRead, BufReader},
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, Command, Output, Stdio},
+    sync::OnceLock,
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Context, Result};
+use sha2::{Digest, Sha256};
+
+/// Path of a workspace binary. `scripts/test` builds them first; when one is
+/// missing (a test run by hand), it is built here, once.
+pub fn binary(name: &str) -> PathBuf {
+    // Test executables live in target/<profile>/deps; binaries one level up.
+    let exe = std::env::current_exe().expect("test executable path");
+    let path = exe.parent().and_then(Path::parent).expect("target dir").join(name);
+    static BUILT: OnceLock<()> = OnceLock::new();
+    if !path.exists() {
+        BUILT.get_or_init(|| {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let status = Command::new(cargo)
+                .args(["build", "--quiet", "--workspace", "--bins"])
+                .status()
+                .expect("running cargo build");
+            assert!(status.success(), "building the binaries failed");
+        });
+    }
+    path
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+pub struct Server {
+    pub data_dir: tempfile::TempDir,
+    pub port: u16,
+    child: Option<Child>,
+    extra: Vec<String>,
+}
+
+impl Server {
+    pub fn start() -> Result<Self> {
+        Self::start_with(&[])
+    }
+
+    pub fn start_with(extra: &[&str]) -> Result<Self> {
+        let mut server = Server {
+            data_dir: tempfile::tempdir()?,
+            port: free_port(),
+            child: None,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+        };
+        server.launch()?;
+        Ok(server)
+    }
+
+    fn launch(&mut self) -> Result<()> {
+        let mut child = Command::new(binary("drive-server"))
+            .arg("--data-dir")
+            .arg(self.data_dir.path())
+            .args(["--listen", &format!("127.0.0.1:{}", self.port)])
+            .args(["--login-rate-per-ip", "10000", "--login-rate-per-account", "1000"])
+            .args(&self.extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting drive-server")?;
+        let stdout = child.stdout.take().context("server stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        if !line.starts_with("listening on ") {
+            let _ = child.kill();
+            bail!("drive-server did not start: {line:?}");
+        }
+        self.child = Some(child);
+        Ok(())
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server hard, as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port and data.
+    pub fn restart(&mut self) -> Result<()> {
+        self.kill();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match self.launch() {
+                Ok(()) => return Ok(()),
+                Err(e) if Instant::now() > deadline => return Err(e),
+                Err(_) => std::thread::sleep(Duration::from_millis(200)),
+            }
+        }
+    }
+
+    /// A counter from /metrics (0 when absent).
+    pub fn metric(&self, name: &str) -> f64 {
+        let Ok(output) = Command::new("curl")
+            .args(["-sf", &format!("{}/metrics", self.url())])
+            .output()
+        else {
+            return 0.0;
+        };
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter(|l| l.starts_with(name) && !l.starts_with('#'))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    /// Runs `drive-server --check` on the data dir.
+    pub fn check(&self) -> Result<()> {
+        let output = Command::new(binary("drive-server"))
+            .arg("--data-dir")
+            .arg(self.data_dir.path())
+            .arg("--check")
+            .output()?;
+        if !output.status.success() {
+            bail!("inconsistent store: {}", String::from_utf8_lossy(&output.stdout));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// One `drive` client: its own home (config, tokens, ledgers) and folder.
+pub struct Client {
+    pub home: tempfile::TempDir,
+    pub dir: tempfile::TempDir,
+    background: Option<Child>,
+}
+
+impl Client {
+    fn command(&self) -> Command {
+        let mut command = Command::new(binary("drive"));
+        command
+            .env("DRIVE_HOME", self.home.path())
+            .env("DRIVE_CREDENTIALS", "file")
+            .env("DRIVE_LOG", "drive_sync=info")
+            .stdin(Stdio::null());
+        command
+    }
+
+    fn new() -> Result<Self> {
+        Ok(Client {
+            home: tempfile::tempdir()?,
+            dir: tempfile::tempdir()?,
+            background: None,
+        })
+    }
+
+    fn sign_in(server: &Server, verb: &str, email: &str) -> Result<Self> {
+        let client = Self::new()?;
+        let mut child = client
+            .command()
+            .args([verb, "--server", &server.url(), "--email", email, "--password-stdin"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().context("stdin")?;
+            stdin.write_all(b"correct horse battery\n")?;
+        }
+        let output = child.wait_with_output()?;
+        if !output.status.success() {
+            bail!("drive {verb} failed: {}", String::from_utf8_lossy(&output.stderr));
+        }
+        Ok(client)
+    }
+
+    pub fn register(server: &Server, email: &str) -> Result<Self> {
+        Self::sign_in(server, "register", email)
+    }
+
+    pub fn login(server: &Server, email: &str) -> Result<Self> {
+        Self::sign_in(server, "login", email)
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// `drive sync DIR --once`; the output, whatever the exit status.
+    pub fn sync_once_output(&self) -> Result<Output> {
+        Ok(self.command().arg("sync").arg(self.dir.path()).arg("--once").output()?)
+    }
+
+    /// `drive sync DIR --once`, which must report both sides in agreement.
+    pub fn sync(&self) -> Result<()> {
+        let output = self.sync_once_output()?;
+        if !output.status.success() {
+            bail!("drive sync --once failed: {}", String::from_utf8_lossy(&output.stderr));
+        }
+        Ok(())
+    }
+
+    pub fn status(&self) -> Result<String> {
+        let output = self.command().arg("status").arg(self.dir.path()).output()?;
+        if !output.status.success() {
+            bail!("drive status failed: {}", String::from_utf8_lossy(&output.stderr));
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    /// Starts `drive sync DIR` (continuous) in the background.
+    pub fn start_sync(&mut self) -> Result<()> {
+        let child = self
+            .command()
+            .arg("sync")
+            .arg(self.dir.path())
+            .args(["--rescan", "2"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        self.background = Some(child);
+        Ok(())
+    }
+
+    /// Kills the background sync hard (`kill -9`).
+    pub fn kill_sync(&mut self) {
+        if let Some(mut child) = self.background.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Stops the background sync with SIGTERM and waits for a clean exit.
+    pub fn stop_sync(&mut self) -> Result<std::process::ExitStatus> {
+        let mut child = self.background.take().context("no background sync")?;
+        Command::new("kill").args(["-TERM", &child.id().to_string()]).status()?;
+        Ok(child.wait()?)
+    }
+
+    /// What the folder holds: relative path -> SHA-256 of files, "dir" for folders.
+    pub fn tree(&self) -> BTreeMap<String, String> {
+        snapshot(self.dir.path())
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.kill_sync();
+    }
+}
+
+/// Relative path -> content hash (or "dir"), skipping the state dir.
+pub fn snapshot(root: &Path) -> BTreeMap<String, String> {
+    let mut found = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let rel = path
+                .strip_prefix(root)
+                .expect("under root")
+                .to_string_lossy()
+                .replace('\\', "/");
+            if rel == ".drive" {
+                continue;
+            }
+            if path.is_dir() {
+                found.insert(rel, "dir".to_owned());
+                stack.push(path);
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                found.insert(rel, hex(&Sha256::digest(&bytes)));
+            }
+        }
+    }
+    found
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn write(path: &Path, bytes: &[u8]) {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("creating folders");
+    }
+    std::fs::write(path, bytes).expect("writing a file");
+}
+
+/// Deterministic pseudo-random bytes.
+pub fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
+    use rand::{RngCore, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut bytes = vec![0; len];
+    rng.fill_bytes(&mut bytes);
+    bytes
+}
+
+/// Polls `condition` until it holds or `timeout` passes.
+pub fn eventually(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    condition()
+}
