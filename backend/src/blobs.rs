@@ -97,7 +97,6 @@ async fn put_blob(
     let mut tx = state.db.begin().await?;
     register_blocks(&mut tx, &[(hash, query.size)]).await?;
     tx.commit().await?;
-    metrics::counter!("drive_block_bytes_received_total").increment(query.size);
     tracing::debug!(%hash, size = query.size, created, "block stored");
     Ok(if created { StatusCode::CREATED } else { StatusCode::OK })
 }

@@ -89,7 +89,7 @@ async fn manifest(
 /// The byte range `[start, end)` of a file of `size` bytes asked for by a
 /// Range header: `None` for the whole file (no header, or several ranges,
 /// which a server may answer in full).
-fn requested_range(range: Option<&Range>, size: u64) -> ApiResult<Option<(u64, u64)>> {
+pub(crate) fn requested_range(range: Option<&Range>, size: u64) -> ApiResult<Option<(u64, u64)>> {
     let Some(range) = range else { return Ok(None) };
     let ranges: Vec<_> = range.satisfiable_ranges(size).collect();
     if ranges.len() > 1 {
@@ -116,7 +116,7 @@ fn requested_range(range: Option<&Range>, size: u64) -> ApiResult<Option<(u64, u
 }
 
 /// The pieces of blocks that cover `[start, end)`: (block, offset in it, length).
-fn pieces(blocks: &[(BlockHash, u64)], start: u64, end: u64) -> Vec<(BlockHash, u64, u64)> {
+pub(crate) fn pieces(blocks: &[(BlockHash, u64)], start: u64, end: u64) -> Vec<(BlockHash, u64, u64)> {
     let mut pieces = Vec::new();
     let mut block_start = 0;
     for &(hash, size) in blocks {
@@ -131,7 +131,7 @@ fn pieces(blocks: &[(BlockHash, u64)], start: u64, end: u64) -> Vec<(BlockHash, 
     pieces
 }
 
-fn content_disposition(name: &str) -> HeaderValue {
+pub(crate) fn content_disposition(name: &str) -> HeaderValue {
     let encoded = utf8_percent_encode(name, NON_ALPHANUMERIC);
     HeaderValue::from_str(&format!("attachment; filename*=UTF-8''{encoded}"))
         .unwrap_or_else(|_| HeaderValue::from_static("attachment"))
@@ -151,9 +151,25 @@ async fn content(
 ) -> ApiResult<Response> {
     let file = resolve(&state, auth, id, query.revision).await?;
     let range = requested_range(range.as_ref().map(|TypedHeader(r)| r), file.size)?;
-    let (start, end) = range.unwrap_or((0, file.size));
+    Ok(file_response(
+        &state,
+        &file.node.name,
+        file.revision,
+        file.size,
+        &file.blocks,
+        range,
+    ))
+}
+
+/// The bytes `[start, end)` of a file made of `blocks`, streamed block by block.
+pub(crate) fn block_stream(
+    state: &AppState,
+    blocks: &[(BlockHash, u64)],
+    start: u64,
+    end: u64,
+) -> impl futures::Stream<Item = std::io::Result<axum::body::Bytes>> + Send + 'static {
     let store = state.blobs.clone();
-    let body = futures::stream::iter(pieces(&file.blocks, start, end))
+    futures::stream::iter(pieces(blocks, start, end))
         .map(move |(hash, offset, len)| {
             let store = store.clone();
             async move {
@@ -165,28 +181,42 @@ async fn content(
             }
         })
         .buffered(2)
-        .try_flatten();
+        .try_flatten()
+}
+
+/// The answer to a download of a file revision: 200 with the whole file, or
+/// 206 with `range` (as resolved by [`requested_range`]).
+pub(crate) fn file_response(
+    state: &AppState,
+    name: &str,
+    revision: RevisionId,
+    size: u64,
+    blocks: &[(BlockHash, u64)],
+    range: Option<(u64, u64)>,
+) -> Response {
+    let (start, end) = range.unwrap_or((0, size));
+    let body = block_stream(state, blocks, start, end);
 
     let mut headers = HeaderMap::new();
-    let mime = mime_guess::from_path(&file.node.name).first_or_octet_stream();
+    let mime = mime_guess::from_path(name).first_or_octet_stream();
     if let Ok(value) = HeaderValue::from_str(mime.as_ref()) {
         headers.insert(header::CONTENT_TYPE, value);
     }
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(end - start));
     headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    if let Ok(etag) = HeaderValue::from_str(&format!("\"r{}\"", file.revision)) {
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"r{revision}\"")) {
         headers.insert(header::ETAG, etag);
     }
-    headers.insert(header::CONTENT_DISPOSITION, content_disposition(&file.node.name));
+    headers.insert(header::CONTENT_DISPOSITION, content_disposition(name));
     let status = if range.is_some() {
-        if let Ok(value) = HeaderValue::from_str(&format!("bytes {start}-{}/{}", end - 1, file.size)) {
+        if let Ok(value) = HeaderValue::from_str(&format!("bytes {start}-{}/{size}", end - 1)) {
             headers.insert(header::CONTENT_RANGE, value);
         }
         StatusCode::PARTIAL_CONTENT
     } else {
         StatusCode::OK
     };
-    Ok((status, headers, Body::from_stream(body)).into_response())
+    (status, headers, Body::from_stream(body)).into_response()
 }
 
 #[cfg(test)]

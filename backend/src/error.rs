@@ -62,6 +62,14 @@ pub enum ApiError {
     RangeNotSatisfiable { size: u64 },
     #[error("too many attempts; try again in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    #[error("this link needs its password")]
+    PasswordRequired,
+    #[error("this link has expired")]
+    LinkExpired,
+    #[error("this link was revoked")]
+    LinkRevoked,
+    #[error("this link has reached its download limit")]
+    LinkExhausted,
     #[error("the service is not ready: {0}")]
     Unavailable(String),
     #[error("internal error")]
@@ -73,12 +81,13 @@ impl ApiError {
         Self::Internal(err.into())
     }
 
-    fn status(&self) -> StatusCode {
+    pub fn status(&self) -> StatusCode {
         use ApiError::*;
         match self {
             BadRequest(_) | InvalidName(_) | InvalidMove(_) | InvalidBlocks(_) | HashMismatch | SizeMismatch
             | InvalidEmail(_) | WeakPassword | NotAFolder | NotAFile | MissingBlocks(_) => StatusCode::BAD_REQUEST,
-            InvalidCredentials | Unauthorized(_) | InvalidToken => StatusCode::UNAUTHORIZED,
+            InvalidCredentials | Unauthorized(_) | InvalidToken | PasswordRequired => StatusCode::UNAUTHORIZED,
+            LinkExpired | LinkRevoked | LinkExhausted => StatusCode::GONE,
             InvalidSignature | UrlExpired => StatusCode::FORBIDDEN,
             NotFound => StatusCode::NOT_FOUND,
             EmailTaken | NameTaken | StaleRevision(_) => StatusCode::CONFLICT,
@@ -117,6 +126,10 @@ impl ApiError {
             QuotaExceeded { .. } => "quota_exceeded",
             RangeNotSatisfiable { .. } => "range_not_satisfiable",
             RateLimited { .. } => "rate_limited",
+            PasswordRequired => "password_required",
+            LinkExpired => "link_expired",
+            LinkRevoked => "link_revoked",
+            LinkExhausted => "link_exhausted",
             Unavailable(_) => "unavailable",
             Internal(_) => "internal",
         }

@@ -12,6 +12,7 @@ pub mod check;
 pub mod config;
 pub mod download;
 pub mod error;
+pub mod links;
 pub mod ops;
 pub mod state;
 pub mod storage;
@@ -75,6 +76,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(uploads::router())
         .merge(download::router())
         .merge(changes::router())
+        .merge(links::router())
         .merge(blobs::router())
         .merge(ops::router())
         .split_for_parts()

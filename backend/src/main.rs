@@ -55,7 +55,7 @@ async fn main() -> anyhow::Result<()> {
     let local = Arc::new(
         LocalBlobStore::open(
             &config.data_dir,
-            public_url,
+            public_url.clone(),
             UrlSigner::new(derive_key(&secret, "blob-url")),
         )
         .await?,
@@ -66,6 +66,9 @@ async fn main() -> anyhow::Result<()> {
     let state = AppState::new(Inner {
         tokens: TokenKeys::new(&derive_key(&secret, "access-token"), config.access_token_ttl()),
         login_limiter: LoginLimiter::new(config.login_rate_per_account, config.login_rate_per_ip),
+        link_limiter: LoginLimiter::new(config.login_rate_per_account, config.login_rate_per_ip),
+        link_cookie_key: derive_key(&secret, "link-cookie"),
+        public_url: public_url.trim_end_matches('/').to_owned(),
         changes: ChangeHub::default(),
         blobs: local.clone(),
         local_blobs: Some(local),
@@ -146,6 +149,7 @@ fn spawn_housekeeping(state: AppState, metrics: metrics_exporter_prometheus::Pro
         loop {
             tick.tick().await;
             state.login_limiter.shrink();
+            state.link_limiter.shrink();
             metrics.run_upkeep();
         }
     });

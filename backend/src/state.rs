@@ -22,6 +22,12 @@ pub struct Inner {
     pub local_blobs: Option<Arc<LocalBlobStore>>,
     pub tokens: TokenKeys,
     pub login_limiter: LoginLimiter,
+    /// Password attempts on public links, keyed by link id.
+    pub link_limiter: LoginLimiter,
+    /// Signs the cookie that proves a link's password was given.
+    pub link_cookie_key: Vec<u8>,
+    /// Base of the URLs this server hands out, no trailing slash.
+    pub public_url: String,
     pub changes: ChangeHub,
     pub metrics: Option<PrometheusHandle>,
 }

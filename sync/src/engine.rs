@@ -76,6 +76,15 @@ impl Report {
     }
 }
 
+/// What one pass decides from, and what it decided.
+struct Pass {
+    items: HashMap<String, LocalItem>,
+    skipped: Vec<PathError>,
+    ledger: HashMap<String, Entry>,
+    tree: RemoteTree,
+    ops: Vec<Op>,
+}
+
 pub struct Engine {
     root: PathBuf,
     remote: Remote,
@@ -166,8 +175,8 @@ impl Engine {
         .map_err(|e| EngineError::Refused(format!("the scan failed: {e}")))
     }
 
-    /// Plans without doing anything: what a pass would do now.
-    pub async fn pending(&self) -> Result<(Vec<Op>, Vec<PathError>)> {
+    /// Pulls remote changes, scans, and plans one pass.
+    async fn plan_pass(&self) -> Result<Pass> {
         self.pull(Duration::ZERO).await?;
         let (scan, ledger) = self.scan().await?;
         let tree = self.remote_tree().await?;
@@ -180,49 +189,46 @@ impl Engine {
         });
         let skipped = scan
             .skipped
-            .into_iter()
+            .iter()
             .map(|s| PathError {
-                path: s.path,
-                message: s.reason,
+                path: s.path.clone(),
+                message: s.reason.clone(),
             })
             .collect();
-        Ok((ops, skipped))
+        Ok(Pass {
+            items: scan.items,
+            skipped,
+            ledger,
+            tree,
+            ops,
+        })
+    }
+
+    /// Plans without doing anything: what a pass would do now, and what the
+    /// scan left alone.
+    pub async fn pending(&self) -> Result<(Vec<Op>, Vec<PathError>)> {
+        let pass = self.plan_pass().await?;
+        Ok((pass.ops, pass.skipped))
     }
 
     /// Runs passes until both sides agree (or passes run out).
     pub async fn sync_once(&self) -> Result<Report> {
         let mut report = Report::default();
-        for pass in 1.. {
-            self.pull(Duration::ZERO).await?;
-            let (scan, ledger) = self.scan().await?;
-            let tree = self.remote_tree().await?;
-            let skipped: HashSet<String> = scan.skipped.iter().map(|s| s.path.clone()).collect();
-            let ops = planner::plan(&planner::Inputs {
-                local: &scan.items,
-                skipped: &skipped,
-                ledger: &ledger,
-                remote: &tree,
-            });
-            report.skipped = scan
-                .skipped
-                .iter()
-                .map(|s| PathError {
-                    path: s.path.clone(),
-                    message: s.reason.clone(),
-                })
-                .collect();
-            report.pending = ops.iter().map(|op| op.path().to_owned()).collect();
-            if ops.is_empty() {
+        for number in 1.. {
+            let pass = self.plan_pass().await?;
+            report.skipped = pass.skipped;
+            report.pending = pass.ops.iter().map(|op| op.path().to_owned()).collect();
+            if pass.ops.is_empty() {
                 report.errors.clear();
                 break;
             }
-            if pass > MAX_PASSES {
+            if number > MAX_PASSES {
                 break;
             }
-            tracing::info!(pass, ops = ops.len(), "sync pass");
-            self.progress.planned(&ops);
-            let planned = ops.len();
-            let errors = self.execute(ops, &scan.items, &ledger, tree).await;
+            tracing::info!(pass = number, ops = pass.ops.len(), "sync pass");
+            self.progress.planned(&pass.ops);
+            let planned = pass.ops.len();
+            let errors = self.execute(pass.ops, &pass.items, &pass.ledger, pass.tree).await;
             report.done += planned.saturating_sub(errors.len());
             report.errors = errors;
         }

@@ -323,3 +323,40 @@ pub struct ChangesPage {
     /// More changes are waiting: ask again at once.
     pub has_more: bool,
 }
+
+// ---------------------------------------------------------------- links
+
+pub type LinkId = i64;
+
+/// A public link to a file or folder.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CreateLinkRequest {
+    pub node_id: NodeId,
+    /// After this time the link answers 410.
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Asked before anything is shown; stored only as an argon2id hash.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Completed downloads allowed; then the link answers 410.
+    #[serde(default)]
+    pub max_downloads: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Link {
+    pub id: LinkId,
+    pub node_id: NodeId,
+    /// `{public_url}/s/{token}`: only in the answer to the creation (the
+    /// server keeps only a hash of the token).
+    pub url: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub has_password: bool,
+    pub max_downloads: Option<u32>,
+    /// Completed downloads so far.
+    pub downloads: u64,
+    pub revoked: bool,
+}

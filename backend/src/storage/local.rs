@@ -107,6 +107,8 @@ impl LocalBlobStore {
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| StorageError::io("receiving the upload", std::io::Error::other(e)))?;
             received += chunk.len() as u64;
+            // Counted as it arrives, so bytes of an upload cut off midway count too.
+            metrics::counter!("drive_block_bytes_received_total").increment(chunk.len() as u64);
             if received > size {
                 return Err(StorageError::SizeMismatch);
             }
