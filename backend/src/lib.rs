@@ -5,6 +5,7 @@
 //! [`app`] builds the whole HTTP service from an [`AppState`]; `main.rs` only
 //! reads the configuration, opens the stores and serves it.
 
+pub mod audit;
 pub mod auth;
 pub mod blobs;
 pub mod changes;
@@ -77,6 +78,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(download::router())
         .merge(changes::router())
         .merge(links::router())
+        .merge(audit::router())
         .merge(blobs::router())
         .merge(ops::router())
         .split_for_parts()

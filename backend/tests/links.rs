@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::*;
-use drive_wire::{CreateLinkRequest, Link, NodeId};
+use drive_wire::{AuditKind, AuditPage, CreateLinkRequest, Link, NodeId};
 use reqwest::Method;
 
 fn request(node_id: NodeId) -> CreateLinkRequest {
@@ -385,4 +385,115 @@ async fn a_trashed_node_takes_its_links_down() {
         .expect_status(404);
     // A trashed node cannot be linked.
     alice.post("/api/v1/links", &request(file.id)).await.expect_status(404);
+}
+
+#[tokio::test]
+async fn the_audit_log_tells_the_owner_what_happened_to_a_link() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice@example.com").await;
+    let bob = server.register("bob@example.com").await;
+    let folder = alice.create_folder(alice.root(), "Shared").await;
+    alice.upload_file(folder.id, "a.txt", b"alpha", None).await;
+    let link = create(
+        &alice,
+        &CreateLinkRequest {
+            password: Some("pw".into()),
+            ..request(folder.id)
+        },
+    )
+    .await;
+    assert_eq!(link.path.as_deref(), Some("/Shared"));
+    let path = link_path(&server, &link);
+
+    let resp = Resp::read(
+        http_client()
+            .post(server.url(&path))
+            .form(&[("password", "wrong")])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    resp.expect_status(401);
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let resp = Resp::read(
+        http.post(server.url(&path))
+            .form(&[("password", "pw")])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let cookie = resp.header("set-cookie").expect("a cookie");
+    let pair = cookie.split(';').next().unwrap().to_owned();
+    let file = format!("{path}/download?path=a.txt");
+    public(&server, Method::GET, &file, &[("cookie", &pair)])
+        .await
+        .expect_status(200);
+    // A resumed download is not a new one.
+    public(&server, Method::GET, &file, &[("cookie", &pair), ("range", "bytes=2-")])
+        .await
+        .expect_status(206);
+    public(&server, Method::GET, &format!("{path}/zip"), &[("cookie", &pair)])
+        .await
+        .expect_status(200);
+    alice
+        .delete(&format!("/api/v1/links/{}", link.id))
+        .await
+        .expect_status(204);
+    // Revoking again is harmless and not logged twice.
+    alice
+        .delete(&format!("/api/v1/links/{}", link.id))
+        .await
+        .expect_status(204);
+
+    let page: AuditPage = alice.get("/api/v1/audit").await.expect_status(200).parse();
+    let kinds: Vec<AuditKind> = page.events.iter().rev().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            AuditKind::LinkCreated,
+            AuditKind::LinkPasswordFailed,
+            AuditKind::LinkDownloaded,
+            AuditKind::LinkDownloaded,
+            AuditKind::LinkRevoked,
+        ]
+    );
+    let created = page.events.last().unwrap();
+    assert_eq!(created.actor_email.as_deref(), Some("alice@example.com"));
+    assert!(page
+        .events
+        .iter()
+        .all(|e| e.link_id == Some(link.id) && e.node_id == Some(folder.id)));
+    let downloads: Vec<Option<&str>> = page
+        .events
+        .iter()
+        .filter(|e| e.kind == AuditKind::LinkDownloaded)
+        .map(|e| e.detail.as_deref())
+        .collect();
+    assert_eq!(downloads, [Some("zip of /"), Some("a.txt")]);
+    assert!(
+        page.events[1..4].iter().all(|e| e.actor_id.is_none()),
+        "link visitors are anonymous"
+    );
+
+    // Paging goes back in time without gaps or repeats.
+    let first: AuditPage = alice.get("/api/v1/audit?limit=2").await.expect_status(200).parse();
+    let before = first.next_before.expect("more pages");
+    let rest: AuditPage = alice
+        .get(&format!("/api/v1/audit?before={before}&limit=10"))
+        .await
+        .expect_status(200)
+        .parse();
+    let ids: Vec<i64> = first.events.iter().chain(&rest.events).map(|e| e.id).collect();
+    assert_eq!(ids, page.events.iter().map(|e| e.id).collect::<Vec<_>>());
+
+    // Nobody else reads it.
+    let his: AuditPage = bob.get("/api/v1/audit").await.expect_status(200).parse();
+    assert!(his.events.is_empty());
+    server.get("/api/v1/audit").await.expect_status(401);
 }

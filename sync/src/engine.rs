@@ -24,7 +24,7 @@ use crate::{
 /// Passes per `sync_once` before giving up on converging.
 const MAX_PASSES: usize = 8;
 /// Files transferred at once.
-const PARALLEL_FILES: usize = 4;
+const PARALLEL_FILES: usize = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {

@@ -9,13 +9,14 @@ use std::{
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
+use drive_wire::CreateLinkRequest;
 use sha2::{Digest, Sha256};
 
 use drive_sync::{
     credentials::CredentialStore,
     engine::Engine,
     progress::{Direction, Progress},
-    remote::{Remote, Session},
+    remote::{Remote, RemoteError, Session},
 };
 
 #[derive(Parser)]
@@ -45,6 +46,41 @@ enum Command {
     },
     /// Show whether a folder is up to date, and what is pending or failing.
     Status { dir: PathBuf },
+    /// Create a public link to a file or folder inside a synced folder: prints
+    /// the URL alone on standard output and copies it to the clipboard.
+    Share(ShareArgs),
+    /// List your public links.
+    Shares,
+    /// Revoke a public link, by the id `drive shares` shows.
+    Unshare { id: i64 },
+    /// Keeps text on the X11/Wayland clipboard until another program takes it
+    /// over (the clipboard there lives in a process; `share` starts this one).
+    #[command(hide = true)]
+    HoldClipboard,
+    /// Prints the SHA-256 speed of one core with the hasher the engine uses
+    /// (for `scripts/bench`).
+    #[command(hide = true)]
+    HashSpeed,
+}
+
+#[derive(clap::Args)]
+struct ShareArgs {
+    path: PathBuf,
+    /// The link stops working after this long, e.g. `7d`, `12h`, `30min`.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    expires: Option<Duration>,
+    /// Ask for a password that visitors must give (from the terminal).
+    #[arg(long)]
+    password: bool,
+    /// Read the link's password from standard input instead.
+    #[arg(long, conflicts_with = "password")]
+    password_stdin: bool,
+    /// Completed downloads allowed before the link stops working.
+    #[arg(long)]
+    max_downloads: Option<u32>,
+    /// Do not copy the URL to the clipboard.
+    #[arg(long)]
+    no_copy: bool,
 }
 
 #[derive(clap::Args)]
@@ -160,8 +196,32 @@ fn ledger_path(home: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
     let dir = std::fs::canonicalize(dir).with_context(|| format!("opening {}", dir.display()))?;
     let ledgers = home.join("ledgers");
     std::fs::create_dir_all(&ledgers)?;
-    let id = hex::encode(&Sha256::digest(dir.to_string_lossy().as_bytes())[..8]);
-    Ok(ledgers.join(format!("{id}.db")))
+    Ok(ledger_of(home, &dir))
+}
+
+/// The ledger file of a synced folder, given its canonical path.
+fn ledger_of(home: &Path, canonical_dir: &Path) -> PathBuf {
+    let id = hex::encode(&Sha256::digest(canonical_dir.to_string_lossy().as_bytes())[..8]);
+    home.join("ledgers").join(format!("{id}.db"))
+}
+
+/// The path in the drive (`/a/b.txt`) of a local path inside a synced folder:
+/// the nearest enclosing folder that has a ledger is the synced one.
+fn drive_path(home: &Path, local: &Path) -> anyhow::Result<String> {
+    let local = std::fs::canonicalize(local).with_context(|| format!("opening {}", local.display()))?;
+    let root = local
+        .ancestors()
+        .find(|dir| ledger_of(home, dir).is_file())
+        .with_context(|| format!("{} is not inside a folder synced with `drive sync`", local.display()))?;
+    let relative = local
+        .strip_prefix(root)
+        .context("the path is outside its synced folder")?;
+    let mut names = Vec::new();
+    for part in relative.components() {
+        let name = part.as_os_str().to_str().context("the path is not valid UTF-8")?;
+        names.push(name.to_owned());
+    }
+    Ok(format!("/{}", names.join("/")))
 }
 
 /// Draws progress (files, bytes, rate) on a terminal; silent otherwise.
@@ -277,6 +337,140 @@ async fn status(dir: PathBuf) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn share(args: ShareArgs) -> anyhow::Result<()> {
+    let home = home()?;
+    let path = drive_path(&home, &args.path)?;
+    let password = if args.password || args.password_stdin {
+        Some(read_password(args.password_stdin)?)
+    } else {
+        None
+    };
+    let expires_at = args
+        .expires
+        .map(|after| chrono::TimeDelta::from_std(after).map(|after| chrono::Utc::now() + after))
+        .transpose()
+        .context("the expiry is too far away")?;
+    let remote = connect(&home)?;
+    let node = match remote.lookup(&path).await {
+        Err(RemoteError::NotFound) => bail!("{path} is not on the server yet: let `drive sync` upload it first"),
+        other => other.map_err(|e| anyhow::anyhow!("{e}"))?,
+    };
+    let request = CreateLinkRequest {
+        node_id: node.id,
+        expires_at,
+        password,
+        max_downloads: args.max_downloads,
+    };
+    let link = match remote.create_link(&request).await {
+        // The node exists (the lookup found it): a 404 here is the route.
+        Err(RemoteError::NotFound) => bail!("this server does not offer public links; upgrade drive-server"),
+        other => other.map_err(|e| anyhow::anyhow!("{e}"))?,
+    };
+    let url = link.url.context("the server sent no URL for the new link")?;
+    println!("{url}");
+    if !args.no_copy {
+        match copy_to_clipboard(&url) {
+            Ok(()) => eprintln!("Copied to the clipboard"),
+            Err(error) => eprintln!("(not copied to the clipboard: {error:#})"),
+        }
+    }
+    Ok(())
+}
+
+/// On X11 and Wayland the clipboard's content lives in the process that set
+/// it, so a detached `drive hold-clipboard` keeps it; elsewhere the system
+/// keeps it.
+fn copy_to_clipboard(text: &str) -> anyhow::Result<()> {
+    if cfg!(all(unix, not(target_os = "macos"))) {
+        if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
+            bail!("no graphical session");
+        }
+        let mut child = std::process::Command::new(std::env::current_exe()?)
+            .arg("hold-clipboard")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .context("starting the clipboard keeper")?;
+        let mut stdin = child.stdin.take().context("no pipe to the clipboard keeper")?;
+        std::io::Write::write_all(&mut stdin, text.as_bytes())?;
+        return Ok(());
+    }
+    arboard::Clipboard::new()?.set_text(text)?;
+    Ok(())
+}
+
+fn hold_clipboard() -> anyhow::Result<()> {
+    let mut text = String::new();
+    std::io::stdin().read_to_string(&mut text)?;
+    let mut clipboard = arboard::Clipboard::new()?;
+    #[cfg(all(unix, not(target_os = "macos")))]
+    {
+        use arboard::SetExtLinux;
+        clipboard.set().wait().text(text)?;
+    }
+    #[cfg(not(all(unix, not(target_os = "macos"))))]
+    clipboard.set_text(text)?;
+    Ok(())
+}
+
+fn hash_speed() {
+    const MIB: usize = 1024 * 1024;
+    let data: Vec<u8> = (0..256 * MIB)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let started = std::time::Instant::now();
+    let mut rounds = 0;
+    while rounds < 2 || started.elapsed() < Duration::from_secs(2) {
+        std::hint::black_box(Sha256::digest(&data));
+        rounds += 1;
+    }
+    let rate = (rounds * data.len()) as f64 / MIB as f64 / started.elapsed().as_secs_f64();
+    println!("sha256: {rate:.0} MiB/s (sha2 crate, one core)");
+}
+
+async fn shares() -> anyhow::Result<()> {
+    let home = home()?;
+    let remote = connect(&home)?;
+    let links = remote.links().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    if links.is_empty() {
+        println!("no links");
+    }
+    for link in links {
+        let state = if link.revoked {
+            "revoked".to_owned()
+        } else if link.expires_at.is_some_and(|at| at <= chrono::Utc::now()) {
+            "expired".to_owned()
+        } else if link.max_downloads.is_some_and(|max| link.downloads >= u64::from(max)) {
+            "download limit reached".to_owned()
+        } else {
+            match link.expires_at {
+                Some(at) => format!("active until {}", at.format("%Y-%m-%d %H:%M UTC")),
+                None => "active".to_owned(),
+            }
+        };
+        let downloads = match link.max_downloads {
+            Some(max) => format!("{}/{max} downloads", link.downloads),
+            None => format!("{} downloads", link.downloads),
+        };
+        let lock = if link.has_password { ", password" } else { "" };
+        let path = link.path.as_deref().unwrap_or("(in the trash)");
+        println!("{:>6}  {path}  {state}, {downloads}{lock}", link.id);
+    }
+    Ok(())
+}
+
+async fn unshare(id: i64) -> anyhow::Result<()> {
+    let home = home()?;
+    let remote = connect(&home)?;
+    match remote.revoke_link(id).await {
+        Err(RemoteError::NotFound) => bail!("you have no link {id}"),
+        other => other.map_err(|e| anyhow::anyhow!("{e}"))?,
+    }
+    eprintln!("Link {id} revoked");
+    Ok(())
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -314,6 +508,14 @@ async fn main() -> std::process::ExitCode {
         Command::Logout => logout().await,
         Command::Sync { dir, once, rescan } => sync(dir, once, rescan).await,
         Command::Status { dir } => status(dir).await,
+        Command::Share(args) => share(args).await,
+        Command::Shares => shares().await,
+        Command::Unshare { id } => unshare(id).await,
+        Command::HoldClipboard => hold_clipboard(),
+        Command::HashSpeed => {
+            hash_speed();
+            Ok(())
+        }
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -19,9 +19,9 @@ use std::{fmt, future::Future, sync::Arc, time::Duration, time::Instant};
 use backon::{ExponentialBuilder, Retryable};
 use chrono::Utc;
 use drive_wire::{
-    BlockHash, ChangesPage, CommitRequest, CreateFolderRequest, ErrorBody, LoginRequest, Manifest, Node, NodeId,
-    PresignedBlock, RefreshRequest, RegisterRequest, RevisionId, TokenPair, UpdateNodeRequest, UploadPlan, User,
-    API_PREFIX,
+    BlockHash, ChangesPage, CommitRequest, CreateFolderRequest, CreateLinkRequest, ErrorBody, Link, LinkId,
+    LoginRequest, Manifest, Node, NodeId, PresignedBlock, RefreshRequest, RegisterRequest, RevisionId, TokenPair,
+    UpdateNodeRequest, UploadPlan, User, API_PREFIX,
 };
 use reqwest::{header, header::HeaderMap, Client, Method, RequestBuilder, StatusCode};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -322,6 +322,21 @@ impl Remote {
     /// Sends a node (with its subtree) to the trash.
     pub async fn trash(&self, id: NodeId) -> Result<()> {
         let path = format!("/nodes/{id}");
+        self.call(&path, || self.request(Method::DELETE, &path)).await.map(drop)
+    }
+
+    /// A public link to a node; its URL is in this answer only.
+    pub async fn create_link(&self, request: &CreateLinkRequest) -> Result<Link> {
+        self.send(Method::POST, "/links", request).await
+    }
+
+    /// The user's public links, newest first.
+    pub async fn links(&self) -> Result<Vec<Link>> {
+        self.get("/links").await
+    }
+
+    pub async fn revoke_link(&self, id: LinkId) -> Result<()> {
+        let path = format!("/links/{id}");
         self.call(&path, || self.request(Method::DELETE, &path)).await.map(drop)
     }
 

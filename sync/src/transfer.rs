@@ -25,6 +25,19 @@ use crate::{
 /// Blocks in flight at once, per file.
 const PARALLEL_BLOCKS: usize = 4;
 
+/// Blocks held in memory at once by all the transfers of the process: many
+/// small files may move side by side while big ones stay within
+/// `BLOCK_SLOTS * MAX_CHUNK` bytes.
+static BLOCK_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(16);
+
+async fn block_slot() -> tokio::sync::SemaphorePermit<'static> {
+    // The semaphore is never closed, so acquiring cannot fail.
+    BLOCK_SLOTS
+        .acquire()
+        .await
+        .expect("the block semaphore is never closed")
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum TransferError {
     #[error("the file changed while it was being transferred; it will be retried")]
@@ -127,6 +140,7 @@ pub async fn upload(
                 let progress = progress.clone();
                 async move {
                     let (offset, size) = chunk.ok_or(TransferError::Changed)?;
+                    let _slot = block_slot().await;
                     let bytes = blocking(move || read_block(&path, offset, size)).await?;
                     // The file was rewritten since it was hashed: never send a torn block.
                     if hash_of(&bytes) != block.hash {
@@ -215,8 +229,11 @@ pub async fn download(
         .await
         .map_err(io_err("creating a temp file"))?;
 
+    // Slots are taken in block order, so the block the writer waits for
+    // always holds one: blocks fetched ahead can never starve it.
     let blocks = futures::stream::iter(manifest.blocks.iter().cloned())
-        .map(|block| {
+        .then(|block| async move { (block_slot().await, block) })
+        .map(|(slot, block)| {
             let local = local_blocks.get(&block.hash).copied();
             let target = target.clone();
             let progress = progress.clone();
@@ -224,7 +241,7 @@ pub async fn download(
                 if let Some((offset, size)) = local {
                     if let Ok(bytes) = blocking(move || read_block(&target, offset, size)).await {
                         if hash_of(&bytes) == block.hash {
-                            return Ok(bytes);
+                            return Ok((slot, bytes));
                         }
                     }
                 }
@@ -233,13 +250,13 @@ pub async fn download(
                     return Err(TransferError::Corrupt(block.hash));
                 }
                 progress.bytes(Direction::Down, block.size);
-                Ok(bytes.to_vec())
+                Ok((slot, bytes))
             }
         })
         .buffered(PARALLEL_BLOCKS);
     futures::pin_mut!(blocks);
     while let Some(bytes) = blocks.next().await {
-        let bytes: Vec<u8> = bytes?;
+        let (_slot, bytes) = bytes?;
         file.write_all(&bytes).await.map_err(io_err("writing a temp file"))?;
     }
     file.sync_all().await.map_err(io_err("syncing a temp file"))?;

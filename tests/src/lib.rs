@@ -175,19 +175,9 @@ impl Client {
 
     fn sign_in(server: &Server, verb: &str, email: &str) -> Result<Self> {
         let client = Self::new()?;
-        let mut child = client
-            .command()
-            .args([verb, "--server", &server.url(), "--email", email, "--password-stdin"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()?;
-        {
-            use std::io::Write;
-            let mut stdin = child.stdin.take().context("stdin")?;
-            stdin.write_all(b"correct horse battery\n")?;
-        }
-        let output = child.wait_with_output()?;
+        let url = server.url();
+        let args = [verb, "--server", &url, "--email", email, "--password-stdin"];
+        let output = client.run(&args, b"correct horse battery\n")?;
         if !output.status.success() {
             bail!("drive {verb} failed: {}", String::from_utf8_lossy(&output.stderr));
         }
@@ -200,6 +190,25 @@ impl Client {
 
     pub fn login(server: &Server, email: &str) -> Result<Self> {
         Self::sign_in(server, "login", email)
+    }
+
+    /// `drive ARGS...` run inside the client's folder, with `stdin` on its
+    /// standard input; the output, whatever the exit status.
+    pub fn run(&self, args: &[&str], stdin: &[u8]) -> Result<Output> {
+        let mut child = self
+            .command()
+            .args(args)
+            .current_dir(self.dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        {
+            use std::io::Write;
+            let mut pipe = child.stdin.take().context("stdin")?;
+            pipe.write_all(stdin)?;
+        }
+        Ok(child.wait_with_output()?)
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {

@@ -349,6 +349,10 @@ pub struct CreateLinkRequest {
 pub struct Link {
     pub id: LinkId,
     pub node_id: NodeId,
+    /// Path of the linked file or folder in its owner's drive (e.g.
+    /// `/Photos/a.jpg`); `None` while it is in the trash.
+    #[serde(default)]
+    pub path: Option<String>,
     /// `{public_url}/s/{token}`: only in the answer to the creation (the
     /// server keeps only a hash of the token).
     pub url: Option<String>,
@@ -359,4 +363,57 @@ pub struct Link {
     /// Completed downloads so far.
     pub downloads: u64,
     pub revoked: bool,
+}
+
+// ---------------------------------------------------------------- audit
+
+/// What happened to shared content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum AuditKind {
+    LinkCreated,
+    LinkRevoked,
+    /// A whole download, a zip, or a Range request from byte 0 through a link.
+    LinkDownloaded,
+    /// A wrong password given on a link's page.
+    LinkPasswordFailed,
+}
+
+/// One event of the audit log of sharing and links.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AuditEvent {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub kind: AuditKind,
+    /// The user who acted; `None` for an anonymous visitor of a link.
+    pub actor_id: Option<UserId>,
+    pub actor_email: Option<String>,
+    pub node_id: Option<NodeId>,
+    pub link_id: Option<LinkId>,
+    /// The address the request came from.
+    pub ip: Option<String>,
+    /// More about it, e.g. the path downloaded inside a linked folder.
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(IntoParams))]
+pub struct AuditQuery {
+    /// Only events older than this id (the `next_before` of the previous page).
+    #[serde(default)]
+    pub before: Option<i64>,
+    /// Events per page, at most 500 (default 100).
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+/// The newest events first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AuditPage {
+    pub events: Vec<AuditEvent>,
+    /// Pass as `before` to read older events; `None` at the oldest.
+    pub next_before: Option<i64>,
 }

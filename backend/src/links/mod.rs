@@ -7,6 +7,8 @@
 //! A link may expire, have a password (argon2id; once given, an HttpOnly
 //! cookie scoped to the link carries an HMAC proof) and a download limit.
 
+use std::net::IpAddr;
+
 use axum::{
     body::Body,
     extract::{Form, State},
@@ -15,7 +17,7 @@ use axum::{
 };
 use axum_extra::TypedHeader;
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-use drive_wire::{CreateLinkRequest, Link, LinkId, NodeKind};
+use drive_wire::{AuditKind, CreateLinkRequest, Link, LinkId, NodeKind};
 use futures::StreamExt;
 use headers::Range;
 use hmac::{Hmac, Mac};
@@ -31,6 +33,7 @@ use html::{enc, esc, html, html_error, human_size, no_referrer, password_page, w
 use zip::{collect_tree, write_zip};
 
 use crate::{
+    audit::{self, Event},
     auth::{password, AuthUser, ClientIp},
     download::{content_disposition, file_response, requested_range},
     error::{ApiError, ApiResult, Json, Path, Query},
@@ -66,10 +69,11 @@ struct LinkRow {
 }
 
 impl LinkRow {
-    fn to_wire(&self, url: Option<String>) -> Link {
+    fn to_wire(&self, url: Option<String>, path: Option<String>) -> Link {
         Link {
             id: self.id,
             node_id: self.node_id,
+            path,
             url,
             created_at: to_datetime(self.created_at),
             expires_at: self.expires_at.map(to_datetime),
@@ -104,6 +108,7 @@ fn hash_token(token: &str) -> String {
 async fn create(
     State(state): State<AppState>,
     auth: AuthUser,
+    ClientIp(ip): ClientIp,
     Json(req): Json<CreateLinkRequest>,
 ) -> ApiResult<(StatusCode, Json<Link>)> {
     let node = owned_node(state.db.reader(), auth.user_id, req.node_id).await?;
@@ -138,6 +143,19 @@ async fn create(
     .bind(req.max_downloads.map(i64::from))
     .fetch_one(&mut *tx)
     .await?;
+    audit::record(
+        &mut tx,
+        Event {
+            owner_id: auth.user_id,
+            kind: AuditKind::LinkCreated,
+            actor_id: Some(auth.user_id),
+            node_id: Some(node.id),
+            link_id: Some(id),
+            ip: Some(ip),
+            detail: None,
+        },
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(link_id = id, node_id = node.id, "link created");
     let row = LinkRow {
@@ -152,7 +170,8 @@ async fn create(
         revoked_at: None,
     };
     let url = format!("{}/s/{token}", state.public_url);
-    Ok((StatusCode::CREATED, Json(row.to_wire(Some(url)))))
+    let path = node_path(&state, node.id).await?;
+    Ok((StatusCode::CREATED, Json(row.to_wire(Some(url), path))))
 }
 
 /// The caller's links, newest first (revoked ones included, marked so).
@@ -165,26 +184,79 @@ async fn list(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Json<V
     .bind(auth.user_id)
     .fetch_all(state.db.reader())
     .await?;
-    Ok(Json(rows.iter().map(|row| row.to_wire(None)).collect()))
+    let mut links = Vec::with_capacity(rows.len());
+    for row in &rows {
+        links.push(row.to_wire(None, node_path(&state, row.node_id).await?));
+    }
+    Ok(Json(links))
+}
+
+/// The `/`-separated path of a live node from its owner's root (`/` for the
+/// root); `None` when the node or one of its folders is in the trash.
+async fn node_path(state: &AppState, id: i64) -> ApiResult<Option<String>> {
+    let names: Vec<(String, Option<i64>)> = sqlx::query_as(
+        "WITH RECURSIVE up(id, parent_id, name, trashed_at, depth) AS ( \
+             SELECT id, parent_id, name, trashed_at, 0 FROM nodes WHERE id = $1 \
+             UNION ALL \
+             SELECT n.id, n.parent_id, n.name, n.trashed_at, up.depth + 1 FROM nodes n JOIN up ON n.id = up.parent_id) \
+         SELECT name, trashed_at FROM up ORDER BY depth DESC",
+    )
+    .bind(id)
+    .fetch_all(state.db.reader())
+    .await?;
+    if names.is_empty() || names.iter().any(|(_, trashed)| trashed.is_some()) {
+        return Ok(None);
+    }
+    let path: Vec<&str> = names
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .filter(|name| !name.is_empty())
+        .collect();
+    Ok(Some(format!("/{}", path.join("/"))))
 }
 
 /// Revokes a link of the caller: it answers 410 from now on.
 #[utoipa::path(delete, path = "/api/v1/links/{id}", tag = "links", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Link id")),
     responses((status = 204), (status = 404, body = drive_wire::ErrorBody)))]
-async fn revoke(State(state): State<AppState>, auth: AuthUser, Path(id): Path<LinkId>) -> ApiResult<StatusCode> {
+async fn revoke(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<LinkId>,
+) -> ApiResult<StatusCode> {
     let mut tx = state.db.begin().await?;
-    let done = sqlx::query("UPDATE links SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2 AND owner_id = $3")
-        .bind(now_ms())
-        .bind(id)
-        .bind(auth.user_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+    let revoked: Option<i64> = sqlx::query_scalar(
+        "UPDATE links SET revoked_at = $1 WHERE id = $2 AND owner_id = $3 AND revoked_at IS NULL RETURNING node_id",
+    )
+    .bind(now_ms())
+    .bind(id)
+    .bind(auth.user_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(node_id) = revoked else {
+        // Revoking twice is not an error, and not a second event.
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM links WHERE id = $1 AND owner_id = $2")
+            .bind(id)
+            .bind(auth.user_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        return exists.map(|_| StatusCode::NO_CONTENT).ok_or(ApiError::NotFound);
+    };
+    audit::record(
+        &mut tx,
+        Event {
+            owner_id: auth.user_id,
+            kind: AuditKind::LinkRevoked,
+            actor_id: Some(auth.user_id),
+            node_id: Some(node_id),
+            link_id: Some(id),
+            ip: Some(ip),
+            detail: None,
+        },
+    )
+    .await?;
     tx.commit().await?;
-    if done == 0 {
-        return Err(ApiError::NotFound);
-    }
     tracing::info!(link_id = id, "link revoked");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -274,22 +346,35 @@ async fn live_children(state: &AppState, folder: i64) -> ApiResult<Vec<NodeRow>>
     .await?)
 }
 
-/// Counts a download; refuses it when the limit is reached meanwhile.
-async fn count_download(state: &AppState, id: LinkId) -> ApiResult<()> {
+/// Counts a download and logs it; refuses it when the limit is reached meanwhile.
+async fn count_download(state: &AppState, link: &LinkRow, ip: IpAddr, detail: Option<String>) -> ApiResult<()> {
     let mut tx = state.db.begin().await?;
     let done = sqlx::query(
         "UPDATE links SET downloads = downloads + 1 \
          WHERE id = $1 AND (max_downloads IS NULL OR downloads < max_downloads)",
     )
-    .bind(id)
+    .bind(link.id)
     .execute(&mut *tx)
     .await?
     .rows_affected();
-    tx.commit().await?;
     if done == 0 {
         return Err(ApiError::LinkExhausted);
     }
+    audit::record(&mut tx, anonymous_event(link, AuditKind::LinkDownloaded, ip, detail)).await?;
+    tx.commit().await?;
     Ok(())
+}
+
+fn anonymous_event(link: &LinkRow, kind: AuditKind, ip: IpAddr, detail: Option<String>) -> Event {
+    Event {
+        owner_id: link.owner_id,
+        kind,
+        actor_id: None,
+        node_id: Some(link.node_id),
+        link_id: Some(link.id),
+        ip: Some(ip),
+        detail,
+    }
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -425,7 +510,7 @@ async fn unlock(
     }
 }
 
-async fn check_password(state: &AppState, ip: std::net::IpAddr, token: &str, password: String) -> ApiResult<Response> {
+async fn check_password(state: &AppState, ip: IpAddr, token: &str, password: String) -> ApiResult<Response> {
     let opened = open(state, token).await?;
     let location = format!("/s/{token}");
     let Some(hash) = opened.link.password_hash.clone() else {
@@ -433,6 +518,13 @@ async fn check_password(state: &AppState, ip: std::net::IpAddr, token: &str, pas
     };
     state.link_limiter.check(&opened.link.id.to_string(), ip)?;
     if !password::verify(password, Some(hash)).await? {
+        let mut tx = state.db.begin().await?;
+        audit::record(
+            &mut tx,
+            anonymous_event(&opened.link, AuditKind::LinkPasswordFailed, ip, None),
+        )
+        .await?;
+        tx.commit().await?;
         return Ok(password_page(token, StatusCode::UNAUTHORIZED, true));
     }
     let secure = if state.public_url.starts_with("https://") {
@@ -469,6 +561,7 @@ fn see_other(location: &str, cookie: Option<String>) -> Response {
         (status = 416, body = drive_wire::ErrorBody)))]
 async fn download(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Path(token): Path<String>,
     Query(query): Query<PathQuery>,
     headers: HeaderMap,
@@ -478,7 +571,7 @@ async fn download(
     if !unlocked(&state, &opened.link, &headers) {
         return Err(ApiError::PasswordRequired);
     }
-    let (node, _) = resolve_path(&state, &opened.node, query.path.as_deref()).await?;
+    let (node, names) = resolve_path(&state, &opened.node, query.path.as_deref()).await?;
     if node.kind() != NodeKind::File {
         return Err(ApiError::NotAFile);
     }
@@ -495,7 +588,8 @@ async fn download(
     let range = requested_range(range.as_ref().map(|TypedHeader(r)| r), size)?;
     // A resumed download (a range past the start) is the same download.
     if range.is_none_or(|(start, _)| start == 0) {
-        count_download(&state, opened.link.id).await?;
+        let detail = (!names.is_empty()).then(|| names.join("/"));
+        count_download(&state, &opened.link, ip, detail).await?;
     }
     let mut response = file_response(&state, &node.name, revision, size, &blocks, range);
     no_referrer(response.headers_mut());
@@ -511,6 +605,7 @@ async fn download(
         (status = 404, body = drive_wire::ErrorBody), (status = 410, body = drive_wire::ErrorBody)))]
 async fn zip(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Path(token): Path<String>,
     Query(query): Query<PathQuery>,
     headers: HeaderMap,
@@ -519,12 +614,13 @@ async fn zip(
     if !unlocked(&state, &opened.link, &headers) {
         return Err(ApiError::PasswordRequired);
     }
-    let (folder, _) = resolve_path(&state, &opened.node, query.path.as_deref()).await?;
+    let (folder, names) = resolve_path(&state, &opened.node, query.path.as_deref()).await?;
     if folder.kind() != NodeKind::Folder {
         return Err(ApiError::NotAFolder);
     }
     let items = collect_tree(&state, &folder).await?;
-    count_download(&state, opened.link.id).await?;
+    let detail = format!("zip of /{}", names.join("/"));
+    count_download(&state, &opened.link, ip, Some(detail)).await?;
 
     let (writer, reader) = tokio::io::duplex(256 * 1024);
     let task = tokio::spawn(write_zip(state.clone(), items, writer));
