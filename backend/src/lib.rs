@@ -1,6 +1,6 @@
 //! `drive-server`: accounts, the file tree with revisions and trash, block
-//! uploads through presigned URLs, downloads and the changes feed, on SQLite
-//! and a local blob directory.
+//! uploads through presigned URLs, downloads, the changes feed and profile
+//! photos, on SQLite and a local blob directory.
 //!
 //! [`app`] builds the whole HTTP service from an [`AppState`]; `main.rs` only
 //! reads the configuration, opens the stores and serves it.
@@ -14,6 +14,7 @@ pub mod download;
 pub mod error;
 pub mod links;
 pub mod ops;
+pub mod photos;
 pub mod state;
 pub mod storage;
 pub mod tree;
@@ -77,6 +78,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(download::router())
         .merge(changes::router())
         .merge(links::router())
+        .merge(photos::router())
         .merge(blobs::router())
         .merge(ops::router())
         .split_for_parts()
