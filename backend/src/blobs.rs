@@ -65,7 +65,7 @@ fn parse_hash(raw: &str) -> ApiResult<BlockHash> {
         .map_err(|_| ApiError::BadRequest("a block is named by its SHA-256 in hex".into()))
 }
 
-fn local_store(state: &AppState) -> ApiResult<&Arc<LocalBlobStore>> {
+pub(crate) fn local_store(state: &AppState) -> ApiResult<&Arc<LocalBlobStore>> {
     state.local_blobs.as_ref().ok_or(ApiError::NotFound)
 }
 

@@ -1,9 +1,10 @@
 //! `drive-server --check`: verifies that the metadata and the blob store agree
 //! and that every invariant the server relies on holds. It reports, never repairs.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use drive_wire::BlockHash;
+use sha2::{Digest, Sha256};
 
 use crate::storage::{BlobStore, Db, LocalBlobStore};
 
@@ -96,11 +97,62 @@ pub async fn run(db: &Db, blobs: &LocalBlobStore) -> anyhow::Result<Vec<String>>
             Some(_) => {}
         }
     }
+    report(check_photos(db, blobs).await?);
     let leftovers = blobs.temp_file_count().await?;
     if leftovers > 0 {
         report(vec![format!(
             "{leftovers} temporary upload files are left in the temp dir"
         )]);
+    }
+    Ok(problems)
+}
+
+/// Every photo row has its objects (the original intact), and every photo
+/// object is used by a row or listed as garbage, never both.
+async fn check_photos(db: &Db, blobs: &LocalBlobStore) -> anyhow::Result<Vec<String>> {
+    let mut problems = Vec::new();
+    let rows: Vec<(i64, String, String, String, String)> =
+        sqlx::query_as("SELECT user_id, original_key, original_sha256, resized_key, state FROM photos")
+            .fetch_all(db.reader())
+            .await?;
+    let garbage: HashSet<String> = sqlx::query_scalar("SELECT key FROM photo_garbage")
+        .fetch_all(db.reader())
+        .await?
+        .into_iter()
+        .collect();
+    let stored: HashSet<String> = blobs.list_photos().await?.iter().map(ToString::to_string).collect();
+    let mut used = HashSet::new();
+    for (user, original, sha256, resized, state) in rows {
+        if !stored.contains(&original) {
+            problems.push(format!("the photo of user {user} has lost its original {original}"));
+        } else if let Ok(key) = original.parse() {
+            let bytes = blobs.read_photo(key).await?;
+            if hex::encode(Sha256::digest(&bytes)) != sha256 {
+                problems.push(format!(
+                    "the original photo {original} of user {user} does not match its SHA-256"
+                ));
+            }
+        }
+        if state == "ready" && !stored.contains(&resized) {
+            problems.push(format!(
+                "the photo of user {user} is ready but its resized object {resized} is missing"
+            ));
+        }
+        for key in [original, resized] {
+            if garbage.contains(&key) {
+                problems.push(format!(
+                    "photo object {key} of user {user} is in use but listed as garbage"
+                ));
+            }
+            used.insert(key);
+        }
+    }
+    for key in stored {
+        if !used.contains(&key) && !garbage.contains(&key) {
+            problems.push(format!(
+                "photo object {key} is used by nothing and not listed as garbage"
+            ));
+        }
     }
     Ok(problems)
 }

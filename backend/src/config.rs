@@ -51,6 +51,15 @@ pub struct Config {
     #[arg(long, env = "DRIVE_PRESIGN_TTL", default_value_t = 900)]
     pub presign_ttl: u64,
 
+    /// Lifetime of a presigned profile photo URL, in seconds.
+    #[arg(long, env = "DRIVE_PHOTO_URL_TTL", default_value_t = 300)]
+    pub photo_url_ttl: u64,
+
+    /// Do not process profile photo jobs in this instance: they wait in the
+    /// database for an instance that does (or for this one's next start).
+    #[arg(long, env = "DRIVE_NO_PHOTO_WORKER")]
+    pub no_photo_worker: bool,
+
     /// Login attempts allowed per minute for one account.
     #[arg(long, env = "DRIVE_LOGIN_RATE_PER_ACCOUNT", default_value_t = 10)]
     pub login_rate_per_account: u32,
@@ -80,6 +89,10 @@ impl Config {
     pub fn presign_ttl(&self) -> Duration {
         Duration::from_secs(self.presign_ttl)
     }
+
+    pub fn photo_url_ttl(&self) -> Duration {
+        Duration::from_secs(self.photo_url_ttl)
+    }
 }
 
 /// Printed at start: every setting, secrets masked.
@@ -105,6 +118,8 @@ impl fmt::Display for Config {
         writeln!(f, "access_token_ttl = {} s", self.access_token_ttl)?;
         writeln!(f, "refresh_token_ttl = {} s", self.refresh_token_ttl)?;
         writeln!(f, "presign_ttl = {} s", self.presign_ttl)?;
+        writeln!(f, "photo_url_ttl = {} s", self.photo_url_ttl)?;
+        writeln!(f, "photo_worker = {}", !self.no_photo_worker)?;
         writeln!(f, "login_rate_per_account = {}/min", self.login_rate_per_account)?;
         writeln!(f, "login_rate_per_ip = {}/min", self.login_rate_per_ip)?;
         write!(f, "log_format = {:?}", self.log_format)

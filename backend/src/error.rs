@@ -70,6 +70,14 @@ pub enum ApiError {
     LinkRevoked,
     #[error("this link has reached its download limit")]
     LinkExhausted,
+    #[error("the upload is larger than the limit of {limit} bytes ({} MiB)", *limit as f64 / 1048576.0)]
+    PayloadTooLarge { limit: u64 },
+    #[error("{0}")]
+    UnsupportedImage(String),
+    #[error("{0}")]
+    InvalidImage(String),
+    #[error("{0}")]
+    ImageTooLarge(String),
     #[error("the service is not ready: {0}")]
     Unavailable(String),
     #[error("internal error")]
@@ -91,7 +99,9 @@ impl ApiError {
             InvalidSignature | UrlExpired => StatusCode::FORBIDDEN,
             NotFound => StatusCode::NOT_FOUND,
             EmailTaken | NameTaken | StaleRevision(_) => StatusCode::CONFLICT,
-            QuotaExceeded { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            QuotaExceeded { .. } | PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            UnsupportedImage(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            InvalidImage(_) | ImageTooLarge(_) => StatusCode::UNPROCESSABLE_ENTITY,
             RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -130,6 +140,10 @@ impl ApiError {
             LinkExpired => "link_expired",
             LinkRevoked => "link_revoked",
             LinkExhausted => "link_exhausted",
+            PayloadTooLarge { .. } => "payload_too_large",
+            UnsupportedImage(_) => "unsupported_image",
+            InvalidImage(_) => "invalid_image",
+            ImageTooLarge(_) => "image_too_large",
             Unavailable(_) => "unavailable",
             Internal(_) => "internal",
         }

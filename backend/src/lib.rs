@@ -1,6 +1,6 @@
 //! `drive-server`: accounts, the file tree with revisions and trash, block
-//! uploads through presigned URLs, downloads and the changes feed, on SQLite
-//! and a local blob directory.
+//! uploads through presigned URLs, downloads, the changes feed and profile
+//! photos, on SQLite and a local blob directory.
 //!
 //! [`app`] builds the whole HTTP service from an [`AppState`]; `main.rs` only
 //! reads the configuration, opens the stores and serves it.
@@ -15,6 +15,7 @@ pub mod download;
 pub mod error;
 pub mod links;
 pub mod ops;
+pub mod photos;
 pub mod state;
 pub mod storage;
 pub mod tree;
@@ -79,6 +80,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(changes::router())
         .merge(links::router())
         .merge(audit::router())
+        .merge(photos::router())
         .merge(blobs::router())
         .merge(ops::router())
         .split_for_parts()

@@ -13,6 +13,7 @@ use drive_server::{
     changes::ChangeHub,
     check,
     config::{Config, LogFormat},
+    photos,
     state::{AppState, Inner},
     storage::{presign::UrlSigner, Db, LocalBlobStore},
 };
@@ -70,6 +71,7 @@ async fn main() -> anyhow::Result<()> {
         link_cookie_key: derive_key(&secret, "link-cookie"),
         public_url: public_url.trim_end_matches('/').to_owned(),
         changes: ChangeHub::default(),
+        photo_jobs: photos::PhotoJobs::default(),
         blobs: local.clone(),
         local_blobs: Some(local),
         metrics: Some(metrics.clone()),
@@ -77,6 +79,10 @@ async fn main() -> anyhow::Result<()> {
         config,
     });
     spawn_housekeeping(state.clone(), metrics);
+    // Also picks up the jobs a previous run left unfinished.
+    if !state.config.no_photo_worker {
+        photos::spawn_worker(state.clone());
+    }
 
     let app = drive_server::app(state);
     // Tests and scripts read this line to learn the port when it was 0.

@@ -8,6 +8,7 @@ use crate::{
     auth::{rate_limit::LoginLimiter, tokens::TokenKeys},
     changes::ChangeHub,
     config::Config,
+    photos::PhotoJobs,
     storage::{BlobStore, Db, LocalBlobStore},
 };
 
@@ -29,6 +30,8 @@ pub struct Inner {
     /// Base of the URLs this server hands out, no trailing slash.
     pub public_url: String,
     pub changes: ChangeHub,
+    /// Wakes the profile photo worker; limits decodes running at once.
+    pub photo_jobs: PhotoJobs,
     pub metrics: Option<PrometheusHandle>,
 }
 

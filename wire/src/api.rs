@@ -417,3 +417,43 @@ pub struct AuditPage {
     /// Pass as `before` to read older events; `None` at the oldest.
     pub next_before: Option<i64>,
 }
+
+// ---------------------------------------------------------------- profile photo
+
+/// Where a profile photo is in its processing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum PhotoStatus {
+    /// Accepted; the 400x400 version is being made in the background.
+    Processing,
+    /// `url` serves the 400x400 version.
+    Ready,
+    /// The photo could not be processed (see `error`): upload another one.
+    Failed,
+}
+
+/// The caller's profile photo. Only the 400x400 version is ever served, never
+/// the uploaded original.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ProfilePhoto {
+    pub status: PhotoStatus,
+    /// Presigned GET URL of the 400x400 photo, valid until `expires_at`;
+    /// only when `ready`.
+    pub url: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+    /// `image/jpeg`, or `image/png` when the photo has transparency; only when `ready`.
+    pub content_type: Option<String>,
+    /// Width and height of the served photo, in pixels.
+    pub size: u32,
+    /// Type of the uploaded file, decided by its bytes: `jpeg`, `png`, `gif` or `webp`.
+    pub original_format: String,
+    pub original_width: u32,
+    pub original_height: u32,
+    /// Bytes of the uploaded file.
+    pub original_bytes: u64,
+    pub uploaded_at: DateTime<Utc>,
+    /// Why processing failed; only when `failed`.
+    pub error: Option<String>,
+}

@@ -2,6 +2,9 @@
 //! fanned out by the first two hex digits. Uploads land in `DATA_DIR/tmp` and
 //! are renamed into place only once their size and SHA-256 are verified, so a
 //! torn or wrong upload never becomes a block.
+//!
+//! Photo objects live apart, under `DATA_DIR/photos`, fanned out the same way
+//! and written through `DATA_DIR/tmp` too.
 
 use std::{
     io::SeekFrom,
@@ -17,7 +20,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use super::{
-    blobs::{BlobReader, BlobStore, StorageError},
+    blobs::{BlobReader, BlobStore, PhotoKey, PresignedUrl, StorageError},
     presign::{Method, UrlSigner},
 };
 
@@ -26,6 +29,7 @@ pub type ByteStream = std::pin::Pin<Box<dyn futures::Stream<Item = Result<axum::
 
 pub struct LocalBlobStore {
     blobs: PathBuf,
+    photos: PathBuf,
     tmp: PathBuf,
     public_url: String,
     signer: UrlSigner,
@@ -45,8 +49,9 @@ impl Drop for TempFile {
 impl LocalBlobStore {
     pub async fn open(data_dir: &Path, public_url: String, signer: UrlSigner) -> Result<Self, StorageError> {
         let blobs = data_dir.join("blobs");
+        let photos = data_dir.join("photos");
         let tmp = data_dir.join("tmp");
-        for dir in [&blobs, &tmp] {
+        for dir in [&blobs, &photos, &tmp] {
             tokio::fs::create_dir_all(dir)
                 .await
                 .map_err(|e| StorageError::io(format!("creating {}", dir.display()), e))?;
@@ -60,6 +65,7 @@ impl LocalBlobStore {
         }
         Ok(Self {
             blobs,
+            photos,
             tmp,
             public_url: public_url.trim_end_matches('/').to_owned(),
             signer,
@@ -75,12 +81,17 @@ impl LocalBlobStore {
         self.blobs.join(&hex[..2]).join(hex)
     }
 
+    fn photo_path(&self, key: PhotoKey) -> PathBuf {
+        let hex = key.to_string();
+        self.photos.join(&hex[..2]).join(hex)
+    }
+
     fn url(&self, method: Method, hash: BlockHash, size: u64, ttl: Duration) -> PresignedBlock {
         let expires_at = Utc::now() + ttl;
         let expires = expires_at.timestamp();
         let (query_size, signed_size) = match method {
             Method::Put => (format!("size={size}&"), Some(size)),
-            Method::Get => (String::new(), None),
+            Method::Get | Method::GetPhoto => (String::new(), None),
         };
         let sig = self.signer.sign(method, hash, signed_size, expires);
         PresignedBlock {
@@ -224,6 +235,84 @@ impl BlobStore for LocalBlobStore {
             }
         }
         Ok(found)
+    }
+
+    async fn put_photo(&self, key: PhotoKey, bytes: Vec<u8>) -> Result<(), StorageError> {
+        let temp_path = self.tmp.join(uuid::Uuid::new_v4().to_string());
+        let guard = TempFile(Some(temp_path.clone()));
+        let mut file = tokio::fs::File::create(&temp_path)
+            .await
+            .map_err(|e| StorageError::io("creating a temp file", e))?;
+        file.write_all(&bytes)
+            .await
+            .map_err(|e| StorageError::io("writing a photo", e))?;
+        file.sync_all()
+            .await
+            .map_err(|e| StorageError::io("syncing a photo", e))?;
+        drop(file);
+        let final_path = self.photo_path(key);
+        if let Some(parent) = final_path.parent() {
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(|e| StorageError::io("creating a photo dir", e))?;
+        }
+        tokio::fs::rename(&temp_path, &final_path)
+            .await
+            .map_err(|e| StorageError::io("moving a photo into place", e))?;
+        std::mem::forget(guard);
+        Ok(())
+    }
+
+    async fn read_photo(&self, key: PhotoKey) -> Result<Vec<u8>, StorageError> {
+        match tokio::fs::read(self.photo_path(key)).await {
+            Ok(bytes) => Ok(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(StorageError::NotFound(key)),
+            Err(e) => Err(StorageError::io(format!("reading photo {key}"), e)),
+        }
+    }
+
+    async fn delete_photo(&self, key: PhotoKey) -> Result<(), StorageError> {
+        match tokio::fs::remove_file(self.photo_path(key)).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(StorageError::io(format!("deleting photo {key}"), e)),
+        }
+    }
+
+    async fn list_photos(&self) -> Result<Vec<PhotoKey>, StorageError> {
+        let mut found = Vec::new();
+        let mut fans = tokio::fs::read_dir(&self.photos)
+            .await
+            .map_err(|e| StorageError::io("listing photos", e))?;
+        while let Some(fan) = fans
+            .next_entry()
+            .await
+            .map_err(|e| StorageError::io("listing photos", e))?
+        {
+            let mut files = tokio::fs::read_dir(fan.path())
+                .await
+                .map_err(|e| StorageError::io("listing photos", e))?;
+            while let Some(file) = files
+                .next_entry()
+                .await
+                .map_err(|e| StorageError::io("listing photos", e))?
+            {
+                if let Some(key) = file.file_name().to_str().and_then(|n| n.parse().ok()) {
+                    found.push(key);
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    fn presign_photo_get(&self, key: PhotoKey, ttl: Duration) -> PresignedUrl {
+        let expires_at = Utc::now() + ttl;
+        let expires = expires_at.timestamp();
+        let sig = self.signer.sign(Method::GetPhoto, key, None, expires);
+        PresignedUrl {
+            url: format!("{}/photos/{key}?expires={expires}&sig={sig}", self.public_url),
+            expires_at: Utc.timestamp_opt(expires, 0).single().unwrap_or(expires_at),
+        }
     }
 
     async fn ready(&self) -> Result<(), StorageError> {

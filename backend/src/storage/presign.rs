@@ -1,6 +1,6 @@
 //! URL signatures for the local blob store: HMAC-SHA256 over the method, the
-//! block hash, the size (for PUT) and the expiry, so a URL grants exactly one
-//! operation on one block for a limited time.
+//! block hash (or photo key), the size (for PUT) and the expiry, so a URL
+//! grants exactly one operation on one object for a limited time.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -13,6 +13,9 @@ type HmacSha256 = Hmac<Sha256>;
 pub enum Method {
     Get,
     Put,
+    /// Reading a photo object: signed apart from block reads, so that a
+    /// block URL never opens the photo namespace or the other way round.
+    GetPhoto,
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -38,6 +41,7 @@ impl UrlSigner {
         let method = match method {
             Method::Get => "GET",
             Method::Put => "PUT",
+            Method::GetPhoto => "GET photo",
         };
         let size = size.map(|s| s.to_string()).unwrap_or_default();
         mac.update(format!("{method}\n{hash}\n{size}\n{expires}").as_bytes());
@@ -111,6 +115,11 @@ mod tests {
         );
         assert_eq!(
             signer.verify(Method::Put, hash(), Some(10), 100, "zz", 0),
+            Err(SignatureError::Invalid)
+        );
+        let photo = signer.sign(Method::Get, hash(), None, 100);
+        assert_eq!(
+            signer.verify(Method::GetPhoto, hash(), None, 100, &photo, 0),
             Err(SignatureError::Invalid)
         );
         let other_key = UrlSigner::new(b"other".to_vec());

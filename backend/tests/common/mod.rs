@@ -80,53 +80,7 @@ impl TestServer {
         let dir = tempfile::tempdir().expect("creating a temp dir for the server");
         let data_dir = dir.path().join("data");
         let log_path = dir.path().join("server.log");
-        let log = std::fs::File::create(&log_path).expect("creating the server log file");
-        let mut child = command()
-            .arg("--data-dir")
-            .arg(&data_dir)
-            .args(["--listen", "127.0.0.1:0"])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawning {BIN}: {e}"));
-        let stdout = child.stdout.take().expect("the child's stdout is piped");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            let mut line = String::new();
-            let first = reader.read_line(&mut line).map(|_| line);
-            let _ = tx.send(first);
-            // Keep draining so the server never blocks on a full pipe.
-            let mut sink = Vec::new();
-            let _ = reader.read_to_end(&mut sink);
-        });
-        let line = match rx.recv_timeout(START_TIMEOUT) {
-            Ok(Ok(line)) => line,
-            Ok(Err(e)) => {
-                let _ = child.kill();
-                panic!("reading the server's stdout: {e}\n{}", read_log(&log_path))
-            }
-            Err(_) => {
-                let _ = child.kill();
-                panic!(
-                    "the server printed no line within {START_TIMEOUT:?}\n{}",
-                    read_log(&log_path)
-                )
-            }
-        };
-        let addr: SocketAddr = match line.trim_end().strip_prefix("listening on ").map(str::parse) {
-            Some(Ok(addr)) => addr,
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "the server's first stdout line is not `listening on ADDR`: {line:?}\n{}",
-                    read_log(&log_path)
-                )
-            }
-        };
+        let (child, addr) = spawn(&data_dir, &log_path, args);
         TestServer {
             child: Some(child),
             _dir: dir,
@@ -136,6 +90,16 @@ impl TestServer {
             base: format!("http://{addr}"),
             http: http_client(),
         }
+    }
+
+    /// Stops the server and starts it again on the same data dir, with these
+    /// flags. It listens on a new port: make clients anew with [`TestServer::client`].
+    pub fn restart_with(&mut self, args: &[&str]) {
+        self.stop();
+        let (child, addr) = spawn(&self.data_dir, &self.log_path, args);
+        self.child = Some(child);
+        self.addr = addr;
+        self.base = format!("http://{addr}");
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -243,7 +207,7 @@ impl TestServer {
         }
     }
 
-    /// Stops the server (it may be started again with [`TestServer::restart`]).
+    /// Stops the server (it may be started again with [`TestServer::restart_with`]).
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
@@ -262,6 +226,62 @@ impl TestServer {
         self.stop();
         run_check(&self.data_dir);
     }
+}
+
+/// Starts a `drive-server` process and waits for the address it listens on.
+fn spawn(data_dir: &Path, log_path: &Path, args: &[&str]) -> (Child, SocketAddr) {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_path)
+        .expect("opening the server log file");
+    let mut child = command()
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawning {BIN}: {e}"));
+    let stdout = child.stdout.take().expect("the child's stdout is piped");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(stdout);
+        let mut line = String::new();
+        let first = reader.read_line(&mut line).map(|_| line);
+        let _ = tx.send(first);
+        // Keep draining so the server never blocks on a full pipe.
+        let mut sink = Vec::new();
+        let _ = reader.read_to_end(&mut sink);
+    });
+    let line = match rx.recv_timeout(START_TIMEOUT) {
+        Ok(Ok(line)) => line,
+        Ok(Err(e)) => {
+            let _ = child.kill();
+            panic!("reading the server's stdout: {e}\n{}", read_log(log_path))
+        }
+        Err(_) => {
+            let _ = child.kill();
+            panic!(
+                "the server printed no line within {START_TIMEOUT:?}\n{}",
+                read_log(log_path)
+            )
+        }
+    };
+    let addr: SocketAddr = match line.trim_end().strip_prefix("listening on ").map(str::parse) {
+        Some(Ok(addr)) => addr,
+        _ => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "the server's first stdout line is not `listening on ADDR`: {line:?}\n{}",
+                read_log(log_path)
+            )
+        }
+    };
+    (child, addr)
 }
 
 fn run_check(data_dir: &Path) {
