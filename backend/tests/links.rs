@@ -35,18 +35,29 @@ fn link_path(server: &TestServer, link: &Link) -> String {
     path.to_owned()
 }
 
-/// A request without credentials, redirects not followed.
-async fn public(server: &TestServer, method: Method, path: &str, headers: &[(&str, &str)]) -> Resp {
-    let http = reqwest::Client::builder()
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+/// A request without credentials, redirects not followed.
+async fn public(server: &TestServer, method: Method, path: &str, headers: &[(&str, &str)]) -> Resp {
+    let http = no_redirects();
     let mut req = http.request(method.clone(), server.url(path));
     for (name, value) in headers {
         req = req.header(*name, *value);
     }
     Resp::read(req.send().await.unwrap_or_else(|e| panic!("{method} {path}: {e}"))).await
+}
+
+/// Posts `password` to a link's page, redirects not followed.
+async fn unlock(server: &TestServer, path: &str, password: &str) -> Resp {
+    let http = no_redirects();
+    let resp = http.post(server.url(path)).form(&[("password", password)]).send().await;
+    Resp::read(resp.unwrap_or_else(|e| panic!("POST {path}: {e}"))).await
 }
 
 async fn get(server: &TestServer, path: &str) -> Resp {
@@ -149,32 +160,12 @@ async fn a_password_link_asks_for_it_and_remembers_it_in_a_cookie() {
     resp.expect_status(401);
     assert_eq!(resp.code().as_deref(), Some("password_required"));
 
-    let resp = Resp::read(
-        http_client()
-            .post(server.url(&path))
-            .form(&[("password", "wrong")])
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let resp = unlock(&server, &path, "wrong").await;
     resp.expect_status(401);
     assert!(resp.text().contains("<form"), "the form again: {}", resp.text());
     assert!(resp.header("set-cookie").is_none());
 
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let resp = Resp::read(
-        http.post(server.url(&path))
-            .form(&[("password", "open sesame")])
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let resp = unlock(&server, &path, "open sesame").await;
     resp.expect_status(303);
     assert_eq!(resp.header("location").as_deref(), Some(path.as_str()));
     let cookie = resp.header("set-cookie").expect("a cookie");
@@ -405,29 +396,9 @@ async fn the_audit_log_tells_the_owner_what_happened_to_a_link() {
     assert_eq!(link.path.as_deref(), Some("/Shared"));
     let path = link_path(&server, &link);
 
-    let resp = Resp::read(
-        http_client()
-            .post(server.url(&path))
-            .form(&[("password", "wrong")])
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let resp = unlock(&server, &path, "wrong").await;
     resp.expect_status(401);
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let resp = Resp::read(
-        http.post(server.url(&path))
-            .form(&[("password", "pw")])
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let resp = unlock(&server, &path, "pw").await;
     let cookie = resp.header("set-cookie").expect("a cookie");
     let pair = cookie.split(';').next().unwrap().to_owned();
     let file = format!("{path}/download?path=a.txt");
