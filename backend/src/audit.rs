@@ -6,7 +6,7 @@
 use std::net::IpAddr;
 
 use axum::extract::State;
-use drive_wire::{AuditEvent, AuditKind, AuditPage, AuditQuery, LinkId, NodeId, UserId};
+use drive_wire::{AuditEvent, AuditKind, AuditPage, AuditQuery, LinkId, NodeId, ShareId, UserId};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
@@ -30,6 +30,7 @@ pub struct Event {
     pub actor_id: Option<UserId>,
     pub node_id: Option<NodeId>,
     pub link_id: Option<LinkId>,
+    pub share_id: Option<ShareId>,
     pub ip: Option<IpAddr>,
     pub detail: Option<String>,
 }
@@ -40,6 +41,11 @@ fn kind_name(kind: AuditKind) -> &'static str {
         AuditKind::LinkRevoked => "link_revoked",
         AuditKind::LinkDownloaded => "link_downloaded",
         AuditKind::LinkPasswordFailed => "link_password_failed",
+        AuditKind::ShareCreated => "share_created",
+        AuditKind::ShareRoleChanged => "share_role_changed",
+        AuditKind::ShareRevoked => "share_revoked",
+        AuditKind::ShareAccepted => "share_accepted",
+        AuditKind::ShareLeft => "share_left",
     }
 }
 
@@ -49,6 +55,11 @@ fn kind_from_name(name: &str) -> Option<AuditKind> {
         AuditKind::LinkRevoked,
         AuditKind::LinkDownloaded,
         AuditKind::LinkPasswordFailed,
+        AuditKind::ShareCreated,
+        AuditKind::ShareRoleChanged,
+        AuditKind::ShareRevoked,
+        AuditKind::ShareAccepted,
+        AuditKind::ShareLeft,
     ]
     .into_iter()
     .find(|kind| kind_name(*kind) == name)
@@ -60,8 +71,8 @@ pub async fn record(tx: &mut Tx, event: Event) -> ApiResult<()> {
     // (in-process tests): there is no address to keep.
     let ip = event.ip.filter(|ip| !ip.is_unspecified()).map(|ip| ip.to_string());
     sqlx::query(
-        "INSERT INTO audit_events (owner_id, at, kind, actor_id, node_id, link_id, ip, detail) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO audit_events (owner_id, at, kind, actor_id, node_id, link_id, share_id, ip, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(event.owner_id)
     .bind(now_ms())
@@ -69,6 +80,7 @@ pub async fn record(tx: &mut Tx, event: Event) -> ApiResult<()> {
     .bind(event.actor_id)
     .bind(event.node_id)
     .bind(event.link_id)
+    .bind(event.share_id)
     .bind(ip)
     .bind(event.detail)
     .execute(&mut **tx)
@@ -85,6 +97,7 @@ struct EventRow {
     actor_email: Option<String>,
     node_id: Option<NodeId>,
     link_id: Option<LinkId>,
+    share_id: Option<ShareId>,
     ip: Option<String>,
     detail: Option<String>,
 }
@@ -99,7 +112,7 @@ async fn list(
 ) -> ApiResult<Json<AuditPage>> {
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
     let rows: Vec<EventRow> = sqlx::query_as(
-        "SELECT e.id, e.at, e.kind, e.actor_id, u.email AS actor_email, e.node_id, e.link_id, e.ip, e.detail \
+        "SELECT e.id, e.at, e.kind, e.actor_id, u.email AS actor_email, e.node_id, e.link_id, e.share_id, e.ip, e.detail \
          FROM audit_events e LEFT JOIN users u ON u.id = e.actor_id \
          WHERE e.owner_id = $1 AND e.id < $2 ORDER BY e.id DESC LIMIT $3",
     )
@@ -124,6 +137,7 @@ async fn list(
                 actor_email: row.actor_email,
                 node_id: row.node_id,
                 link_id: row.link_id,
+                share_id: row.share_id,
                 ip: row.ip,
                 detail: row.detail,
             })

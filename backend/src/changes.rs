@@ -10,13 +10,14 @@ use std::{
 };
 
 use axum::extract::State;
-use drive_wire::{Change, ChangeKind, ChangesPage, ChangesQuery, NodeId, UserId};
+use drive_wire::{Change, ChangeKind, ChangesPage, ChangesQuery, Node, NodeId, UserId};
 use tokio::sync::Notify;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     auth::AuthUser,
     error::{ApiResult, Json, Query},
+    shares,
     state::AppState,
     storage::metadata::{now_ms, to_datetime, Tx},
     tree::NodeRow,
@@ -43,8 +44,10 @@ impl ChangeHub {
     }
 
     /// Call after the transaction that appended changes has committed.
-    pub fn wake(&self, user: UserId) {
-        self.notify_for(user).notify_waiters();
+    pub fn wake(&self, users: &[UserId]) {
+        for &user in users {
+            self.notify_for(user).notify_waiters();
+        }
     }
 }
 
@@ -70,8 +73,19 @@ fn parse_kind(name: &str) -> ChangeKind {
     }
 }
 
-/// Appends a change to the journal, inside the caller's transaction.
-pub async fn append(tx: &mut Tx, user: UserId, node: NodeId, kind: ChangeKind) -> ApiResult<()> {
+/// Appends a change of `node` to the feed of everyone whose tree holds it
+/// (its owner and the grantees of shares above it), inside the caller's
+/// transaction. Returns them, to be woken once the transaction commits.
+pub async fn append(tx: &mut Tx, node: NodeId, kind: ChangeKind) -> ApiResult<Vec<UserId>> {
+    let users = shares::audience(tx, node).await?;
+    for &user in &users {
+        append_for(tx, user, node, kind).await?;
+    }
+    Ok(users)
+}
+
+/// Appends a change to one user's feed only.
+pub async fn append_for(tx: &mut Tx, user: UserId, node: NodeId, kind: ChangeKind) -> ApiResult<()> {
     sqlx::query("INSERT INTO changes (user_id, node_id, kind, at) VALUES ($1, $2, $3, $4)")
         .bind(user)
         .bind(node)
@@ -79,6 +93,28 @@ pub async fn append(tx: &mut Tx, user: UserId, node: NodeId, kind: ChangeKind) -
         .bind(now_ms())
         .execute(&mut **tx)
         .await?;
+    Ok(())
+}
+
+/// Tells `user` about every live node of the subtree at `root`, parents
+/// before children: what a feed needs when a whole subtree enters a tree
+/// (a share accepted, a folder moved into a share) or all of it reads
+/// differently (a share's role changed).
+pub async fn append_subtree(tx: &mut Tx, user: UserId, root: NodeId, kind: ChangeKind) -> ApiResult<()> {
+    sqlx::query(
+        "WITH RECURSIVE sub(id, depth) AS ( \
+             SELECT id, 0 FROM nodes WHERE id = $2 AND trashed_at IS NULL \
+             UNION ALL SELECT n.id, sub.depth + 1 FROM nodes n JOIN sub ON n.parent_id = sub.id \
+             WHERE n.trashed_at IS NULL) \
+         INSERT INTO changes (user_id, node_id, kind, at) \
+         SELECT $1, id, $3, $4 FROM sub ORDER BY depth, id",
+    )
+    .bind(user)
+    .bind(root)
+    .bind(kind_name(kind))
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -91,35 +127,55 @@ struct ChangeRow {
 }
 
 async fn read_page(state: &AppState, user: UserId, since: i64, limit: u32) -> ApiResult<ChangesPage> {
+    let mut conn = state.db.reader().acquire().await?;
     let rows: Vec<ChangeRow> = sqlx::query_as(
         "SELECT seq, kind, node_id, at FROM changes WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
     )
     .bind(user)
     .bind(since)
     .bind(i64::from(limit) + 1)
-    .fetch_all(state.db.reader())
+    .fetch_all(&mut *conn)
     .await?;
     let has_more = rows.len() > limit as usize;
-    let nodes: Vec<NodeRow> = sqlx::query_as(&format!(
-        "SELECT {} FROM nodes WHERE owner_id = $1 AND id IN \
+    let node_rows: Vec<NodeRow> = sqlx::query_as(&format!(
+        "SELECT {} FROM nodes WHERE id IN \
          (SELECT node_id FROM changes WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3)",
         crate::tree::NODE_COLUMNS
     ))
     .bind(user)
     .bind(since)
     .bind(i64::from(limit))
-    .fetch_all(state.db.reader())
+    .fetch_all(&mut *conn)
     .await?;
-    let nodes: HashMap<NodeId, NodeRow> = nodes.into_iter().map(|n| (n.id, n)).collect();
+    // Each node as the user may see it now. One that exists but that they no
+    // longer may see (a share revoked, a node moved out of a share) reads as
+    // purged for them; one purged for good keeps its kind, without a node.
+    let mut nodes: HashMap<NodeId, Option<Node>> = HashMap::new();
+    for row in node_rows {
+        let id = row.id;
+        let visible = shares::view(&mut conn, user, row).await?;
+        nodes.insert(id, visible.map(shares::Visible::present));
+    }
     let changes: Vec<Change> = rows
         .into_iter()
         .take(limit as usize)
-        .map(|row| Change {
-            seq: row.seq,
-            kind: parse_kind(&row.kind),
-            node_id: row.node_id,
-            node: nodes.get(&row.node_id).cloned().map(Into::into),
-            at: to_datetime(row.at),
+        .map(|row| {
+            let (kind, node) = match nodes.get(&row.node_id) {
+                // A purge recorded for this user (a share revoked) stays one
+                // even if the node is visible again by now: a later change
+                // brings it back.
+                _ if row.kind == "purged" => (ChangeKind::Purged, None),
+                Some(Some(node)) => (parse_kind(&row.kind), Some(node.clone())),
+                Some(None) => (ChangeKind::Purged, None),
+                None => (parse_kind(&row.kind), None),
+            };
+            Change {
+                seq: row.seq,
+                kind,
+                node_id: row.node_id,
+                node,
+                at: to_datetime(row.at),
+            }
         })
         .collect();
     let cursor = changes.last().map_or(since, |c| c.seq);

@@ -19,9 +19,10 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::{
     auth::AuthUser,
     error::{ApiError, ApiResult, Json, Path, Query},
+    shares,
     state::AppState,
     storage::metadata::to_datetime,
-    tree::{owned_node, revisions::revision_blocks, NodeRow},
+    tree::{revisions::revision_blocks, NodeRow},
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -39,7 +40,7 @@ struct Resolved {
 /// A file of the caller and one of its revisions (the current one by default).
 async fn resolve(state: &AppState, auth: AuthUser, id: i64, revision: Option<RevisionId>) -> ApiResult<Resolved> {
     let db = state.db.reader();
-    let node = owned_node(db, auth.user_id, id).await?;
+    let node = shares::visible(&mut *db.acquire().await?, auth.user_id, id).await?.row;
     if node.kind() != NodeKind::File {
         return Err(ApiError::NotAFile);
     }

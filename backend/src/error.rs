@@ -50,6 +50,16 @@ pub enum ApiError {
     UrlExpired,
     #[error("no such item")]
     NotFound,
+    #[error("no account has this email")]
+    UnknownUser,
+    #[error("this is in a folder shared with you as a viewer: it cannot be changed")]
+    ReadOnly,
+    #[error("only the owner can do this")]
+    OwnerOnly,
+    #[error("items cannot be moved between a shared folder and a folder of another owner")]
+    CrossOwnerMove,
+    #[error("this user already has access to this item or to something inside it through another share")]
+    AlreadyShared,
     #[error("an account with this email already exists")]
     EmailTaken,
     #[error("an item with this name already exists in that folder")]
@@ -93,12 +103,14 @@ impl ApiError {
         use ApiError::*;
         match self {
             BadRequest(_) | InvalidName(_) | InvalidMove(_) | InvalidBlocks(_) | HashMismatch | SizeMismatch
-            | InvalidEmail(_) | WeakPassword | NotAFolder | NotAFile | MissingBlocks(_) => StatusCode::BAD_REQUEST,
+            | InvalidEmail(_) | WeakPassword | NotAFolder | NotAFile | MissingBlocks(_) | CrossOwnerMove => {
+                StatusCode::BAD_REQUEST
+            }
             InvalidCredentials | Unauthorized(_) | InvalidToken | PasswordRequired => StatusCode::UNAUTHORIZED,
             LinkExpired | LinkRevoked | LinkExhausted => StatusCode::GONE,
-            InvalidSignature | UrlExpired => StatusCode::FORBIDDEN,
-            NotFound => StatusCode::NOT_FOUND,
-            EmailTaken | NameTaken | StaleRevision(_) => StatusCode::CONFLICT,
+            InvalidSignature | UrlExpired | ReadOnly | OwnerOnly => StatusCode::FORBIDDEN,
+            NotFound | UnknownUser => StatusCode::NOT_FOUND,
+            EmailTaken | NameTaken | AlreadyShared | StaleRevision(_) => StatusCode::CONFLICT,
             QuotaExceeded { .. } | PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedImage(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             InvalidImage(_) | ImageTooLarge(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -130,6 +142,11 @@ impl ApiError {
             InvalidSignature => "invalid_signature",
             UrlExpired => "url_expired",
             NotFound => "not_found",
+            UnknownUser => "unknown_user",
+            ReadOnly => "read_only",
+            OwnerOnly => "owner_only",
+            CrossOwnerMove => "cross_owner_move",
+            AlreadyShared => "already_shared",
             EmailTaken => "email_taken",
             NameTaken => "name_taken",
             StaleRevision(_) => "stale_revision",

@@ -16,6 +16,7 @@ pub mod error;
 pub mod links;
 pub mod ops;
 pub mod photos;
+pub mod shares;
 pub mod state;
 pub mod storage;
 pub mod tree;
@@ -79,6 +80,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(download::router())
         .merge(changes::router())
         .merge(links::router())
+        .merge(shares::router())
         .merge(audit::router())
         .merge(photos::router())
         .merge(blobs::router())

@@ -14,9 +14,10 @@ use crate::{
     auth::AuthUser,
     changes,
     error::{ApiError, ApiResult, Json},
+    shares,
     state::AppState,
     storage::metadata::{now_ms, Tx},
-    tree::{live_child, live_folder, owned_node, revisions::store_revision, NodeRow},
+    tree::{live_child, revisions::store_revision, NodeRow},
 };
 
 /// Largest block accepted; content-defined chunking stays far below it.
@@ -65,23 +66,37 @@ fn check_content(req: &CommitRequest) -> ApiResult<Content> {
     })
 }
 
-/// The file the request would replace (`None`: a new file), or 409 if the
-/// client's view is out of date.
+/// Where a commit lands: the owner of the folder (who pays the quota) and
+/// the file it replaces (`None`: a new file).
+struct Target {
+    owner: UserId,
+    existing: Option<NodeRow>,
+}
+
+/// Where the request would write, or 409 if the client's view is out of date.
 async fn resolve_target(
     conn: &mut SqliteConnection,
-    owner: UserId,
+    caller: UserId,
     req: &CommitRequest,
     name: &str,
-) -> ApiResult<Option<NodeRow>> {
-    live_folder(&mut *conn, owner, req.parent_id).await?;
-    let existing = live_child(&mut *conn, req.parent_id, name).await?;
-    match (existing, req.base_revision) {
-        (None, None) => Ok(None),
-        (None, Some(_)) => Err(ApiError::StaleRevision(None)),
-        (Some(node), _) if node.kind() != drive_wire::NodeKind::File => Err(ApiError::NameTaken),
-        (Some(node), Some(base)) if node.revision_id == Some(base) => Ok(Some(node)),
-        (Some(node), _) => Err(ApiError::StaleRevision(Some(Box::new(node.into())))),
-    }
+) -> ApiResult<Target> {
+    let folder = shares::writable_folder(conn, caller, req.parent_id).await?;
+    let existing = match live_child(&mut *conn, req.parent_id, name).await? {
+        Some(child) => Some(folder.clone().with_row(child)),
+        // A file shared with the caller, mounted in their root.
+        None => shares::mount_named(conn, caller, req.parent_id, name).await?,
+    };
+    let existing = match (existing, req.base_revision) {
+        (None, None) => None,
+        (None, Some(_)) => return Err(ApiError::StaleRevision(None)),
+        (Some(node), _) if node.row.kind() != drive_wire::NodeKind::File => return Err(ApiError::NameTaken),
+        (Some(node), Some(base)) if node.row.revision_id == Some(base) => Some(node.writable()?),
+        (Some(node), _) => return Err(ApiError::StaleRevision(Some(Box::new(node.present())))),
+    };
+    Ok(Target {
+        owner: existing.as_ref().map_or(folder.owner_id(), |node| node.owner_id()),
+        existing: existing.map(|node| node.row),
+    })
 }
 
 async fn check_quota(conn: &mut SqliteConnection, owner: UserId, old_size: u64, new_size: u64) -> ApiResult<()> {
@@ -178,8 +193,8 @@ async fn prepare(
     let content = check_content(&req)?;
     let mut conn = state.db.reader().acquire().await?;
     let target = resolve_target(&mut conn, auth.user_id, &req, &content.name).await?;
-    let old_size = target.map_or(0, |node| node.size.max(0) as u64);
-    check_quota(&mut conn, auth.user_id, old_size, content.size).await?;
+    let old_size = target.existing.map_or(0, |node| node.size.max(0) as u64);
+    check_quota(&mut conn, target.owner, old_size, content.size).await?;
     drop(conn);
     let missing = sort_blocks(&state, &content).await?;
     let ttl = state.config.presign_ttl();
@@ -200,6 +215,9 @@ async fn commit(
     Json(req): Json<CommitRequest>,
 ) -> ApiResult<(StatusCode, Json<Node>)> {
     let content = check_content(&req)?;
+    // Asked first so that a caller who may not write here learns nothing
+    // about which blocks the store holds.
+    shares::writable_folder(&mut *state.db.reader().acquire().await?, auth.user_id, req.parent_id).await?;
     let missing = sort_blocks(&state, &content).await?;
     if !missing.is_empty() {
         return Err(ApiError::MissingBlocks(
@@ -219,26 +237,26 @@ async fn commit(
         return Err(ApiError::MissingBlocks(lost));
     }
     let target = resolve_target(&mut tx, auth.user_id, &req, &content.name).await?;
-    let (node_id, kind) = match target {
+    let (node_id, kind) = match target.existing {
         Some(node) => (node.id, ChangeKind::Updated),
         None => (
-            create_file(&mut tx, auth.user_id, req.parent_id, &content.name).await?,
+            create_file(&mut tx, target.owner, req.parent_id, &content.name).await?,
             ChangeKind::Created,
         ),
     };
     store_revision(
         &mut tx,
-        auth.user_id,
+        target.owner,
         node_id,
         &content.order,
         content.size,
         content.modified,
     )
     .await?;
-    changes::append(&mut tx, auth.user_id, node_id, kind).await?;
-    let node = owned_node(&mut *tx, auth.user_id, node_id).await?;
+    let audience = changes::append(&mut tx, node_id, kind).await?;
+    let node = shares::visible(&mut tx, auth.user_id, node_id).await?.present();
     tx.commit().await?;
-    state.changes.wake(auth.user_id);
+    state.changes.wake(&audience);
     metrics::counter!("drive_commits_total").increment(1);
     tracing::info!(
         node_id,
@@ -246,7 +264,7 @@ async fn commit(
         blocks = content.order.len(),
         "file committed"
     );
-    Ok((StatusCode::CREATED, Json(node.into())))
+    Ok((StatusCode::CREATED, Json(node)))
 }
 
 async fn create_file(tx: &mut Tx, owner: UserId, parent: NodeId, name: &str) -> ApiResult<NodeId> {

@@ -259,26 +259,48 @@ impl Engine {
         let tree = Mutex::new(tree);
         let mut errors = Vec::new();
         let depth = |op: &Op| op.path().matches('/').count();
+        // Paths this pass moves out of a share before restoring the server's
+        // version there: the restore must find them free, not as scanned.
+        let vacated: HashSet<String> = ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::MoveOutOfShare { path, .. } => Some(path.clone()),
+                _ => None,
+            })
+            .collect();
         let (mut structural, rest): (Vec<Op>, Vec<Op>) = ops.into_iter().partition(|op| {
             matches!(
                 op,
-                Op::MkdirRemote { .. } | Op::MkdirLocal { .. } | Op::MoveRemote { .. } | Op::MoveLocal { .. }
+                Op::MkdirRemote { .. }
+                    | Op::MkdirLocal { .. }
+                    | Op::MoveRemote { .. }
+                    | Op::MoveLocal { .. }
+                    | Op::MoveBack { .. }
+                    | Op::MoveOutOfShare { .. }
             )
         });
         let (transfers, mut finishing): (Vec<Op>, Vec<Op>) = rest
             .into_iter()
             .partition(|op| matches!(op, Op::Upload { .. } | Op::Download { .. } | Op::Compare { .. }));
-        structural.sort_by_key(|op| (depth(op), !matches!(op, Op::MkdirRemote { .. } | Op::MkdirLocal { .. })));
+        // The user's items leave a share first: the folder or file restored in
+        // their place must not find them there.
+        structural.sort_by_key(|op| {
+            (
+                !matches!(op, Op::MoveOutOfShare { .. }),
+                depth(op),
+                !matches!(op, Op::MkdirRemote { .. } | Op::MkdirLocal { .. }),
+            )
+        });
         // Children before parents, so a folder is empty when its turn comes.
         finishing.sort_by_key(|op| std::cmp::Reverse(depth(op)));
 
         for op in structural {
-            let result = self.apply(&op, local, ledger, &tree).await;
+            let result = self.apply(&op, local, ledger, &vacated, &tree).await;
             self.note(&op, result, &mut errors);
         }
         let results: Vec<_> = futures::stream::iter(transfers)
             .map(|op| async {
-                let result = self.apply(&op, local, ledger, &tree).await;
+                let result = self.apply(&op, local, ledger, &vacated, &tree).await;
                 (op, result)
             })
             .buffer_unordered(PARALLEL_FILES)
@@ -288,7 +310,7 @@ impl Engine {
             self.note(&op, result, &mut errors);
         }
         for op in finishing {
-            let result = self.apply(&op, local, ledger, &tree).await;
+            let result = self.apply(&op, local, ledger, &vacated, &tree).await;
             self.note(&op, result, &mut errors);
         }
         errors
@@ -348,6 +370,7 @@ impl Engine {
         op: &Op,
         local: &HashMap<String, LocalItem>,
         ledger: &HashMap<String, Entry>,
+        vacated: &HashSet<String>,
         tree: &Mutex<RemoteTree>,
     ) -> Result<()> {
         match op {
@@ -361,6 +384,7 @@ impl Engine {
                 self.record_remote(tree, node).await
             }
             Op::MkdirLocal { path, node_id } => {
+                self.note_restored(path, local, ledger, vacated, tree);
                 let local = self.local(path);
                 std::fs::create_dir_all(&local).map_err(io_err(format!("creating {path}")))?;
                 let stats = transfer::stats(&local).map_err(io_err(format!("reading {path}")))?;
@@ -394,6 +418,24 @@ impl Engine {
                 std::fs::rename(self.local(from), &target).map_err(io_err(format!("moving {from} to {to}")))?;
                 let (from, to) = (from.clone(), to.clone());
                 self.with_ledger(move |l| l.rename_tree(&from, &to)).await
+            }
+            Op::MoveBack { from, to } => {
+                let target = self.local(to);
+                if target.exists() {
+                    return Err(EngineError::Refused(format!("{to} already exists locally")));
+                }
+                std::fs::rename(self.local(from), &target).map_err(io_err(format!("moving {from} back to {to}")))?;
+                // The ledger never followed the move: it still has `to`.
+                tracing::warn!(
+                    "{from} is in a folder shared with you as a viewer, where nothing can be added: it was moved back to {to}"
+                );
+                Ok(())
+            }
+            Op::MoveOutOfShare { path, folder } => {
+                let copy = self.move_aside(path, folder)?;
+                tracing::warn!("{path} is in a folder shared with you as a viewer: your change was kept as {copy}");
+                let path = path.clone();
+                self.with_ledger(move |l| l.remove_tree(&path)).await
             }
             Op::Upload { path, base } => {
                 let parent = Self::parent_id(tree, path)?;
@@ -430,7 +472,10 @@ impl Engine {
                 node_id,
                 revision,
             } => {
+                self.note_restored(path, local, ledger, vacated, tree);
                 let expected = match (local.get(path), ledger.get(path)) {
+                    // Moved out of a share by this pass: the path must now be free.
+                    _ if vacated.contains(path) => None,
                     (Some(item), Some(_)) if item.kind == LocalKind::File => Some(Stats {
                         size: item.size,
                         mtime_ns: item.mtime_ns,
@@ -486,10 +531,10 @@ impl Engine {
                     let path = path.clone();
                     self.with_ledger(move |l| l.put_entry(&path, &entry)).await
                 } else {
-                    self.keep_conflicted_copy(path).await
+                    self.keep_conflicted_copy(path, tree).await
                 }
             }
-            Op::Conflict { path } => self.keep_conflicted_copy(path).await,
+            Op::Conflict { path } => self.keep_conflicted_copy(path, tree).await,
             Op::TrashRemote { path, node_id } => {
                 match self.remote.trash(*node_id).await {
                     Ok(()) | Err(RemoteError::NotFound) => {}
@@ -626,24 +671,72 @@ impl Engine {
 
     /// Moves the local version aside as `NAME (conflicted copy HOST DATE).EXT`;
     /// the next pass downloads the server's version and uploads the copy.
-    async fn keep_conflicted_copy(&self, path: &str) -> Result<()> {
-        let source = self.local(path);
-        let date = chrono::Local::now().format("%Y-%m-%d").to_string();
-        let mut target = None;
-        for n in 1..100 {
-            let name = conflicted_name(file_name(path), &self.host, &date, n);
-            let candidate = source.with_file_name(&name);
-            if !candidate.exists() {
-                target = Some(candidate);
-                break;
-            }
+    /// Beside the original, or out of the share if the original is in one that
+    /// would refuse the copy.
+    async fn keep_conflicted_copy(&self, path: &str, tree: &Mutex<RemoteTree>) -> Result<()> {
+        let viewer = {
+            let tree = tree.lock().unwrap_or_else(|p| p.into_inner());
+            tree.read_only(path).then(|| tree.outside_share(path))
+        };
+        let folder = match &viewer {
+            Some(outside) => outside.as_str(),
+            None => path.rsplit_once('/').map_or("", |(parent, _)| parent),
+        };
+        let copy = self.move_aside(path, folder)?;
+        if viewer.is_some() {
+            tracing::warn!(
+                "{path} is in a folder shared with you as a viewer and changed on both sides: your version was kept as {copy}"
+            );
+        } else {
+            tracing::warn!(path, copy = %copy, "changed on both sides: kept the local version as a conflicted copy");
         }
-        let target = target.ok_or_else(|| EngineError::Refused("too many conflicted copies".into()))?;
-        std::fs::rename(&source, &target).map_err(io_err(format!("keeping a conflicted copy of {path}")))?;
-        tracing::warn!(path, copy = %target.display(), "changed on both sides: kept the local version as a conflicted copy");
         let path = path.to_owned();
         self.with_ledger(move |l| l.remove_tree(&path)).await
     }
+
+    /// Renames the local item at `path` to a conflicted copy in `folder`;
+    /// returns the copy's path.
+    fn move_aside(&self, path: &str, folder: &str) -> Result<String> {
+        let date = chrono::Local::now().format("%Y-%m-%d").to_string();
+        let copy = free_conflicted_path(&self.root, path, folder, &self.host, &date)
+            .ok_or_else(|| EngineError::Refused("too many conflicted copies".into()))?;
+        std::fs::rename(self.local(path), self.local(&copy))
+            .map_err(io_err(format!("keeping a conflicted copy of {path}")))?;
+        Ok(copy)
+    }
+
+    /// Says why a path deleted or moved away here comes back: it is in a
+    /// share, where the deletion cannot be sent.
+    fn note_restored(
+        &self,
+        path: &str,
+        local: &HashMap<String, LocalItem>,
+        ledger: &HashMap<String, Entry>,
+        vacated: &HashSet<String>,
+        tree: &Mutex<RemoteTree>,
+    ) {
+        let restored = !local.contains_key(path) && ledger.contains_key(path) && !vacated.contains(path);
+        if restored && tree.lock().unwrap_or_else(|p| p.into_inner()).read_only(path) {
+            tracing::warn!(
+                "{path} is in a folder shared with you as a viewer: it cannot be deleted or moved there, so it was downloaded again"
+            );
+        }
+    }
+}
+
+/// The first free `NAME (conflicted copy HOST DATE[ N]).EXT` for the item at
+/// `path`, in `folder` ("" for the root); `None` once 99 are taken.
+fn free_conflicted_path(root: &Path, path: &str, folder: &str, host: &str, date: &str) -> Option<String> {
+    (1..100)
+        .map(|n| {
+            let name = conflicted_name(file_name(path), host, date, n);
+            if folder.is_empty() {
+                name
+            } else {
+                format!("{folder}/{name}")
+            }
+        })
+        .find(|candidate| !scanner::local_path(root, candidate).exists())
 }
 
 /// Everything under `dir`, itself included, without following links.
@@ -676,7 +769,7 @@ pub fn conflicted_name(name: &str, host: &str, date: &str, n: u32) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::conflicted_name;
+    use super::{conflicted_name, free_conflicted_path};
 
     #[test]
     fn conflicted_names_keep_the_extension() {
@@ -688,6 +781,20 @@ mod tests {
         assert_eq!(
             conflicted_name("Makefile", "h", "d", 2),
             "Makefile (conflicted copy h d 2)"
+        );
+    }
+
+    #[test]
+    fn a_copy_leaving_a_share_takes_a_free_name_in_the_folder_holding_it() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("a (conflicted copy h d).txt"), "taken").unwrap();
+        assert_eq!(
+            free_conflicted_path(root.path(), "Shared/docs/a.txt", "", "h", "d").as_deref(),
+            Some("a (conflicted copy h d 2).txt")
+        );
+        assert_eq!(
+            free_conflicted_path(root.path(), "Shared/a.txt", "mine", "h", "d").as_deref(),
+            Some("mine/a (conflicted copy h d).txt")
         );
     }
 }

@@ -5,8 +5,8 @@
 
 use std::{collections::HashMap, path::Path};
 
-use drive_wire::{ChangesPage, Node, NodeId, NodeKind, RevisionId};
-use rusqlite::{params, Connection, OptionalExtension};
+use drive_wire::{ChangesPage, Node, NodeId, NodeKind, RevisionId, ShareId};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
@@ -49,6 +49,11 @@ pub struct RemoteNode {
     pub revision: Option<RevisionId>,
     pub size: u64,
     pub modified_ms: i64,
+    /// In something shared with the user as a viewer: the server refuses
+    /// every change under it.
+    pub read_only: bool,
+    /// Set on the root of a share mounted in the user's tree.
+    pub share_id: Option<ShareId>,
 }
 
 fn kind_str(kind: NodeKind) -> &'static str {
@@ -66,7 +71,13 @@ fn parse_kind(kind: &str) -> NodeKind {
     }
 }
 
-const SCHEMA: &str = "
+/// The schema, one step per version (`PRAGMA user_version` counts the steps
+/// applied). Steps are only ever appended: a ledger written by any earlier
+/// version upgrades by running the steps it lacks.
+const MIGRATIONS: &[&str] = &[
+    // 1: the schema as it was before it had versions. `IF NOT EXISTS`, so
+    // that on those ledgers (version 0, tables present) it changes nothing.
+    "
 CREATE TABLE IF NOT EXISTS entries (
     path       TEXT PRIMARY KEY,
     kind       TEXT    NOT NULL,
@@ -91,7 +102,31 @@ CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
-";
+",
+    // 2: sharing. The mirror was built by a client that dropped these fields,
+    // so it cannot tell which nodes are read-only: forgetting the cursor makes
+    // the next pull replay the feed, whose nodes carry them (nodes as they are
+    // now, so the replay is idempotent; the agreed state in `entries` stays).
+    "
+ALTER TABLE remote ADD COLUMN read_only INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE remote ADD COLUMN share_id INTEGER;
+DELETE FROM meta WHERE key = 'cursor';
+",
+];
+
+/// Brings the schema to the latest version. In one immediate transaction that
+/// reads the version inside it: a second process opening the same ledger at
+/// the same time (`drive status` beside `drive sync`) waits, then finds
+/// nothing left to do, instead of adding the same column twice.
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let version: usize = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    for (step, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", step + 1)?;
+    }
+    tx.commit()
+}
 
 fn apply_node(conn: &Connection, node: &Node) -> rusqlite::Result<()> {
     if node.trashed_at.is_some() {
@@ -99,9 +134,10 @@ fn apply_node(conn: &Connection, node: &Node) -> rusqlite::Result<()> {
         return Ok(());
     }
     conn.execute(
-        "INSERT INTO remote (id, parent_id, name, kind, revision, size, modified_ms) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO UPDATE SET \
-         parent_id = ?2, name = ?3, kind = ?4, revision = ?5, size = ?6, modified_ms = ?7",
+        "INSERT INTO remote (id, parent_id, name, kind, revision, size, modified_ms, read_only, share_id) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (id) DO UPDATE SET \
+         parent_id = ?2, name = ?3, kind = ?4, revision = ?5, size = ?6, modified_ms = ?7, \
+         read_only = ?8, share_id = ?9",
         params![
             node.id,
             node.parent_id,
@@ -109,7 +145,9 @@ fn apply_node(conn: &Connection, node: &Node) -> rusqlite::Result<()> {
             kind_str(node.kind),
             node.revision,
             node.size as i64,
-            node.modified.timestamp_millis()
+            node.modified.timestamp_millis(),
+            node.read_only,
+            node.share_id
         ],
     )?;
     Ok(())
@@ -136,12 +174,12 @@ impl Ledger {
             path: path.display().to_string(),
             source,
         };
-        let conn = Connection::open(path).map_err(open_err)?;
+        let mut conn = Connection::open(path).map_err(open_err)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(open_err)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(open_err)?;
-        conn.execute_batch(SCHEMA).map_err(open_err)?;
+        migrate(&mut conn).map_err(open_err)?;
         Ok(Self { conn })
     }
 
@@ -212,9 +250,9 @@ impl Ledger {
     }
 
     pub fn remote_nodes(&self) -> Result<Vec<RemoteNode>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, parent_id, name, kind, revision, size, modified_ms FROM remote")?;
+        let mut stmt = self.conn.prepare(
+            "SELECT id, parent_id, name, kind, revision, size, modified_ms, read_only, share_id FROM remote",
+        )?;
         let rows = stmt.query_map([], |row| {
             Ok(RemoteNode {
                 id: row.get(0)?,
@@ -224,6 +262,8 @@ impl Ledger {
                 revision: row.get(4)?,
                 size: row.get::<_, i64>(5)?.max(0) as u64,
                 modified_ms: row.get(6)?,
+                read_only: row.get(7)?,
+                share_id: row.get(8)?,
             })
         })?;
         rows.collect::<rusqlite::Result<_>>().map_err(Into::into)
@@ -296,6 +336,8 @@ mod tests {
             revision: None,
             modified: Utc::now(),
             trashed_at: trashed.then(Utc::now),
+            read_only: false,
+            share_id: None,
         }
     }
 
@@ -355,6 +397,73 @@ mod tests {
         assert_eq!(paths, vec!["ab", "c", "c/x", "c/y/z"]);
         ledger.remove_tree("c").unwrap();
         assert_eq!(ledger.entries().unwrap().into_keys().collect::<Vec<_>>(), vec!["ab"]);
+    }
+
+    #[test]
+    fn a_ledger_from_before_versions_upgrades_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            // As the previous release left it: its schema, version 0, data.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute_batch(
+                "INSERT INTO remote (id, parent_id, name, kind, revision, size, modified_ms) \
+                 VALUES (2, 1, 'd', 'folder', NULL, 0, 5); \
+                 INSERT INTO meta (key, value) VALUES ('cursor', '42'), ('root_id', '1');",
+            )
+            .unwrap();
+        }
+        {
+            let ledger = Ledger::open(&path).unwrap();
+            ledger.put_entry("d", &entry(2)).unwrap();
+            let nodes = ledger.remote_nodes().unwrap();
+            assert_eq!((nodes[0].id, nodes[0].read_only, nodes[0].share_id), (2, false, None));
+            // Replayed from the start, so the flags of nodes shared before
+            // the upgrade come in.
+            assert_eq!(ledger.cursor().unwrap(), 0);
+            assert_eq!(ledger.meta("root_id").unwrap().as_deref(), Some("1"));
+        }
+        // Opening again runs nothing twice.
+        let ledger = Ledger::open(&path).unwrap();
+        let version: usize = ledger
+            .conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len());
+        assert_eq!(ledger.entries().unwrap().get("d"), Some(&entry(2)));
+    }
+
+    #[test]
+    fn the_mirror_keeps_share_flags_and_a_revoked_share_goes_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ledger = Ledger::open(&dir.path().join("l.db")).unwrap();
+        let mut mount = node(2, 1, "Shared", false);
+        mount.read_only = true;
+        mount.share_id = Some(9);
+        let mut inside = node(3, 2, "docs", false);
+        inside.read_only = true;
+        ledger
+            .apply_changes(&page(
+                5,
+                vec![
+                    (2, Some(mount)),
+                    (3, Some(inside)),
+                    (4, Some(node(4, 1, "mine", false))),
+                ],
+            ))
+            .unwrap();
+        let mut nodes = ledger.remote_nodes().unwrap();
+        nodes.sort_by_key(|n| n.id);
+        let flags: Vec<_> = nodes.iter().map(|n| (n.id, n.read_only, n.share_id)).collect();
+        assert_eq!(flags, vec![(2, true, Some(9)), (3, true, None), (4, false, None)]);
+        // Revoked: the grantee's feed purges the mount root, and with it
+        // everything mirrored under it.
+        ledger.apply_changes(&page(6, vec![(2, None)])).unwrap();
+        assert_eq!(
+            ledger.remote_nodes().unwrap().iter().map(|n| n.id).collect::<Vec<_>>(),
+            vec![4]
+        );
     }
 
     #[test]

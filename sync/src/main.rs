@@ -9,7 +9,7 @@ use std::{
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
-use drive_wire::CreateLinkRequest;
+use drive_wire::{CreateLinkRequest, CreateShareRequest, Share, ShareRole};
 use sha2::{Digest, Sha256};
 
 use drive_sync::{
@@ -53,6 +53,28 @@ enum Command {
     Shares,
     /// Revoke a public link, by the id `drive shares` shows.
     Unshare { id: i64 },
+    /// Share a file or folder inside a synced folder with another user; once
+    /// they accept, it syncs to their folder too.
+    Invite {
+        path: PathBuf,
+        /// The email they signed up with.
+        email: String,
+        /// `viewer` reads and downloads; `editor` also changes, adds and deletes.
+        #[arg(long, value_enum, default_value_t = Role::Viewer)]
+        role: Role,
+    },
+    /// Accept a share from another user: it appears at the top of your folder.
+    Accept {
+        /// The share's id, as `drive shares` shows it.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<i64>,
+        /// Accept every pending share.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Stop sharing with someone, or leave a share of someone else's, by the
+    /// id `drive shares` shows.
+    Uninvite { id: i64 },
     /// Keeps text on the X11/Wayland clipboard until another program takes it
     /// over (the clipboard there lives in a process; `share` starts this one).
     #[command(hide = true)]
@@ -81,6 +103,21 @@ struct ShareArgs {
     /// Do not copy the URL to the clipboard.
     #[arg(long)]
     no_copy: bool,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Role {
+    Viewer,
+    Editor,
+}
+
+impl From<Role> for ShareRole {
+    fn from(role: Role) -> Self {
+        match role {
+            Role::Viewer => ShareRole::Viewer,
+            Role::Editor => ShareRole::Editor,
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -433,8 +470,10 @@ async fn shares() -> anyhow::Result<()> {
     let home = home()?;
     let remote = connect(&home)?;
     let links = remote.links().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let people = remote.shares().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("Links");
     if links.is_empty() {
-        println!("no links");
+        println!("  none");
     }
     for link in links {
         let state = if link.revoked {
@@ -457,6 +496,117 @@ async fn shares() -> anyhow::Result<()> {
         let path = link.path.as_deref().unwrap_or("(in the trash)");
         println!("{:>6}  {path}  {state}, {downloads}{lock}", link.id);
     }
+    println!("Shared by you");
+    if people.shared_by_me.is_empty() {
+        println!("  none");
+    }
+    for share in &people.shared_by_me {
+        let state = if share.accepted_at.is_some() {
+            "accepted"
+        } else {
+            "not accepted yet"
+        };
+        println!(
+            "{:>6}  {}  with {} as {}, {state}",
+            share.id,
+            share.name,
+            share.grantee_email,
+            role_word(share)
+        );
+    }
+    println!("Shared with you");
+    if people.shared_with_me.is_empty() {
+        println!("  none");
+    }
+    for share in &people.shared_with_me {
+        let state = match &share.mount_name {
+            Some(name) if share.accepted_at.is_some() => format!("in your folder as {name}"),
+            _ => format!("not accepted yet: drive accept {}", share.id),
+        };
+        println!(
+            "{:>6}  {}  from {} as {}, {state}",
+            share.id,
+            share.name,
+            share.owner_email,
+            role_word(share)
+        );
+    }
+    Ok(())
+}
+
+fn role_word(share: &Share) -> &'static str {
+    match share.role {
+        ShareRole::Viewer => "viewer",
+        ShareRole::Editor => "editor",
+    }
+}
+
+async fn invite(path: PathBuf, email: String, role: ShareRole) -> anyhow::Result<()> {
+    let home = home()?;
+    let drive_path = drive_path(&home, &path)?;
+    let remote = connect(&home)?;
+    let node = match remote.lookup(&drive_path).await {
+        Err(RemoteError::NotFound) => {
+            bail!("{drive_path} is not on the server yet: let `drive sync` upload it first")
+        }
+        other => other.map_err(|e| anyhow::anyhow!("{e}"))?,
+    };
+    let request = CreateShareRequest {
+        node_id: node.id,
+        email: email.clone(),
+        role,
+    };
+    let share = remote
+        .create_share(&request)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "Shared {drive_path} with {} as {} (share {}); it syncs to their folder once they accept it",
+        share.grantee_email,
+        role_word(&share),
+        share.id
+    );
+    Ok(())
+}
+
+async fn accept(id: Option<i64>, all: bool) -> anyhow::Result<()> {
+    let home = home()?;
+    let remote = connect(&home)?;
+    let ids: Vec<i64> = if all {
+        let list = remote.shares().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        list.shared_with_me
+            .iter()
+            .filter(|share| share.accepted_at.is_none())
+            .map(|share| share.id)
+            .collect()
+    } else {
+        id.into_iter().collect()
+    };
+    if ids.is_empty() {
+        println!("No shares waiting to be accepted");
+    }
+    for id in ids {
+        let share = match remote.accept_share(id).await {
+            Err(RemoteError::NotFound) => bail!("no share {id} is offered to you"),
+            other => other.map_err(|e| anyhow::anyhow!("{e}"))?,
+        };
+        let name = share.mount_name.unwrap_or(share.name);
+        println!(
+            "Accepted {name} from {}: it syncs into your folder as {name}",
+            share.owner_email
+        );
+    }
+    Ok(())
+}
+
+async fn uninvite(id: i64) -> anyhow::Result<()> {
+    let home = home()?;
+    let remote = connect(&home)?;
+    match remote.delete_share(id).await {
+        Err(RemoteError::NotFound) => bail!("you have no share {id}"),
+        other => other.map_err(|e| anyhow::anyhow!("{e}"))?,
+    }
+    eprintln!("Share {id} ended");
     Ok(())
 }
 
@@ -511,6 +661,9 @@ async fn main() -> std::process::ExitCode {
         Command::Share(args) => share(args).await,
         Command::Shares => shares().await,
         Command::Unshare { id } => unshare(id).await,
+        Command::Invite { path, email, role } => invite(path, email, role.into()).await,
+        Command::Accept { id, all } => accept(id, all).await,
+        Command::Uninvite { id } => uninvite(id).await,
         Command::HoldClipboard => hold_clipboard(),
         Command::HashSpeed => {
             hash_speed();

@@ -2,6 +2,9 @@
 //! operations that bring both sides into agreement. A path changed on both
 //! sides since the ledger is never resolved by overwriting: either the
 //! contents turn out equal, or the local version is kept as a conflicted copy.
+//!
+//! Folders shared with the user as a viewer refuse every change; what the
+//! planner does instead there is in [`shares`].
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -23,6 +26,13 @@ pub enum Op {
     },
     /// A remote rename or move, replayed locally.
     MoveLocal {
+        from: String,
+        to: String,
+    },
+    /// A local move the server would refuse (into a folder shared with the
+    /// user as a viewer), undone: `from` is where the user put the item, `to`
+    /// where it was, which the ledger and the server still have.
+    MoveBack {
         from: String,
         to: String,
     },
@@ -64,6 +74,14 @@ pub enum Op {
     Conflict {
         path: String,
     },
+    /// A local change the server would refuse (the item is in a folder shared
+    /// with the user as a viewer): move the local item out into `folder`, the
+    /// folder that holds the share, as a conflicted copy. There it is the
+    /// user's own and is uploaded on a later pass.
+    MoveOutOfShare {
+        path: String,
+        folder: String,
+    },
     /// Both sides agree: write the agreement (fresh local stats) to the ledger.
     Record {
         path: String,
@@ -80,7 +98,7 @@ pub enum Op {
 impl Op {
     pub fn path(&self) -> &str {
         match self {
-            Op::MoveRemote { to, .. } | Op::MoveLocal { to, .. } => to,
+            Op::MoveRemote { to, .. } | Op::MoveLocal { to, .. } | Op::MoveBack { to, .. } => to,
             Op::MkdirRemote { path }
             | Op::MkdirLocal { path, .. }
             | Op::Upload { path, .. }
@@ -89,6 +107,7 @@ impl Op {
             | Op::DeleteLocal { path, .. }
             | Op::Compare { path, .. }
             | Op::Conflict { path }
+            | Op::MoveOutOfShare { path, .. }
             | Op::Record { path, .. }
             | Op::Forget { path } => path,
         }
@@ -178,11 +197,20 @@ pub fn plan(inputs: &Inputs<'_>) -> Vec<Op> {
             LocalKind::File => base.kind == NodeKind::File && item.content_id == base.content_id,
         };
         if same && !is_claimed(&claimed, from) && !is_claimed(&claimed, to) {
-            ops.push(Op::MoveRemote {
-                from: from.clone(),
-                to: (*to).to_owned(),
-                node_id: base.node_id,
-            });
+            let op = match shares::local_move(from, to, remote) {
+                shares::LocalMove::Send => Op::MoveRemote {
+                    from: from.clone(),
+                    to: (*to).to_owned(),
+                    node_id: base.node_id,
+                },
+                shares::LocalMove::Undo => Op::MoveBack {
+                    from: (*to).to_owned(),
+                    to: from.clone(),
+                },
+                // Left to the loop below, as a deletion and a new item.
+                shares::LocalMove::Refused => continue,
+            };
+            ops.push(op);
             claimed.push(from.clone());
             claimed.push((*to).to_owned());
         }
@@ -218,6 +246,10 @@ pub fn plan(inputs: &Inputs<'_>) -> Vec<Op> {
         }
         let (l, b, r) = (local.get(path), ledger.get(path), remote.get(path));
         let (lc, rc) = (local_changed(l, b), remote_changed(r, b));
+        if let Some(decided) = shares::decide(path, l, r, (lc, rc), inputs, &mut claimed) {
+            ops.extend(decided);
+            continue;
+        }
         let op = match (lc, rc) {
             (false, false) => match (l, b) {
                 (Some(l), Some(b)) if l.kind == LocalKind::File && (l.mtime_ns != b.mtime_ns || l.inode != b.inode) => {
@@ -388,5 +420,6 @@ fn local_subtree_in_sync(path: &str, inputs: &Inputs<'_>) -> bool {
             .all(|(p, l)| !local_changed(Some(l), inputs.ledger.get(p.as_str())))
 }
 
+mod shares;
 #[cfg(test)]
 mod tests;

@@ -19,9 +19,9 @@ use std::{fmt, future::Future, sync::Arc, time::Duration, time::Instant};
 use backon::{ExponentialBuilder, Retryable};
 use chrono::Utc;
 use drive_wire::{
-    BlockHash, ChangesPage, CommitRequest, CreateFolderRequest, CreateLinkRequest, ErrorBody, Link, LinkId,
-    LoginRequest, Manifest, Node, NodeId, PresignedBlock, RefreshRequest, RegisterRequest, RevisionId, TokenPair,
-    UpdateNodeRequest, UploadPlan, User, API_PREFIX,
+    BlockHash, ChangesPage, CommitRequest, CreateFolderRequest, CreateLinkRequest, CreateShareRequest, ErrorBody, Link,
+    LinkId, LoginRequest, Manifest, Node, NodeId, PresignedBlock, RefreshRequest, RegisterRequest, RevisionId, Share,
+    ShareId, ShareList, TokenPair, UpdateNodeRequest, UploadPlan, User, API_PREFIX,
 };
 use reqwest::{header, header::HeaderMap, Client, Method, RequestBuilder, StatusCode};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -56,6 +56,11 @@ pub enum RemoteError {
     MissingBlocks(Vec<BlockHash>),
     #[error("no such item on the server")]
     NotFound,
+    /// 403 `read_only`: the item is in something shared with the user as a
+    /// viewer (perhaps only since the plan was made). Never retried: the
+    /// next pass sees the new flags in the changes feed and plans around them.
+    #[error("this is in a folder shared with you as a viewer: the server refused the change")]
+    ReadOnly,
     #[error("{message}")]
     QuotaExceeded { message: String },
     /// The session is over (refresh token expired, revoked or reused): only
@@ -112,6 +117,7 @@ impl RemoteError {
             (_, "missing_blocks") => Self::MissingBlocks(missing),
             (_, "quota_exceeded") => Self::QuotaExceeded { message },
             (_, "invalid_credentials") => Self::InvalidCredentials,
+            (_, "read_only") => Self::ReadOnly,
             (StatusCode::NOT_FOUND, _) => Self::NotFound,
             (StatusCode::UNAUTHORIZED, _) => Self::Unauthorized { message },
             (StatusCode::TOO_MANY_REQUESTS, _) => Self::RateLimited {
@@ -337,6 +343,28 @@ impl Remote {
 
     pub async fn revoke_link(&self, id: LinkId) -> Result<()> {
         let path = format!("/links/{id}");
+        self.call(&path, || self.request(Method::DELETE, &path)).await.map(drop)
+    }
+
+    /// Shares a node with another user (or changes their role on it).
+    pub async fn create_share(&self, request: &CreateShareRequest) -> Result<Share> {
+        self.send(Method::POST, "/shares", request).await
+    }
+
+    /// What the user shares with others and what others share with them.
+    pub async fn shares(&self) -> Result<ShareList> {
+        self.get("/shares").await
+    }
+
+    /// Accepts a share: it is mounted in the user's root folder.
+    pub async fn accept_share(&self, id: ShareId) -> Result<Share> {
+        let path = format!("/shares/{id}/accept");
+        decode(&self.call(&path, || self.request(Method::POST, &path)).await?)
+    }
+
+    /// Revokes a share (its owner) or leaves it (its grantee).
+    pub async fn delete_share(&self, id: ShareId) -> Result<()> {
+        let path = format!("/shares/{id}");
         self.call(&path, || self.request(Method::DELETE, &path)).await.map(drop)
     }
 
@@ -631,6 +659,8 @@ mod tests {
         assert!(
             matches!(name, RemoteError::Rejected { status: 400, code, message } if code == "invalid_name" && message == "bad")
         );
+        let viewer = error(403, r#"{"error":{"code":"read_only","message":"m"}}"#);
+        assert!(matches!(viewer, RemoteError::ReadOnly));
         let internal = error(500, r#"{"error":{"code":"internal","message":"internal error"}}"#);
         assert!(matches!(internal, RemoteError::Server { status: 500, .. }));
     }
@@ -651,6 +681,8 @@ mod tests {
         assert!(error(429, "").is_transient());
         assert!(!error(400, "").is_transient());
         assert!(!error(404, "").is_transient());
+        assert!(!error(403, "").is_transient());
+        assert!(!error(403, r#"{"error":{"code":"read_only","message":"m"}}"#).is_transient());
         assert!(!error(409, r#"{"error":{"code":"stale_revision","message":"m"}}"#).is_transient());
         assert!(!RemoteError::Unauthorized { message: String::new() }.is_transient());
     }

@@ -63,6 +63,37 @@ impl RemoteTree {
         }
     }
 
+    /// Whether the server refuses changes at `path`: the node there is
+    /// read-only, or (for a new item) the nearest folder above it that the
+    /// server has is. The root of a share is read-only for a viewer too;
+    /// removing or renaming it is the exception, left to the caller.
+    pub fn read_only(&self, path: &str) -> bool {
+        match self.by_path.get(path) {
+            Some(node) if node.read_only => true,
+            _ => ancestors(path)
+                .find_map(|folder| self.by_path.get(folder))
+                .is_some_and(|node| node.read_only),
+        }
+    }
+
+    /// The root of a share mounted in the user's tree (the node with a
+    /// `share_id`).
+    pub fn is_share_root(&self, path: &str) -> bool {
+        self.by_path.get(path).is_some_and(|node| node.share_id.is_some())
+    }
+
+    /// The nearest place a change at `path` can go instead: the folder that
+    /// holds the share `path` is in ("" for the sync root, where shares are
+    /// mounted). The sync root, if no share root is known above `path`.
+    pub fn outside_share(&self, path: &str) -> String {
+        std::iter::once(path)
+            .chain(ancestors(path))
+            .find(|p| self.is_share_root(p))
+            .and_then(|root| root.rsplit_once('/'))
+            .map(|(folder, _)| folder.to_owned())
+            .unwrap_or_default()
+    }
+
     pub fn paths(&self) -> impl Iterator<Item = (&String, &RemoteNode)> {
         self.by_path.iter()
     }
@@ -80,6 +111,13 @@ impl RemoteTree {
 pub fn is_within(child: &str, ancestor: &str) -> bool {
     child == ancestor
         || (child.len() > ancestor.len() && child.starts_with(ancestor) && child.as_bytes()[ancestor.len()] == b'/')
+}
+
+/// The folders above a `/`-path, nearest first, without the root.
+pub fn ancestors(path: &str) -> impl Iterator<Item = &str> {
+    std::iter::successors(path.rsplit_once('/').map(|(parent, _)| parent), |p| {
+        p.rsplit_once('/').map(|(parent, _)| parent)
+    })
 }
 
 /// The last name of a `/`-path.
@@ -101,6 +139,8 @@ mod tests {
             revision: None,
             size: 0,
             modified_ms: 0,
+            read_only: false,
+            share_id: None,
         }
     }
 
@@ -128,5 +168,25 @@ mod tests {
         assert!(is_within("a", "a"));
         assert!(!is_within("ab", "a"));
         assert_eq!(file_name("a/b/c.txt"), "c.txt");
+        assert_eq!(ancestors("a/b/c").collect::<Vec<_>>(), vec!["a/b", "a"]);
+        assert_eq!(ancestors("a").count(), 0);
+    }
+
+    #[test]
+    fn read_only_reaches_new_items_and_the_way_out_is_the_share_folder() {
+        let mut mount = node(2, 1, "Shared", NodeKind::Folder);
+        mount.read_only = true;
+        mount.share_id = Some(7);
+        let mut docs = node(3, 2, "docs", NodeKind::Folder);
+        docs.read_only = true;
+        let tree = RemoteTree::build(1, vec![mount, docs, node(4, 1, "mine", NodeKind::Folder)]);
+        assert!(tree.read_only("Shared"));
+        assert!(tree.read_only("Shared/docs/new/deeper.txt"));
+        assert!(!tree.read_only("mine/new.txt"));
+        assert!(!tree.read_only("new.txt"));
+        assert!(tree.is_share_root("Shared") && !tree.is_share_root("Shared/docs"));
+        assert_eq!(tree.outside_share("Shared/docs/new/deeper.txt"), "");
+        assert_eq!(tree.outside_share("Shared"), "");
+        assert_eq!(tree.outside_share("mine/x"), "");
     }
 }

@@ -35,11 +35,20 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port")
+}
+
+/// `target/screenshots`: where browser tests leave pictures for people to look at.
+pub fn screenshots_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let target = exe.ancestors().nth(3).expect("target dir");
+    let dir = target.join("screenshots");
+    std::fs::create_dir_all(&dir).expect("creating target/screenshots");
+    dir
 }
 
 pub struct Server {

@@ -132,6 +132,15 @@ pub struct Node {
     pub modified: DateTime<Utc>,
     /// When the node went to the trash, if it is there.
     pub trashed_at: Option<DateTime<Utc>>,
+    /// The caller may read but not change this node: it is in a folder shared
+    /// with them as a viewer. Every write under it answers 403 `read_only`.
+    #[serde(default)]
+    pub read_only: bool,
+    /// Set on the root of a folder or file shared with the caller: there its
+    /// `parent_id` and `name` are where it is mounted in the caller's tree
+    /// (their root folder, under a name of their own), not in the owner's.
+    #[serde(default)]
+    pub share_id: Option<ShareId>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -365,6 +374,66 @@ pub struct Link {
     pub revoked: bool,
 }
 
+// ---------------------------------------------------------------- shares
+
+pub type ShareId = i64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ShareRole {
+    /// Reads and downloads; every write is refused.
+    Viewer,
+    /// Reads and writes like the owner, except sharing, links and the trash.
+    Editor,
+}
+
+/// Share a file or folder of the caller's with another user.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CreateShareRequest {
+    pub node_id: NodeId,
+    /// The email the other user signed up with.
+    pub email: String,
+    pub role: ShareRole,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct UpdateShareRequest {
+    pub role: ShareRole,
+}
+
+/// A file or folder shared between its owner and one grantee; the same record
+/// is seen by both.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Share {
+    pub id: ShareId,
+    pub node_id: NodeId,
+    /// The shared node's name in the owner's drive.
+    pub name: String,
+    pub kind: NodeKind,
+    pub role: ShareRole,
+    pub owner_id: UserId,
+    pub owner_email: String,
+    pub grantee_id: UserId,
+    pub grantee_email: String,
+    pub created_at: DateTime<Utc>,
+    /// When the grantee accepted it; until then it is not in their tree.
+    pub accepted_at: Option<DateTime<Utc>>,
+    /// Its name in the grantee's root folder once accepted.
+    pub mount_name: Option<String>,
+}
+
+/// `GET /api/v1/shares`: what the caller shares and what is shared with them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ShareList {
+    pub shared_by_me: Vec<Share>,
+    pub shared_with_me: Vec<Share>,
+}
+
 // ---------------------------------------------------------------- audit
 
 /// What happened to shared content.
@@ -378,6 +447,12 @@ pub enum AuditKind {
     LinkDownloaded,
     /// A wrong password given on a link's page.
     LinkPasswordFailed,
+    ShareCreated,
+    ShareRoleChanged,
+    ShareRevoked,
+    ShareAccepted,
+    /// The grantee removed the share from their tree.
+    ShareLeft,
 }
 
 /// One event of the audit log of sharing and links.
@@ -392,6 +467,8 @@ pub struct AuditEvent {
     pub actor_email: Option<String>,
     pub node_id: Option<NodeId>,
     pub link_id: Option<LinkId>,
+    #[serde(default)]
+    pub share_id: Option<ShareId>,
     /// The address the request came from.
     pub ip: Option<String>,
     /// More about it, e.g. the path downloaded inside a linked folder.

@@ -37,6 +37,7 @@ use crate::{
     auth::{password, AuthUser, ClientIp},
     download::{content_disposition, file_response, requested_range},
     error::{ApiError, ApiResult, Json, Path, Query},
+    shares,
     state::AppState,
     storage::metadata::{now_ms, to_datetime},
     tree::{live_child, owned_node, revisions::revision_blocks, NodeRow, NODE_COLUMNS},
@@ -104,17 +105,21 @@ fn hash_token(token: &str) -> String {
 /// Creates a public link to a file or folder of the caller.
 #[utoipa::path(post, path = "/api/v1/links", tag = "links", security(("bearer" = [])), request_body = CreateLinkRequest,
     responses((status = 201, body = Link, description = "The link, with its URL (shown only now)"),
-        (status = 400, body = drive_wire::ErrorBody), (status = 404, body = drive_wire::ErrorBody)))]
+        (status = 400, body = drive_wire::ErrorBody), (status = 403, body = drive_wire::ErrorBody), (status = 404, body = drive_wire::ErrorBody)))]
 async fn create(
     State(state): State<AppState>,
     auth: AuthUser,
     ClientIp(ip): ClientIp,
     Json(req): Json<CreateLinkRequest>,
 ) -> ApiResult<(StatusCode, Json<Link>)> {
-    let node = owned_node(state.db.reader(), auth.user_id, req.node_id).await?;
-    if !node.is_live() {
-        return Err(ApiError::NotFound);
+    let node = shares::visible(&mut *state.db.reader().acquire().await?, auth.user_id, req.node_id)
+        .await?
+        .live()?;
+    // Publishing is the owner's decision, not a grantee's.
+    if !node.is_owner() {
+        return Err(ApiError::OwnerOnly);
     }
+    let node = node.row;
     let now = now_ms();
     let expires_at = req.expires_at.map(|t| t.timestamp_millis());
     if expires_at.is_some_and(|at| at <= now) {
@@ -151,6 +156,7 @@ async fn create(
             actor_id: Some(auth.user_id),
             node_id: Some(node.id),
             link_id: Some(id),
+            share_id: None,
             ip: Some(ip),
             detail: None,
         },
@@ -251,6 +257,7 @@ async fn revoke(
             actor_id: Some(auth.user_id),
             node_id: Some(node_id),
             link_id: Some(id),
+            share_id: None,
             ip: Some(ip),
             detail: None,
         },
@@ -372,6 +379,7 @@ fn anonymous_event(link: &LinkRow, kind: AuditKind, ip: IpAddr, detail: Option<S
         actor_id: None,
         node_id: Some(link.node_id),
         link_id: Some(link.id),
+        share_id: None,
         ip: Some(ip),
         detail,
     }

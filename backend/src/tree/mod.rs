@@ -52,6 +52,8 @@ impl NodeRow {
     }
 }
 
+/// The node as its owner sees it; [`crate::shares::Visible::present`] gives
+/// it as anyone else allowed sees it.
 impl From<NodeRow> for Node {
     fn from(row: NodeRow) -> Self {
         Node {
@@ -63,6 +65,8 @@ impl From<NodeRow> for Node {
             revision: row.revision_id,
             modified: to_datetime(row.modified),
             trashed_at: row.trashed_at.map(to_datetime),
+            read_only: false,
+            share_id: None,
         }
     }
 }
@@ -77,18 +81,6 @@ pub async fn owned_node<'e, E: sqlx::SqliteExecutor<'e>>(db: E, owner: UserId, i
     .fetch_optional(db)
     .await?
     .ok_or(ApiError::NotFound)
-}
-
-/// A folder of `owner` that is not in the trash: the only place things can be put.
-pub async fn live_folder<'e, E: sqlx::SqliteExecutor<'e>>(db: E, owner: UserId, id: NodeId) -> ApiResult<NodeRow> {
-    let node = owned_node(db, owner, id).await?;
-    if !node.is_live() {
-        return Err(ApiError::NotFound);
-    }
-    if node.kind() != NodeKind::Folder {
-        return Err(ApiError::NotAFolder);
-    }
-    Ok(node)
 }
 
 /// The live child named `name` in `parent`, if any.

@@ -8,11 +8,12 @@ use drive_wire::{
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{live_child, live_folder, owned_node, root_id, NodeRow, NODE_COLUMNS};
+use super::{live_child, root_id, NodeRow, NODE_COLUMNS};
 use crate::{
     auth::AuthUser,
     changes,
     error::{ApiError, ApiResult, Json, Path, Query},
+    shares,
     state::AppState,
     storage::metadata::{now_ms, Tx},
 };
@@ -30,7 +31,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     params(("id" = i64, Path, description = "Node id")),
     responses((status = 200, body = Node), (status = 404, body = drive_wire::ErrorBody)))]
 async fn get_node(State(state): State<AppState>, auth: AuthUser, Path(id): Path<NodeId>) -> ApiResult<Json<Node>> {
-    Ok(Json(owned_node(state.db.reader(), auth.user_id, id).await?.into()))
+    let mut conn = state.db.reader().acquire().await?;
+    Ok(Json(shares::visible(&mut conn, auth.user_id, id).await?.present()))
 }
 
 /// The live contents of a folder, folders first, then sorted as asked.
@@ -43,7 +45,8 @@ async fn list_children(
     Path(id): Path<NodeId>,
     Query(query): Query<ListQuery>,
 ) -> ApiResult<Json<Vec<Node>>> {
-    live_folder(state.db.reader(), auth.user_id, id).await?;
+    let mut conn = state.db.reader().acquire().await?;
+    let folder = shares::visible(&mut conn, auth.user_id, id).await?.live()?.folder()?;
     // Both parts come from fixed strings, never from the request.
     let column = match query.sort {
         SortKey::Name => "name",
@@ -55,14 +58,43 @@ async fn list_children(
         SortOrder::Desc => "DESC",
     };
     let rows: Vec<NodeRow> = sqlx::query_as(&format!(
-        "SELECT {NODE_COLUMNS} FROM nodes WHERE parent_id = $1 AND owner_id = $2 AND trashed_at IS NULL \
+        "SELECT {NODE_COLUMNS} FROM nodes WHERE parent_id = $1 AND trashed_at IS NULL \
          ORDER BY kind = 'file', {column} {order}, name {order}, id"
     ))
     .bind(id)
-    .bind(auth.user_id)
-    .fetch_all(state.db.reader())
+    .fetch_all(&mut *conn)
     .await?;
-    Ok(Json(rows.into_iter().map(Into::into).collect()))
+    // Children are seen through the same share as their folder.
+    let mut nodes: Vec<Node> = rows
+        .into_iter()
+        .map(|row| {
+            shares::Visible {
+                row,
+                grant: folder.grant.clone(),
+            }
+            .present()
+        })
+        .collect();
+    let mounts = shares::mounts_in(&mut conn, auth.user_id, id).await?;
+    if !mounts.is_empty() {
+        nodes.extend(mounts.into_iter().map(shares::Visible::present));
+        nodes.sort_by(|a, b| {
+            let by_column = match query.sort {
+                SortKey::Name => a.name.cmp(&b.name),
+                SortKey::Size => a.size.cmp(&b.size),
+                SortKey::Modified => a.modified.cmp(&b.modified),
+            }
+            .then_with(|| a.name.cmp(&b.name));
+            let by_column = match query.order {
+                SortOrder::Asc => by_column,
+                SortOrder::Desc => by_column.reverse(),
+            };
+            (a.kind == NodeKind::File)
+                .cmp(&(b.kind == NodeKind::File))
+                .then(by_column)
+        });
+    }
+    Ok(Json(nodes))
 }
 
 /// Find a live node by its path from the root folder.
@@ -74,15 +106,25 @@ async fn lookup(
     Query(query): Query<PathQuery>,
 ) -> ApiResult<Json<Node>> {
     let names = split_path(&query.path)?;
-    let db = state.db.reader();
-    let mut node = owned_node(db, auth.user_id, root_id(db, auth.user_id).await?).await?;
+    let mut conn = state.db.reader().acquire().await?;
+    let mut node = root_id(&mut *conn, auth.user_id).await?;
+    let mut kind = NodeKind::Folder;
     for name in names {
-        if node.kind() != NodeKind::Folder {
+        if kind != NodeKind::Folder {
             return Err(ApiError::NotFound);
         }
-        node = live_child(db, node.id, &name).await?.ok_or(ApiError::NotFound)?;
+        let child = match live_child(&mut *conn, node, &name).await? {
+            Some(child) => child,
+            None => {
+                shares::mount_named(&mut conn, auth.user_id, node, &name)
+                    .await?
+                    .ok_or(ApiError::NotFound)?
+                    .row
+            }
+        };
+        (node, kind) = (child.id, child.kind());
     }
-    Ok(Json(node.into()))
+    Ok(Json(shares::visible(&mut conn, auth.user_id, node).await?.present()))
 }
 
 /// Create a folder.
@@ -95,24 +137,25 @@ async fn create_folder(
 ) -> ApiResult<(StatusCode, Json<Node>)> {
     let name = validate_name(&req.name)?;
     let mut tx = state.db.begin().await?;
-    live_folder(&mut *tx, auth.user_id, req.parent_id).await?;
+    let parent = shares::writable_folder(&mut tx, auth.user_id, req.parent_id).await?;
+    shares::ensure_no_mount(&mut tx, auth.user_id, req.parent_id, &name).await?;
     let now = now_ms();
     let id: NodeId = sqlx::query_scalar(
         "INSERT INTO nodes (owner_id, parent_id, name, kind, modified, created_at) \
          VALUES ($1, $2, $3, 'folder', $4, $4) RETURNING id",
     )
-    .bind(auth.user_id)
+    .bind(parent.owner_id())
     .bind(req.parent_id)
     .bind(&name)
     .bind(now)
     .fetch_one(&mut *tx)
     .await?;
-    changes::append(&mut tx, auth.user_id, id, ChangeKind::Created).await?;
-    let node = owned_node(&mut *tx, auth.user_id, id).await?;
+    let audience = changes::append(&mut tx, id, ChangeKind::Created).await?;
+    let node = shares::visible(&mut tx, auth.user_id, id).await?.present();
     tx.commit().await?;
-    state.changes.wake(auth.user_id);
+    state.changes.wake(&audience);
     tracing::info!(node_id = id, "folder created");
-    Ok((StatusCode::CREATED, Json(node.into())))
+    Ok((StatusCode::CREATED, Json(node)))
 }
 
 /// Whether `ancestor` is `node` or one of the folders above it.
@@ -142,43 +185,64 @@ async fn update_node(
 ) -> ApiResult<Json<Node>> {
     let new_name = req.name.as_deref().map(validate_name).transpose()?;
     let mut tx = state.db.begin().await?;
-    let node = live_node(&mut tx, auth.user_id, id).await?;
-    let Some(current_parent) = node.parent_id else {
+    let node = shares::visible(&mut tx, auth.user_id, id).await?.live()?;
+    if let (true, Some(grant)) = (node.is_mount(), &node.grant) {
+        // A grantee's mount lives in their root only; its name is theirs.
+        if req.parent_id.is_some_and(|parent| parent != grant.mount_parent) {
+            return Err(ApiError::CrossOwnerMove);
+        }
+        if let Some(name) = new_name.filter(|name| *name != grant.mount_name) {
+            shares::rename_mount(&mut tx, auth.user_id, grant.share_id, id, &name).await?;
+        }
+        let node = shares::visible(&mut tx, auth.user_id, id).await?.present();
+        tx.commit().await?;
+        state.changes.wake(&[auth.user_id]);
+        return Ok(Json(node));
+    }
+    let node = node.writable()?;
+    let Some(current_parent) = node.row.parent_id else {
         return Err(ApiError::InvalidMove("the root folder cannot be renamed or moved"));
     };
     let parent = req.parent_id.unwrap_or(current_parent);
     if parent != current_parent {
-        live_folder(&mut *tx, auth.user_id, parent).await?;
+        let destination = shares::writable_folder(&mut tx, auth.user_id, parent).await?;
+        // Content stays with its owner: their quota, their trash.
+        if destination.owner_id() != node.owner_id() {
+            return Err(ApiError::CrossOwnerMove);
+        }
         if is_ancestor_or_self(&mut tx, id, parent).await? {
             return Err(ApiError::InvalidMove("a folder cannot be moved into itself"));
         }
     }
-    let name = new_name.unwrap_or_else(|| node.name.clone());
-    if parent == current_parent && name == node.name {
+    let name = new_name.unwrap_or_else(|| node.row.name.clone());
+    if parent == current_parent && name == node.row.name {
         tx.commit().await?;
-        return Ok(Json(node.into()));
+        return Ok(Json(node.present()));
     }
+    shares::ensure_no_mount(&mut tx, auth.user_id, parent, &name).await?;
+    let before = shares::audience(&mut tx, id).await?;
     sqlx::query("UPDATE nodes SET parent_id = $1, name = $2 WHERE id = $3")
         .bind(parent)
         .bind(&name)
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    changes::append(&mut tx, auth.user_id, id, ChangeKind::Moved).await?;
-    let node = owned_node(&mut *tx, auth.user_id, id).await?;
-    tx.commit().await?;
-    state.changes.wake(auth.user_id);
-    tracing::info!(node_id = id, parent_id = parent, "node moved");
-    Ok(Json(node.into()))
-}
-
-/// A node of `owner` that is not in the trash.
-pub async fn live_node(tx: &mut Tx, owner: UserId, id: NodeId) -> ApiResult<NodeRow> {
-    let node = owned_node(&mut **tx, owner, id).await?;
-    if !node.is_live() {
-        return Err(ApiError::NotFound);
+    let mut audience = changes::append(&mut tx, id, ChangeKind::Moved).await?;
+    // Moved into a share: its new grantees learn the whole subtree.
+    for &user in audience.iter().filter(|user| !before.contains(user)) {
+        changes::append_subtree(&mut tx, user, id, ChangeKind::Created).await?;
     }
-    Ok(node)
+    // Moved out of a share: its grantees read this change as the node gone.
+    let left: Vec<UserId> = before.into_iter().filter(|user| !audience.contains(user)).collect();
+    for &user in &left {
+        changes::append_for(&mut tx, user, id, ChangeKind::Moved).await?;
+    }
+    audience.extend(left);
+    let node = shares::visible(&mut tx, auth.user_id, id).await?.present();
+    tx.commit().await?;
+    state.changes.wake(&audience);
+    tracing::info!(node_id = id, parent_id = parent, "node moved");
+    Ok(Json(node))
 }
 
 /// Move a file or folder, with everything under it, to the trash.
@@ -187,8 +251,17 @@ pub async fn live_node(tx: &mut Tx, owner: UserId, id: NodeId) -> ApiResult<Node
     responses((status = 204), (status = 400, body = drive_wire::ErrorBody), (status = 404, body = drive_wire::ErrorBody)))]
 async fn trash_node(State(state): State<AppState>, auth: AuthUser, Path(id): Path<NodeId>) -> ApiResult<StatusCode> {
     let mut tx = state.db.begin().await?;
-    let node = live_node(&mut tx, auth.user_id, id).await?;
-    if node.parent_id.is_none() {
+    let node = shares::visible(&mut tx, auth.user_id, id).await?.live()?;
+    if let (true, Some(grant)) = (node.is_mount(), &node.grant) {
+        // A grantee deleting the whole share from their tree leaves it; the
+        // owner's content is untouched.
+        shares::leave(&mut tx, auth.user_id, grant.share_id).await?;
+        tx.commit().await?;
+        state.changes.wake(&[auth.user_id]);
+        return Ok(StatusCode::NO_CONTENT);
+    }
+    let node = node.writable()?;
+    if node.row.parent_id.is_none() {
         return Err(ApiError::InvalidMove("the root folder cannot be trashed"));
     }
     sqlx::query(
@@ -201,9 +274,9 @@ async fn trash_node(State(state): State<AppState>, auth: AuthUser, Path(id): Pat
     .bind(now_ms())
     .execute(&mut *tx)
     .await?;
-    changes::append(&mut tx, auth.user_id, id, ChangeKind::Trashed).await?;
+    let audience = changes::append(&mut tx, id, ChangeKind::Trashed).await?;
     tx.commit().await?;
-    state.changes.wake(auth.user_id);
+    state.changes.wake(&audience);
     tracing::info!(node_id = id, "node trashed");
     Ok(StatusCode::NO_CONTENT)
 }

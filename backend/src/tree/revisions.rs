@@ -4,11 +4,11 @@ use axum::extract::State;
 use drive_wire::{BlockHash, ChangeKind, Node, NodeId, NodeKind, Revision, RevisionId, UserId};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{nodes::live_node, owned_node};
 use crate::{
     auth::AuthUser,
     changes,
     error::{ApiError, ApiResult, Json, Path},
+    shares,
     state::AppState,
     storage::metadata::{now_ms, to_datetime, Tx},
 };
@@ -122,8 +122,8 @@ async fn list_revisions(
     auth: AuthUser,
     Path(id): Path<NodeId>,
 ) -> ApiResult<Json<Vec<Revision>>> {
-    let node = owned_node(state.db.reader(), auth.user_id, id).await?;
-    if node.kind() != NodeKind::File {
+    let node = shares::visible(&mut *state.db.reader().acquire().await?, auth.user_id, id).await?;
+    if node.row.kind() != NodeKind::File {
         return Err(ApiError::NotAFile);
     }
     let rows: Vec<RevisionRow> = sqlx::query_as(
@@ -158,8 +158,8 @@ async fn restore_revision(
     Path((id, rev)): Path<(NodeId, RevisionId)>,
 ) -> ApiResult<Json<Node>> {
     let mut tx = state.db.begin().await?;
-    let node = live_node(&mut tx, auth.user_id, id).await?;
-    if node.kind() != NodeKind::File {
+    let node = shares::visible(&mut tx, auth.user_id, id).await?.live()?.writable()?;
+    if node.row.kind() != NodeKind::File {
         return Err(ApiError::NotAFile);
     }
     let (size, modified): (i64, i64) =
@@ -174,11 +174,12 @@ async fn restore_revision(
         .into_iter()
         .map(|(h, _)| h)
         .collect();
-    store_revision(&mut tx, auth.user_id, id, &blocks, size.max(0) as u64, modified).await?;
-    changes::append(&mut tx, auth.user_id, id, ChangeKind::Updated).await?;
-    let node = owned_node(&mut *tx, auth.user_id, id).await?;
+    // The owner's quota pays for it, whoever restores it.
+    store_revision(&mut tx, node.owner_id(), id, &blocks, size.max(0) as u64, modified).await?;
+    let audience = changes::append(&mut tx, id, ChangeKind::Updated).await?;
+    let node = shares::visible(&mut tx, auth.user_id, id).await?.present();
     tx.commit().await?;
-    state.changes.wake(auth.user_id);
+    state.changes.wake(&audience);
     tracing::info!(node_id = id, revision = rev, "revision restored");
-    Ok(Json(node.into()))
+    Ok(Json(node))
 }

@@ -73,10 +73,10 @@ async fn restore(State(state): State<AppState>, auth: AuthUser, Path(id): Path<N
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    changes::append(&mut tx, auth.user_id, id, ChangeKind::Restored).await?;
+    let audience = changes::append(&mut tx, id, ChangeKind::Restored).await?;
     let node = owned_node(&mut *tx, auth.user_id, id).await?;
     tx.commit().await?;
-    state.changes.wake(auth.user_id);
+    state.changes.wake(&audience);
     tracing::info!(node_id = id, "node restored");
     Ok(Json(node.into()))
 }
@@ -100,7 +100,9 @@ async fn purge_in(tx: &mut Tx, owner: UserId, id: NodeId) -> ApiResult<()> {
         .bind(owner)
         .execute(&mut **tx)
         .await?;
-    changes::append(tx, owner, id, ChangeKind::Purged).await?;
+    // Grantees lost it when it went to the trash; only the owner's feed
+    // still holds it.
+    changes::append_for(tx, owner, id, ChangeKind::Purged).await?;
     Ok(())
 }
 
@@ -113,7 +115,7 @@ async fn purge(State(state): State<AppState>, auth: AuthUser, Path(id): Path<Nod
     trashed_root(&mut tx, auth.user_id, id).await?;
     purge_in(&mut tx, auth.user_id, id).await?;
     tx.commit().await?;
-    state.changes.wake(auth.user_id);
+    state.changes.wake(&[auth.user_id]);
     tracing::info!(node_id = id, "node purged");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -138,7 +140,7 @@ async fn empty_trash(State(state): State<AppState>, auth: AuthUser) -> ApiResult
         }
     }
     tx.commit().await?;
-    state.changes.wake(auth.user_id);
+    state.changes.wake(&[auth.user_id]);
     tracing::info!(purged = roots.len(), "trash emptied");
     Ok(StatusCode::NO_CONTENT)
 }

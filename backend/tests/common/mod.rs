@@ -20,8 +20,8 @@ use std::{
 
 use chrono::{DateTime, SubsecRound, Utc};
 use drive_wire::{
-    BlockHash, BlockRef, ChangesPage, CommitRequest, CreateFolderRequest, Manifest, Node, NodeId, RevisionId,
-    TokenPair, UploadPlan, User,
+    BlockHash, BlockRef, ChangesPage, CommitRequest, CreateFolderRequest, CreateShareRequest, Manifest, Node, NodeId,
+    RevisionId, Share, ShareId, ShareList, ShareRole, TokenPair, UploadPlan, User,
 };
 use rand::{rngs::StdRng, RngCore, SeedableRng};
 use reqwest::{header::HeaderMap, Method, StatusCode};
@@ -818,6 +818,35 @@ impl Client {
             None => format!("/api/v1/nodes/{id}/manifest"),
         };
         let resp = self.get(&path).await;
+        resp.expect_status(200);
+        resp.parse()
+    }
+
+    // ------------------------------------------------------------ shares
+
+    pub async fn share_raw(&self, node_id: NodeId, email: &str, role: ShareRole) -> Resp {
+        let request = CreateShareRequest {
+            node_id,
+            email: email.to_owned(),
+            role,
+        };
+        self.post("/api/v1/shares", &request).await
+    }
+
+    pub async fn share(&self, node_id: NodeId, email: &str, role: ShareRole) -> Share {
+        let resp = self.share_raw(node_id, email, role).await;
+        resp.expect_status(201);
+        resp.parse()
+    }
+
+    pub async fn accept(&self, share: ShareId) -> Share {
+        let resp = self.post_empty(&format!("/api/v1/shares/{share}/accept")).await;
+        resp.expect_status(200);
+        resp.parse()
+    }
+
+    pub async fn shares(&self) -> ShareList {
+        let resp = self.get("/api/v1/shares").await;
         resp.expect_status(200);
         resp.parse()
     }

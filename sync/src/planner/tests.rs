@@ -3,6 +3,9 @@
 use super::*;
 
 const ROOT: NodeId = 1;
+/// Roles of a share, as the flag the server sets on its nodes.
+const VIEWER: bool = true;
+const EDITOR: bool = false;
 
 struct Case {
     local: HashMap<String, LocalItem>,
@@ -89,7 +92,30 @@ impl Case {
             revision: rev,
             size: 0,
             modified_ms: 0,
+            read_only: false,
+            share_id: None,
         });
+        self
+    }
+
+    /// A folder shared with the user, mounted in their root as `name`.
+    fn mount(self, id: NodeId, name: &str, viewer: bool) -> Self {
+        self.shared(id, ROOT, name, None, viewer).share_root(id)
+    }
+
+    /// A node in something shared with the user.
+    fn shared(mut self, id: NodeId, parent: NodeId, name: &str, rev: Option<RevisionId>, viewer: bool) -> Self {
+        self = self.remote(id, parent, name, rev);
+        if let Some(node) = self.remote.last_mut() {
+            node.read_only = viewer;
+        }
+        self
+    }
+
+    fn share_root(mut self, id: NodeId) -> Self {
+        for node in self.remote.iter_mut().filter(|n| n.id == id) {
+            node.share_id = Some(100 + id);
+        }
         self
     }
 
@@ -431,5 +457,287 @@ fn touched_but_unchanged_files_only_refresh_the_ledger() {
             revision: Some(5),
             kind: NodeKind::File
         }]
+    );
+}
+
+// ---------------------------------------------------------------- shares
+
+/// Shared/ as the grantee has it synced: the mount (node 2), a file (3).
+fn synced_share(viewer: bool) -> Case {
+    Case::new()
+        .local_dir("Shared", 20)
+        .base_dir("Shared", 2, 20)
+        .base_file("Shared/a.txt", 3, 5, "x", 21)
+        .mount(2, "Shared", viewer)
+        .shared(3, 2, "a.txt", Some(5), viewer)
+}
+
+#[test]
+fn a_viewer_s_edit_leaves_the_share_as_a_copy_and_the_original_comes_back() {
+    let ops = synced_share(VIEWER).local_file("Shared/a.txt", "mine", 21).plan();
+    assert_eq!(
+        ops,
+        vec![
+            Op::MoveOutOfShare {
+                path: s("Shared/a.txt"),
+                folder: s("")
+            },
+            Op::Download {
+                path: s("Shared/a.txt"),
+                node_id: 3,
+                revision: 5
+            },
+        ]
+    );
+}
+
+#[test]
+fn an_editor_s_edit_is_uploaded() {
+    let ops = synced_share(EDITOR).local_file("Shared/a.txt", "mine", 21).plan();
+    assert_eq!(
+        ops,
+        vec![Op::Upload {
+            path: s("Shared/a.txt"),
+            base: Some(5)
+        }]
+    );
+}
+
+#[test]
+fn a_viewer_s_new_files_and_folders_leave_the_share_whole() {
+    let ops = synced_share(VIEWER)
+        .local_file("Shared/a.txt", "x", 21)
+        .local_file("Shared/new.txt", "n", 22)
+        .local_dir("Shared/new", 23)
+        .local_file("Shared/new/b.txt", "b", 24)
+        .plan();
+    assert_eq!(
+        ops,
+        vec![
+            Op::MoveOutOfShare {
+                path: s("Shared/new"),
+                folder: s("")
+            },
+            Op::MoveOutOfShare {
+                path: s("Shared/new.txt"),
+                folder: s("")
+            },
+        ]
+    );
+}
+
+#[test]
+fn a_viewer_s_deletions_are_not_sent_but_restored() {
+    let ops = synced_share(VIEWER)
+        .base_dir("Shared/d", 4, 22)
+        .base_file("Shared/d/b.txt", 5, 7, "b", 23)
+        .shared(4, 2, "d", None, VIEWER)
+        .shared(5, 4, "b.txt", Some(7), VIEWER)
+        .plan();
+    assert_eq!(
+        ops,
+        vec![
+            Op::Download {
+                path: s("Shared/a.txt"),
+                node_id: 3,
+                revision: 5
+            },
+            Op::MkdirLocal {
+                path: s("Shared/d"),
+                node_id: 4
+            },
+            Op::Download {
+                path: s("Shared/d/b.txt"),
+                node_id: 5,
+                revision: 7
+            },
+        ]
+    );
+}
+
+#[test]
+fn a_viewer_s_rename_restores_the_original_and_moves_the_renamed_copy_out() {
+    let ops = synced_share(VIEWER).local_file("Shared/b.txt", "x", 21).plan();
+    assert_eq!(
+        ops,
+        vec![
+            Op::Download {
+                path: s("Shared/a.txt"),
+                node_id: 3,
+                revision: 5
+            },
+            Op::MoveOutOfShare {
+                path: s("Shared/b.txt"),
+                folder: s("")
+            },
+        ]
+    );
+    // Moved out of the share into the user's own folder: a copy of theirs.
+    let ops = synced_share(VIEWER).local_file("mine.txt", "x", 21).plan();
+    assert_eq!(
+        ops,
+        vec![
+            Op::Download {
+                path: s("Shared/a.txt"),
+                node_id: 3,
+                revision: 5
+            },
+            Op::Upload {
+                path: s("mine.txt"),
+                base: None
+            },
+        ]
+    );
+}
+
+#[test]
+fn an_own_file_moved_into_a_viewer_s_share_is_moved_back() {
+    let ops = synced_share(VIEWER)
+        .local_file("Shared/a.txt", "x", 21)
+        .local_file("Shared/own.txt", "o", 30)
+        .base_file("own.txt", 9, 2, "o", 30)
+        .remote(9, ROOT, "own.txt", Some(2))
+        .plan();
+    assert_eq!(
+        ops,
+        vec![Op::MoveBack {
+            from: s("Shared/own.txt"),
+            to: s("own.txt")
+        }]
+    );
+}
+
+#[test]
+fn deleting_the_mount_root_leaves_the_share_whole() {
+    // Even with a change under it on the server: the children are the
+    // owner's, never trashed one by one.
+    for viewer in [VIEWER, EDITOR] {
+        let mut case = synced_share(viewer);
+        case.local.clear();
+        let ops = case
+            .base_file("Shared/c.txt", 4, 1, "c", 22)
+            .shared(4, 2, "c.txt", Some(2), viewer)
+            .plan();
+        assert_eq!(
+            ops,
+            vec![Op::TrashRemote {
+                path: s("Shared"),
+                node_id: 2
+            }]
+        );
+    }
+}
+
+#[test]
+fn renaming_the_mount_root_renames_the_mount() {
+    let mut case = synced_share(VIEWER);
+    case.local.clear();
+    let ops = case.local_dir("Theirs", 20).local_file("Theirs/a.txt", "x", 21).plan();
+    assert_eq!(
+        ops,
+        vec![Op::MoveRemote {
+            from: s("Shared"),
+            to: s("Theirs"),
+            node_id: 2
+        }]
+    );
+}
+
+#[test]
+fn a_viewer_s_edit_of_a_shared_file_is_kept_beside_it() {
+    let ops = Case::new()
+        .local_file("report.pdf", "mine", 21)
+        .base_file("report.pdf", 3, 5, "x", 21)
+        .shared(3, ROOT, "report.pdf", Some(5), VIEWER)
+        .share_root(3)
+        .plan();
+    assert_eq!(
+        ops,
+        vec![
+            Op::MoveOutOfShare {
+                path: s("report.pdf"),
+                folder: s("")
+            },
+            Op::Download {
+                path: s("report.pdf"),
+                node_id: 3,
+                revision: 5
+            },
+        ]
+    );
+}
+
+#[test]
+fn a_folder_the_owner_deleted_keeps_only_the_viewer_s_news_outside() {
+    let ops = synced_share(VIEWER)
+        .local_file("Shared/a.txt", "x", 21)
+        .local_dir("Shared/d", 22)
+        .local_file("Shared/d/old", "o", 23)
+        .local_file("Shared/d/new", "n", 24)
+        .base_dir("Shared/d", 4, 22)
+        .base_file("Shared/d/old", 5, 7, "o", 23)
+        .plan();
+    assert_eq!(
+        ops,
+        vec![
+            Op::DeleteLocal {
+                path: s("Shared/d"),
+                kind: LocalKind::Folder
+            },
+            Op::MoveOutOfShare {
+                path: s("Shared/d/new"),
+                folder: s("")
+            },
+            Op::DeleteLocal {
+                path: s("Shared/d/old"),
+                kind: LocalKind::File
+            },
+        ]
+    );
+}
+
+#[test]
+fn changed_on_both_sides_in_a_viewer_s_share_is_compared_as_usual() {
+    let ops = synced_share(VIEWER)
+        .local_file("Shared/a.txt", "mine", 21)
+        .shared(3, 2, "a.txt", Some(6), VIEWER)
+        .plan();
+    assert_eq!(
+        ops,
+        vec![Op::Compare {
+            path: s("Shared/a.txt"),
+            node_id: 3,
+            revision: 6
+        }]
+    );
+}
+
+#[test]
+fn a_revoked_share_goes_like_a_remote_deletion() {
+    // The feed purged the mount root: nothing of the share is left remotely.
+    let revoked = || {
+        let mut case = synced_share(VIEWER);
+        case.remote.clear();
+        case
+    };
+    let ops = revoked().local_file("Shared/a.txt", "x", 21).plan();
+    assert_eq!(
+        ops,
+        vec![Op::DeleteLocal {
+            path: s("Shared"),
+            kind: LocalKind::Folder
+        }]
+    );
+    // A local edit is kept, as the user's own now.
+    let ops = revoked().local_file("Shared/a.txt", "mine", 21).plan();
+    assert_eq!(
+        ops,
+        vec![
+            Op::MkdirRemote { path: s("Shared") },
+            Op::Upload {
+                path: s("Shared/a.txt"),
+                base: None
+            },
+        ]
     );
 }
