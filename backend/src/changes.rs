@@ -19,7 +19,7 @@ use crate::{
     error::{ApiResult, Json, Query},
     shares,
     state::AppState,
-    storage::metadata::{now_ms, to_datetime, Tx},
+    storage::metadata::{now_ms, to_datetime, Db, DbError, Tx},
     tree::NodeRow,
 };
 
@@ -31,13 +31,21 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(changes))
 }
 
-/// Wakes the long-polls of a user when their tree changes.
-#[derive(Default)]
+/// Wakes the long-polls of a user when their tree changes, in this instance
+/// and, through the database, in the others sharing it.
 pub struct ChangeHub {
     waiters: Mutex<HashMap<UserId, Arc<Notify>>>,
+    db: Db,
 }
 
 impl ChangeHub {
+    pub fn new(db: Db) -> Self {
+        Self {
+            waiters: Mutex::default(),
+            db,
+        }
+    }
+
     fn notify_for(&self, user: UserId) -> Arc<Notify> {
         let mut waiters = self.waiters.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         waiters.entry(user).or_default().clone()
@@ -45,9 +53,29 @@ impl ChangeHub {
 
     /// Call after the transaction that appended changes has committed.
     pub fn wake(&self, users: &[UserId]) {
+        self.wake_here(users);
+        let (db, users) = (self.db.clone(), users.to_vec());
+        tokio::spawn(async move { db.announce(&users).await });
+    }
+
+    fn wake_here(&self, users: &[UserId]) {
         for &user in users {
             self.notify_for(user).notify_waiters();
         }
+    }
+
+    /// Wakes the long-polls here whenever another instance announces
+    /// changes; returns at once where there are no other instances.
+    pub async fn follow_other_instances(&self) -> Result<(), DbError> {
+        use futures::StreamExt;
+        let Some(mut users) = self.db.subscribe().await? else {
+            return Ok(());
+        };
+        tracing::info!("following changes made through other instances");
+        while let Some(user) = users.next().await {
+            self.wake_here(&[user]);
+        }
+        Ok(())
     }
 }
 
@@ -86,6 +114,7 @@ pub async fn append(tx: &mut Tx, node: NodeId, kind: ChangeKind) -> ApiResult<Ve
 
 /// Appends a change to one user's feed only.
 pub async fn append_for(tx: &mut Tx, user: UserId, node: NodeId, kind: ChangeKind) -> ApiResult<()> {
+    take_journal_turn(tx).await?;
     sqlx::query("INSERT INTO changes (user_id, node_id, kind, at) VALUES ($1, $2, $3, $4)")
         .bind(user)
         .bind(node)
@@ -101,6 +130,7 @@ pub async fn append_for(tx: &mut Tx, user: UserId, node: NodeId, kind: ChangeKin
 /// (a share accepted, a folder moved into a share) or all of it reads
 /// differently (a share's role changed).
 pub async fn append_subtree(tx: &mut Tx, user: UserId, root: NodeId, kind: ChangeKind) -> ApiResult<()> {
+    take_journal_turn(tx).await?;
     sqlx::query(
         "WITH RECURSIVE sub(id, depth) AS ( \
              SELECT id, 0 FROM nodes WHERE id = $2 AND trashed_at IS NULL \
@@ -115,6 +145,19 @@ pub async fn append_subtree(tx: &mut Tx, user: UserId, root: NodeId, kind: Chang
     .bind(now_ms())
     .execute(&mut **tx)
     .await?;
+    Ok(())
+}
+
+/// Holds the journal's one-row lock until the transaction ends. Sequence
+/// numbers are handed out at insert time but become visible at commit: were
+/// two transactions to append at once, a reader could see seq N+1 before N
+/// commits, move its cursor past N and never see it. Taking turns makes the
+/// journal commit in sequence order. (On SQLite, whose writes already queue
+/// on one connection, the row is simply counted.)
+async fn take_journal_turn(tx: &mut Tx) -> ApiResult<()> {
+    sqlx::query("UPDATE journal_turn SET appends = appends + 1 WHERE id = 1")
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 

@@ -4,6 +4,8 @@ use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Parser, ValueEnum};
 
+use crate::storage::metadata::redact_url;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Text,
@@ -20,6 +22,11 @@ pub struct Config {
     /// Directory for the embedded SQLite database, the blob store and the server's keys.
     #[arg(long, env = "DRIVE_DATA_DIR")]
     pub data_dir: PathBuf,
+
+    /// The metadata database: `postgres://USER:PASSWORD@HOST/DB` for several
+    /// instances sharing one database; SQLite in DATA_DIR/metadata.db when not given.
+    #[arg(long, env = "DRIVE_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
 
     /// Address to listen on (port 0 picks a free port; the bound address is printed).
     #[arg(long, env = "DRIVE_LISTEN", default_value = "127.0.0.1:8080")]
@@ -93,12 +100,20 @@ impl Config {
     pub fn photo_url_ttl(&self) -> Duration {
         Duration::from_secs(self.photo_url_ttl)
     }
+
+    /// `--database-url`, or the embedded default.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("metadata.db").display()))
+    }
 }
 
 /// Printed at start: every setting, secrets masked.
 impl fmt::Display for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "data_dir = {}", self.data_dir.display())?;
+        writeln!(f, "database_url = {}", redact_url(&self.database_url()))?;
         writeln!(f, "listen = {}", self.listen)?;
         writeln!(
             f,

@@ -27,7 +27,8 @@ async fn main() -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating the data dir {}", config.data_dir.display()))?;
     let secret = load_secret(&config)?;
-    let db = Db::open(&config.data_dir.join("metadata.db")).await?;
+    let db = Db::connect(&config.database_url()).await?;
+    tracing::info!(engine = db.engine(), "metadata database open");
 
     if config.check {
         // The URL base is irrelevant to the check.
@@ -70,7 +71,7 @@ async fn main() -> anyhow::Result<()> {
         link_limiter: LoginLimiter::new(config.login_rate_per_account, config.login_rate_per_ip),
         link_cookie_key: derive_key(&secret, "link-cookie"),
         public_url: public_url.trim_end_matches('/').to_owned(),
-        changes: ChangeHub::default(),
+        changes: ChangeHub::new(db.clone()),
         photo_jobs: photos::PhotoJobs::default(),
         blobs: local.clone(),
         local_blobs: Some(local),
@@ -79,6 +80,7 @@ async fn main() -> anyhow::Result<()> {
         config,
     });
     spawn_housekeeping(state.clone(), metrics);
+    spawn_change_follower(state.clone());
     // Also picks up the jobs a previous run left unfinished.
     if !state.config.no_photo_worker {
         photos::spawn_worker(state.clone());
@@ -157,6 +159,20 @@ fn spawn_housekeeping(state: AppState, metrics: metrics_exporter_prometheus::Pro
             state.login_limiter.shrink();
             state.link_limiter.shrink();
             metrics.run_upkeep();
+        }
+    });
+}
+
+/// Long-polls here wake for changes committed through other instances;
+/// a lost subscription is taken again after a pause.
+fn spawn_change_follower(state: AppState) {
+    tokio::spawn(async move {
+        loop {
+            match state.changes.follow_other_instances().await {
+                Ok(()) => return,
+                Err(error) => tracing::warn!(error = %error, "following other instances' changes; retrying"),
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
         }
     });
 }

@@ -5,9 +5,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::storage::metadata::Connection;
 use axum::{extract::State, http::StatusCode};
 use drive_wire::{names::validate_name, BlockHash, ChangeKind, CommitRequest, Node, NodeId, UploadPlan, UserId};
-use sqlx::SqliteConnection;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
@@ -74,12 +74,7 @@ struct Target {
 }
 
 /// Where the request would write, or 409 if the client's view is out of date.
-async fn resolve_target(
-    conn: &mut SqliteConnection,
-    caller: UserId,
-    req: &CommitRequest,
-    name: &str,
-) -> ApiResult<Target> {
+async fn resolve_target(conn: &mut Connection, caller: UserId, req: &CommitRequest, name: &str) -> ApiResult<Target> {
     let folder = shares::writable_folder(conn, caller, req.parent_id).await?;
     let existing = match live_child(&mut *conn, req.parent_id, name).await? {
         Some(child) => Some(folder.clone().with_row(child)),
@@ -99,7 +94,7 @@ async fn resolve_target(
     })
 }
 
-async fn check_quota(conn: &mut SqliteConnection, owner: UserId, old_size: u64, new_size: u64) -> ApiResult<()> {
+async fn check_quota(conn: &mut Connection, owner: UserId, old_size: u64, new_size: u64) -> ApiResult<()> {
     let (used, quota): (i64, i64) = sqlx::query_as("SELECT used_bytes, quota_bytes FROM users WHERE id = $1")
         .bind(owner)
         .fetch_one(conn)
@@ -113,10 +108,7 @@ async fn check_quota(conn: &mut SqliteConnection, owner: UserId, old_size: u64, 
 }
 
 /// Blocks among `sizes` that the metadata knows, with their recorded sizes.
-async fn known_blocks(
-    conn: &mut SqliteConnection,
-    sizes: &BTreeMap<BlockHash, u64>,
-) -> ApiResult<BTreeMap<BlockHash, u64>> {
+async fn known_blocks(conn: &mut Connection, sizes: &BTreeMap<BlockHash, u64>) -> ApiResult<BTreeMap<BlockHash, u64>> {
     let hashes: Vec<String> = sizes.keys().map(ToString::to_string).collect();
     let mut known = BTreeMap::new();
     // Stay well under SQLite's limit on bound parameters.
@@ -237,10 +229,11 @@ async fn commit(
         return Err(ApiError::MissingBlocks(lost));
     }
     let target = resolve_target(&mut tx, auth.user_id, &req, &content.name).await?;
-    let (node_id, kind) = match target.existing {
-        Some(node) => (node.id, ChangeKind::Updated),
+    let (node_id, base, kind) = match target.existing {
+        Some(node) => (node.id, node.revision_id, ChangeKind::Updated),
         None => (
             create_file(&mut tx, target.owner, req.parent_id, &content.name).await?,
+            None,
             ChangeKind::Created,
         ),
     };
@@ -248,6 +241,7 @@ async fn commit(
         &mut tx,
         target.owner,
         node_id,
+        base,
         &content.order,
         content.size,
         content.modified,

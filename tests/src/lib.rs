@@ -52,7 +52,9 @@ pub fn screenshots_dir() -> PathBuf {
 }
 
 pub struct Server {
-    pub data_dir: tempfile::TempDir,
+    pub data_dir: PathBuf,
+    /// Removed when the server that made it is dropped.
+    _owned_dir: Option<tempfile::TempDir>,
     pub port: u16,
     child: Option<Child>,
     extra: Vec<String>,
@@ -64,8 +66,20 @@ impl Server {
     }
 
     pub fn start_with(extra: &[&str]) -> Result<Self> {
+        let dir = tempfile::tempdir()?;
+        Self::launch_new(dir.path().to_owned(), Some(dir), extra)
+    }
+
+    /// Another instance beside this one, on its own port, with the same data
+    /// dir and `extra` flags (say, the same database and secret).
+    pub fn another_instance(&self, extra: &[&str]) -> Result<Self> {
+        Self::launch_new(self.data_dir.clone(), None, extra)
+    }
+
+    fn launch_new(data_dir: PathBuf, owned: Option<tempfile::TempDir>, extra: &[&str]) -> Result<Self> {
         let mut server = Server {
-            data_dir: tempfile::tempdir()?,
+            data_dir,
+            _owned_dir: owned,
             port: free_port(),
             child: None,
             extra: extra.iter().map(|s| s.to_string()).collect(),
@@ -77,7 +91,7 @@ impl Server {
     fn launch(&mut self) -> Result<()> {
         let mut child = Command::new(binary("drive-server"))
             .arg("--data-dir")
-            .arg(self.data_dir.path())
+            .arg(&self.data_dir)
             .args(["--listen", &format!("127.0.0.1:{}", self.port)])
             .args(["--login-rate-per-ip", "10000", "--login-rate-per-account", "1000"])
             .args(&self.extra)
@@ -136,11 +150,12 @@ impl Server {
             .sum()
     }
 
-    /// Runs `drive-server --check` on the data dir.
+    /// Runs `drive-server --check` on the data dir (and database).
     pub fn check(&self) -> Result<()> {
         let output = Command::new(binary("drive-server"))
             .arg("--data-dir")
-            .arg(self.data_dir.path())
+            .arg(&self.data_dir)
+            .args(&self.extra)
             .arg("--check")
             .output()?;
         if !output.status.success() {
@@ -154,6 +169,60 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// A throwaway PostgreSQL server (`scripts/postgres`), stopped on drop.
+pub struct Postgres {
+    dir: tempfile::TempDir,
+    /// The server's URL, for a user that may create databases.
+    pub url: String,
+}
+
+impl Postgres {
+    pub fn start() -> Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let output = Command::new("bash")
+            .arg(workspace_root().join("scripts/postgres"))
+            .arg("start")
+            .arg(dir.path().join("pg"))
+            .output()
+            .context("running scripts/postgres")?;
+        if !output.status.success() {
+            bail!("scripts/postgres start: {}", String::from_utf8_lossy(&output.stderr));
+        }
+        let url = String::from_utf8(output.stdout)?.trim().to_owned();
+        Ok(Postgres { dir, url })
+    }
+
+    /// A new, empty database; its URL.
+    pub fn database(&self, name: &str) -> Result<String> {
+        let status = Command::new("psql")
+            .args(["-X", "-q", "-d", &self.url, "-c", &format!("CREATE DATABASE {name}")])
+            .status()
+            .context("running psql")?;
+        if !status.success() {
+            bail!("creating database {name} failed");
+        }
+        let (server, _) = self.url.rsplit_once('/').context("a URL with a database")?;
+        Ok(format!("{server}/{name}"))
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(workspace_root().join("scripts/postgres"))
+            .arg("stop")
+            .arg(self.dir.path().join("pg"))
+            .status();
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the workspace")
+        .to_owned()
 }
 
 /// One `drive` client: its own home (config, tokens, ledgers) and folder.
@@ -248,11 +317,17 @@ impl Client {
 
     /// Starts `drive sync DIR` (continuous) in the background.
     pub fn start_sync(&mut self) -> Result<()> {
+        self.start_sync_rescanning_every(2)
+    }
+
+    /// Starts `drive sync DIR --rescan SECS` in the background: with a long
+    /// interval, remote changes arrive only through the feed's long-poll.
+    pub fn start_sync_rescanning_every(&mut self, secs: u64) -> Result<()> {
         let child = self
             .command()
             .arg("sync")
             .arg(self.dir.path())
-            .args(["--rescan", "2"])
+            .args(["--rescan", &secs.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()?;

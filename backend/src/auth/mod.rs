@@ -64,7 +64,7 @@ impl From<UserRow> for User {
 
 const USER_COLUMNS: &str = "id, email, root_id, quota_bytes, used_bytes, created_at";
 
-pub async fn load_user<'e, E: sqlx::SqliteExecutor<'e>>(db: E, id: UserId) -> ApiResult<User> {
+pub async fn load_user<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(db: E, id: UserId) -> ApiResult<User> {
     let row: UserRow = sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
         .bind(id)
         .fetch_one(db)

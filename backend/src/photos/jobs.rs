@@ -309,12 +309,11 @@ pub async fn collect_garbage(state: &AppState) -> anyhow::Result<usize> {
     let listed = due.len();
     let mut deleted = 0;
     for raw in due {
-        let in_use: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM photos WHERE original_key = $1 OR resized_key = $1)")
-                .bind(&raw)
-                .fetch_one(state.db.reader())
-                .await?;
-        if in_use {
+        let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM photos WHERE original_key = $1 OR resized_key = $1")
+            .bind(&raw)
+            .fetch_one(state.db.reader())
+            .await?;
+        if users > 0 {
             tracing::error!(key = %raw, "a photo object in use was listed as garbage: kept");
         } else if let Ok(key) = raw.parse::<PhotoKey>() {
             state.blobs.delete_photo(key).await?;
@@ -339,7 +338,7 @@ mod tests {
     use super::*;
 
     async fn db_with_photo(dir: &std::path::Path) -> Db {
-        let db = Db::open(&dir.join("metadata.db")).await.unwrap();
+        let db = Db::open_sqlite(&dir.join("metadata.db")).await.unwrap();
         let mut tx = db.begin().await.unwrap();
         sqlx::query(
             "INSERT INTO users (id, email, password_hash, quota_bytes, created_at) VALUES (1, 'a@b.c', '', 0, 0)",

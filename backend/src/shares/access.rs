@@ -3,8 +3,8 @@
 //! everything under a share they accepted, and write there if they are an
 //! editor; anyone else is told the node does not exist.
 
+use crate::storage::metadata::Connection;
 use drive_wire::{Node, NodeId, NodeKind, ShareId, ShareRole, UserId};
-use sqlx::SqliteConnection;
 
 use crate::{
     error::{ApiError, ApiResult},
@@ -119,7 +119,7 @@ impl Visible {
 }
 
 /// The nearest accepted share of `viewer` on `node` or one of its ancestors.
-async fn grant(conn: &mut SqliteConnection, viewer: UserId, node: NodeId) -> ApiResult<Option<Grant>> {
+async fn grant(conn: &mut Connection, viewer: UserId, node: NodeId) -> ApiResult<Option<Grant>> {
     Ok(sqlx::query_as(
         "WITH RECURSIVE up(id, parent_id, depth) AS ( \
              SELECT id, parent_id, 0 FROM nodes WHERE id = $1 \
@@ -136,7 +136,7 @@ async fn grant(conn: &mut SqliteConnection, viewer: UserId, node: NodeId) -> Api
 }
 
 /// `row` as `viewer` may see it, or `None` if they may not.
-pub async fn view(conn: &mut SqliteConnection, viewer: UserId, row: NodeRow) -> ApiResult<Option<Visible>> {
+pub async fn view(conn: &mut Connection, viewer: UserId, row: NodeRow) -> ApiResult<Option<Visible>> {
     if row.owner_id == viewer {
         return Ok(Some(Visible { row, grant: None }));
     }
@@ -148,7 +148,7 @@ pub async fn view(conn: &mut SqliteConnection, viewer: UserId, row: NodeRow) -> 
 
 /// A node `viewer` may read, live or trashed; 404 for anyone else, exactly as
 /// for a node that does not exist.
-pub async fn visible(conn: &mut SqliteConnection, viewer: UserId, id: NodeId) -> ApiResult<Visible> {
+pub async fn visible(conn: &mut Connection, viewer: UserId, id: NodeId) -> ApiResult<Visible> {
     let row: NodeRow = sqlx::query_as(&format!("SELECT {NODE_COLUMNS} FROM nodes WHERE id = $1"))
         .bind(id)
         .fetch_optional(&mut *conn)
@@ -158,13 +158,13 @@ pub async fn visible(conn: &mut SqliteConnection, viewer: UserId, id: NodeId) ->
 }
 
 /// A live folder `viewer` may put things in.
-pub async fn writable_folder(conn: &mut SqliteConnection, viewer: UserId, id: NodeId) -> ApiResult<Visible> {
+pub async fn writable_folder(conn: &mut Connection, viewer: UserId, id: NodeId) -> ApiResult<Visible> {
     visible(conn, viewer, id).await?.live()?.folder()?.writable()
 }
 
 /// The share mounted as `name` in `folder`, if `folder` is `viewer`'s root.
 pub async fn mount_named(
-    conn: &mut SqliteConnection,
+    conn: &mut Connection,
     viewer: UserId,
     folder: NodeId,
     name: &str,
@@ -186,7 +186,7 @@ pub async fn mount_named(
 
 /// Refuses `name` in `folder` when a share is mounted there under that name,
 /// as the unique index does for real children.
-pub async fn ensure_no_mount(conn: &mut SqliteConnection, viewer: UserId, folder: NodeId, name: &str) -> ApiResult<()> {
+pub async fn ensure_no_mount(conn: &mut Connection, viewer: UserId, folder: NodeId, name: &str) -> ApiResult<()> {
     match mount_named(conn, viewer, folder, name).await? {
         Some(_) => Err(ApiError::NameTaken),
         None => Ok(()),
@@ -194,7 +194,7 @@ pub async fn ensure_no_mount(conn: &mut SqliteConnection, viewer: UserId, folder
 }
 
 /// The live shares mounted in `folder` (only ever `viewer`'s root).
-pub async fn mounts_in(conn: &mut SqliteConnection, viewer: UserId, folder: NodeId) -> ApiResult<Vec<Visible>> {
+pub async fn mounts_in(conn: &mut Connection, viewer: UserId, folder: NodeId) -> ApiResult<Vec<Visible>> {
     let ids: Vec<NodeId> = sqlx::query_scalar(
         "SELECT s.node_id FROM shares s JOIN users u ON u.id = s.grantee_id JOIN nodes n ON n.id = s.node_id \
          WHERE s.grantee_id = $1 AND u.root_id = $2 AND s.accepted_at IS NOT NULL AND n.trashed_at IS NULL",
@@ -212,7 +212,7 @@ pub async fn mounts_in(conn: &mut SqliteConnection, viewer: UserId, folder: Node
 
 /// Everyone whose tree holds `node`: its owner and every grantee of an
 /// accepted share on it or above it. Their feeds get its changes.
-pub async fn audience(conn: &mut SqliteConnection, node: NodeId) -> ApiResult<Vec<UserId>> {
+pub async fn audience(conn: &mut Connection, node: NodeId) -> ApiResult<Vec<UserId>> {
     Ok(sqlx::query_scalar(
         "WITH RECURSIVE up(id, parent_id) AS ( \
              SELECT id, parent_id FROM nodes WHERE id = $1 \

@@ -5,11 +5,11 @@
 
 mod access;
 
+use crate::storage::metadata::Connection;
 use axum::{extract::State, http::StatusCode};
 use drive_wire::{
     AuditKind, ChangeKind, CreateShareRequest, NodeId, Share, ShareId, ShareList, ShareRole, UpdateShareRequest, UserId,
 };
-use sqlx::SqliteConnection;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use access::{audience, ensure_no_mount, mount_named, mounts_in, view, visible, writable_folder, Visible};
@@ -82,7 +82,7 @@ impl From<ShareRow> for Share {
 }
 
 /// A share the caller is party to (owner or grantee); 404 for anyone else.
-async fn share_of(conn: &mut SqliteConnection, caller: UserId, id: ShareId) -> ApiResult<ShareRow> {
+async fn share_of(conn: &mut Connection, caller: UserId, id: ShareId) -> ApiResult<ShareRow> {
     sqlx::query_as(&format!(
         "SELECT {SHARE_COLUMNS} FROM {SHARE_FROM} WHERE s.id = $1 AND (s.owner_id = $2 OR s.grantee_id = $2)"
     ))

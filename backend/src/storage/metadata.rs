@@ -1,72 +1,276 @@
-//! The metadata database. SQLite in WAL mode on the embedded default; writes
-//! go through a single connection so that transactions never fight over the
-//! write lock (SQLite would answer SQLITE_BUSY instead of waiting), while
-//! reads run in parallel on their own pool.
+//! The metadata database, behind [`MetadataStore`]: SQLite, the embedded
+//! default (a file in the data dir, one server), or PostgreSQL (several
+//! stateless instances), chosen by the database URL.
+//!
+//! Queries are written once, in SQL both engines run (`$N` parameters,
+//! `RETURNING`, recursive CTEs, `ON CONFLICT`, integers for times), and go
+//! through sqlx's `Any` driver. What really differs is the trait's: how to
+//! connect and migrate, how writers take turns, and how other instances hear
+//! that a feed grew.
 
-use std::{path::Path, str::FromStr, time::Duration};
+use std::{path::Path, sync::Arc, time::Duration};
 
-use sqlx::{
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
-    SqlitePool,
-};
+use async_trait::async_trait;
+use drive_wire::UserId;
+use futures::stream::BoxStream;
+use sqlx::{any::AnyPoolOptions, postgres::PgListener, AnyPool, Executor};
 
-pub type Pool = SqlitePool;
-pub type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
+pub type Pool = AnyPool;
+pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+pub type Connection = sqlx::AnyConnection;
 
-#[derive(Clone)]
-pub struct Db {
-    read: Pool,
-    write: Pool,
-}
+/// The PostgreSQL channel that carries "these users' feeds grew".
+const CHANGES_CHANNEL: &str = "drive_changes";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    #[error("opening the database {path}")]
+    #[error("opening the database {url}")]
     Open {
-        path: String,
+        url: String,
         #[source]
         source: sqlx::Error,
     },
     #[error("applying database migrations")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("the database URL {0} is neither sqlite:// nor postgres://")]
+    UnknownScheme(String),
+    #[error("listening for changes of other instances")]
+    Listen(#[source] sqlx::Error),
 }
 
+/// What differs between the two engines.
+#[async_trait]
+pub trait MetadataStore: Send + Sync + 'static {
+    /// `sqlite` or `postgres`, for logs.
+    fn engine(&self) -> &'static str;
+
+    /// For queries that change nothing.
+    fn reader(&self) -> &Pool;
+
+    /// For write transactions.
+    fn writer(&self) -> &Pool;
+
+    /// Tells the other instances sharing this database that these users'
+    /// feeds grew, so that their long-polls wake. Best effort: a long-poll
+    /// that misses it still answers when its wait runs out.
+    async fn announce(&self, users: &[UserId]);
+
+    /// The users whose feeds grew through other instances, as announced;
+    /// `None` where no other instance can exist.
+    async fn subscribe(&self) -> Result<Option<BoxStream<'static, UserId>>, DbError>;
+}
+
+/// The metadata database every handler uses.
+#[derive(Clone)]
+pub struct Db(Arc<dyn MetadataStore>);
+
 impl Db {
-    pub async fn open(path: &Path) -> Result<Self, DbError> {
-        let open_err = |source| DbError::Open {
-            path: path.display().to_string(),
-            source,
-        };
-        let options = SqliteConnectOptions::from_str("sqlite://")
-            .map_err(open_err)?
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        let write = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options.clone())
-            .await
-            .map_err(open_err)?;
-        sqlx::migrate!("./migrations/sqlite").run(&write).await?;
-        let read = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options.read_only(true))
-            .await
-            .map_err(open_err)?;
-        Ok(Self { read, write })
+    /// Opens (creating and migrating as needed) the database at `url`:
+    /// `sqlite://PATH` or `postgres://...`.
+    pub async fn connect(url: &str) -> Result<Self, DbError> {
+        sqlx::any::install_default_drivers();
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            Ok(Self(Arc::new(SqliteStore::open(Path::new(path)).await?)))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self(Arc::new(PostgresStore::open(url).await?)))
+        } else {
+            Err(DbError::UnknownScheme(redact_url(url)))
+        }
+    }
+
+    /// The embedded default: a SQLite file.
+    pub async fn open_sqlite(path: &Path) -> Result<Self, DbError> {
+        sqlx::any::install_default_drivers();
+        Ok(Self(Arc::new(SqliteStore::open(path).await?)))
+    }
+
+    pub fn engine(&self) -> &'static str {
+        self.0.engine()
     }
 
     /// For queries that change nothing.
     pub fn reader(&self) -> &Pool {
+        self.0.reader()
+    }
+
+    /// Starts a write transaction.
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        self.0.writer().begin().await
+    }
+
+    pub async fn announce(&self, users: &[UserId]) {
+        self.0.announce(users).await
+    }
+
+    pub async fn subscribe(&self) -> Result<Option<BoxStream<'static, UserId>>, DbError> {
+        self.0.subscribe().await
+    }
+}
+
+/// SQLite in WAL mode. Writes go through a single connection so that
+/// transactions queue instead of failing with `SQLITE_BUSY`, which also
+/// commits changes to the journal in the order of their sequence numbers;
+/// reads run in parallel on their own pool.
+struct SqliteStore {
+    read: Pool,
+    write: Pool,
+}
+
+impl SqliteStore {
+    async fn open(path: &Path) -> Result<Self, DbError> {
+        // The path goes into a URL: escape what a URL would read otherwise.
+        let encoded = percent_encoding::utf8_percent_encode(&path.to_string_lossy(), URL_UNSAFE).to_string();
+        let url = format!("sqlite://{encoded}");
+        let open_err = |source| DbError::Open {
+            url: url.clone(),
+            source,
+        };
+        let write = sqlite_pool(&format!("{url}?mode=rwc"), 1).await.map_err(open_err)?;
+        write.execute("PRAGMA journal_mode = WAL").await.map_err(open_err)?;
+        sqlx::migrate!("./migrations/sqlite").run(&write).await?;
+        let read = sqlite_pool(&format!("{url}?mode=ro"), 8).await.map_err(open_err)?;
+        Ok(Self { read, write })
+    }
+}
+
+const URL_UNSAFE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS.add(b' ').add(b'%').add(b'?').add(b'#');
+
+async fn sqlite_pool(url: &str, connections: u32) -> Result<Pool, sqlx::Error> {
+    AnyPoolOptions::new()
+        .max_connections(connections)
+        // Per connection: sqlx turns foreign keys on itself.
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                conn.execute("PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000")
+                    .await
+                    .map(drop)
+            })
+        })
+        .connect(url)
+        .await
+}
+
+#[async_trait]
+impl MetadataStore for SqliteStore {
+    fn engine(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn reader(&self) -> &Pool {
         &self.read
     }
 
-    /// Starts a write transaction; callers wait their turn for the one writer.
-    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
-        self.write.begin().await
+    fn writer(&self) -> &Pool {
+        &self.write
+    }
+
+    async fn announce(&self, _users: &[UserId]) {}
+
+    async fn subscribe(&self) -> Result<Option<BoxStream<'static, UserId>>, DbError> {
+        // One process owns the file: there is nobody else to hear from.
+        Ok(None)
+    }
+}
+
+/// PostgreSQL, shared by any number of instances. Journal appends take a row
+/// lock (see `changes::append`) so that feeds commit in sequence order; other
+/// instances hear of new changes through LISTEN/NOTIFY.
+struct PostgresStore {
+    pool: Pool,
+    /// With its password: the listener opens its own connection.
+    url: String,
+}
+
+impl PostgresStore {
+    async fn open(url: &str) -> Result<Self, DbError> {
+        let open_err = |source| DbError::Open {
+            url: redact_url(url),
+            source,
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await
+            .map_err(open_err)?;
+        // Instances starting together migrate one at a time: sqlx takes an
+        // advisory lock for it on PostgreSQL.
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        Ok(Self {
+            pool,
+            url: url.to_owned(),
+        })
+    }
+}
+
+#[async_trait]
+impl MetadataStore for PostgresStore {
+    fn engine(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn reader(&self) -> &Pool {
+        &self.pool
+    }
+
+    fn writer(&self) -> &Pool {
+        &self.pool
+    }
+
+    async fn announce(&self, users: &[UserId]) {
+        if users.is_empty() {
+            return;
+        }
+        let payload = users.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
+        let sent = sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANGES_CHANNEL)
+            .bind(payload)
+            .execute(&self.pool)
+            .await;
+        if let Err(error) = sent {
+            tracing::warn!(%error, "could not announce changes to other instances");
+        }
+    }
+
+    async fn subscribe(&self) -> Result<Option<BoxStream<'static, UserId>>, DbError> {
+        use futures::StreamExt;
+        let mut listener = PgListener::connect(&self.url).await.map_err(DbError::Listen)?;
+        listener.listen(CHANGES_CHANNEL).await.map_err(DbError::Listen)?;
+        // The listener reconnects by itself; a notification lost meanwhile
+        // only delays a long-poll until its wait runs out.
+        let users = listener
+            .into_stream()
+            .filter_map(|notification| async move {
+                match notification {
+                    Ok(notification) => Some(
+                        notification
+                            .payload()
+                            .split(',')
+                            .filter_map(|id| id.parse::<UserId>().ok())
+                            .collect::<Vec<_>>(),
+                    ),
+                    Err(error) => {
+                        tracing::warn!(%error, "listening for changes of other instances");
+                        None
+                    }
+                }
+            })
+            .flat_map(futures::stream::iter);
+        Ok(Some(users.boxed()))
+    }
+}
+
+/// The URL without its password, for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:****{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
     }
 }
 
@@ -77,4 +281,22 @@ pub fn now_ms() -> i64 {
 
 pub fn to_datetime(ms: i64) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_are_masked_in_urls() {
+        assert_eq!(
+            redact_url("postgres://drive:s3cret@db:5432/drive"),
+            "postgres://drive:****@db:5432/drive"
+        );
+        assert_eq!(redact_url("postgres://db/drive"), "postgres://db/drive");
+        assert_eq!(
+            redact_url("sqlite:///var/lib/drive/metadata.db"),
+            "sqlite:///var/lib/drive/metadata.db"
+        );
+    }
 }

@@ -72,7 +72,11 @@ impl From<NodeRow> for Node {
 }
 
 /// A node of `owner`, live or trashed.
-pub async fn owned_node<'e, E: sqlx::SqliteExecutor<'e>>(db: E, owner: UserId, id: NodeId) -> ApiResult<NodeRow> {
+pub async fn owned_node<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    db: E,
+    owner: UserId,
+    id: NodeId,
+) -> ApiResult<NodeRow> {
     sqlx::query_as(&format!(
         "SELECT {NODE_COLUMNS} FROM nodes WHERE id = $1 AND owner_id = $2"
     ))
@@ -84,7 +88,7 @@ pub async fn owned_node<'e, E: sqlx::SqliteExecutor<'e>>(db: E, owner: UserId, i
 }
 
 /// The live child named `name` in `parent`, if any.
-pub async fn live_child<'e, E: sqlx::SqliteExecutor<'e>>(
+pub async fn live_child<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
     db: E,
     parent: NodeId,
     name: &str,
@@ -98,7 +102,7 @@ pub async fn live_child<'e, E: sqlx::SqliteExecutor<'e>>(
     .await?)
 }
 
-pub async fn root_id<'e, E: sqlx::SqliteExecutor<'e>>(db: E, owner: UserId) -> ApiResult<NodeId> {
+pub async fn root_id<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(db: E, owner: UserId) -> ApiResult<NodeId> {
     sqlx::query_scalar("SELECT root_id FROM users WHERE id = $1")
         .bind(owner)
         .fetch_one(db)

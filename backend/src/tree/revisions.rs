@@ -21,10 +21,16 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// Makes `blocks` the new current content of file `node_id`, charging the
 /// size difference to the owner's quota.
+///
+/// `base` is the revision the caller checked the file is at: where writers
+/// run concurrently (PostgreSQL), another commit may have moved it on since,
+/// and then this one answers 409 instead of overwriting it. Likewise the
+/// quota is checked and charged in one statement.
 pub async fn store_revision(
     tx: &mut Tx,
     owner: UserId,
     node_id: NodeId,
+    base: Option<RevisionId>,
     blocks: &[BlockHash],
     size: u64,
     modified: i64,
@@ -34,16 +40,23 @@ pub async fn store_revision(
         .bind(node_id)
         .fetch_one(&mut **tx)
         .await?;
-    let (used, quota): (i64, i64) = sqlx::query_as("SELECT used_bytes, quota_bytes FROM users WHERE id = $1")
-        .bind(owner)
-        .fetch_one(&mut **tx)
-        .await?;
     let growth = size - old_size;
-    if growth > 0 && used + growth > quota {
+    let charged = sqlx::query(
+        "UPDATE users SET used_bytes = used_bytes + $1 WHERE id = $2 AND ($1 <= 0 OR used_bytes + $1 <= quota_bytes)",
+    )
+    .bind(growth)
+    .bind(owner)
+    .execute(&mut **tx)
+    .await?;
+    if charged.rows_affected() == 0 {
+        let (used, quota): (i64, i64) = sqlx::query_as("SELECT used_bytes, quota_bytes FROM users WHERE id = $1")
+            .bind(owner)
+            .fetch_one(&mut **tx)
+            .await?;
         return Err(ApiError::QuotaExceeded {
-            used: used as u64,
-            quota: quota as u64,
-            needed: growth as u64,
+            used: used.max(0) as u64,
+            quota: quota.max(0) as u64,
+            needed: growth.max(0) as u64,
         });
     }
     let revision: RevisionId = sqlx::query_scalar(
@@ -63,23 +76,25 @@ pub async fn store_revision(
             .execute(&mut **tx)
             .await?;
     }
-    sqlx::query("UPDATE nodes SET size = $1, revision_id = $2, modified = $3 WHERE id = $4")
-        .bind(size)
-        .bind(revision)
-        .bind(modified)
-        .bind(node_id)
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query("UPDATE users SET used_bytes = used_bytes + $1 WHERE id = $2")
-        .bind(growth)
-        .bind(owner)
-        .execute(&mut **tx)
-        .await?;
+    let moved = sqlx::query(
+        "UPDATE nodes SET size = $1, revision_id = $2, modified = $3 \
+         WHERE id = $4 AND revision_id IS NOT DISTINCT FROM $5",
+    )
+    .bind(size)
+    .bind(revision)
+    .bind(modified)
+    .bind(node_id)
+    .bind(base)
+    .execute(&mut **tx)
+    .await?;
+    if moved.rows_affected() == 0 {
+        return Err(ApiError::StaleRevision(None));
+    }
     Ok(revision)
 }
 
 /// The blocks of a revision of `node_id`, in file order, with their sizes.
-pub async fn revision_blocks<'e, E: sqlx::SqliteExecutor<'e>>(
+pub async fn revision_blocks<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
     db: E,
     node_id: NodeId,
     revision: RevisionId,
@@ -175,7 +190,17 @@ async fn restore_revision(
         .map(|(h, _)| h)
         .collect();
     // The owner's quota pays for it, whoever restores it.
-    store_revision(&mut tx, node.owner_id(), id, &blocks, size.max(0) as u64, modified).await?;
+    let base = node.row.revision_id;
+    store_revision(
+        &mut tx,
+        node.owner_id(),
+        id,
+        base,
+        &blocks,
+        size.max(0) as u64,
+        modified,
+    )
+    .await?;
     let audience = changes::append(&mut tx, id, ChangeKind::Updated).await?;
     let node = shares::visible(&mut tx, auth.user_id, id).await?.present();
     tx.commit().await?;

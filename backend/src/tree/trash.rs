@@ -86,7 +86,7 @@ async fn purge_in(tx: &mut Tx, owner: UserId, id: NodeId) -> ApiResult<()> {
     const SUBTREE: &str = "WITH RECURSIVE sub(id) AS ( \
              SELECT $1 UNION ALL SELECT n.id FROM nodes n JOIN sub ON n.parent_id = sub.id)";
     let freed: i64 = sqlx::query_scalar(&format!(
-        "{SUBTREE} SELECT COALESCE(SUM(size), 0) FROM nodes WHERE kind = 'file' AND id IN (SELECT id FROM sub)"
+        "{SUBTREE} SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM nodes WHERE kind = 'file' AND id IN (SELECT id FROM sub)"
     ))
     .bind(id)
     .fetch_one(&mut **tx)

@@ -50,7 +50,8 @@ pub struct TestServer {
     pub http: reqwest::Client,
 }
 
-fn command() -> Command {
+/// A `drive-server` command for the server whose data is in `data_dir`.
+fn command(data_dir: &Path) -> Command {
     let mut command = Command::new(BIN);
     // Settings from the environment of whoever runs the tests must not leak in.
     for (key, _) in std::env::vars_os() {
@@ -59,7 +60,57 @@ fn command() -> Command {
         }
     }
     command.env_remove("RUST_LOG");
+    command.arg("--data-dir").arg(data_dir);
+    if let Some(database) = Database::of(data_dir) {
+        command.env("DRIVE_DATABASE_URL", database.url);
+    }
     command
+}
+
+/// With `DRIVE_TEST_DATABASE_URL` (a PostgreSQL server whose user may create
+/// databases; `scripts/test` starts one), every test server gets a database
+/// of its own there; without it, the embedded SQLite in its data dir.
+struct Database {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl Database {
+    fn of(data_dir: &Path) -> Option<Database> {
+        let admin_url = std::env::var("DRIVE_TEST_DATABASE_URL").ok()?;
+        // Named after the data dir, which is unique and stays the same
+        // across restarts of one test server.
+        let digest = Sha256::digest(data_dir.to_string_lossy().as_bytes());
+        let name = format!("t_{}", &hex::encode(digest)[..20]);
+        let mut url = reqwest::Url::parse(&admin_url).expect("DRIVE_TEST_DATABASE_URL is a URL");
+        url.set_path(&format!("/{name}"));
+        Some(Database {
+            admin_url,
+            name,
+            url: url.to_string(),
+        })
+    }
+
+    fn psql(&self, sql: &str) {
+        let output = Command::new("psql")
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &self.admin_url, "-c", sql])
+            .output()
+            .unwrap_or_else(|e| panic!("running psql: {e}"));
+        assert!(
+            output.status.success(),
+            "psql {sql}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    fn create(&self) {
+        self.psql(&format!("CREATE DATABASE {}", self.name));
+    }
+
+    fn drop(&self) {
+        self.psql(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+    }
 }
 
 pub fn http_client() -> reqwest::Client {
@@ -80,6 +131,9 @@ impl TestServer {
         let dir = tempfile::tempdir().expect("creating a temp dir for the server");
         let data_dir = dir.path().join("data");
         let log_path = dir.path().join("server.log");
+        if let Some(database) = Database::of(&data_dir) {
+            database.create();
+        }
         let (child, addr) = spawn(&data_dir, &log_path, args);
         TestServer {
             child: Some(child),
@@ -235,9 +289,7 @@ fn spawn(data_dir: &Path, log_path: &Path, args: &[&str]) -> (Child, SocketAddr)
         .append(true)
         .open(log_path)
         .expect("opening the server log file");
-    let mut child = command()
-        .arg("--data-dir")
-        .arg(data_dir)
+    let mut child = command(data_dir)
         .args(["--listen", "127.0.0.1:0"])
         .args(args)
         .stdin(Stdio::null())
@@ -285,9 +337,7 @@ fn spawn(data_dir: &Path, log_path: &Path, args: &[&str]) -> (Child, SocketAddr)
 }
 
 fn run_check(data_dir: &Path) {
-    let output = command()
-        .arg("--data-dir")
-        .arg(data_dir)
+    let output = command(data_dir)
         .arg("--check")
         .stdin(Stdio::null())
         .output()
@@ -314,6 +364,9 @@ impl Drop for TestServer {
             eprintln!("{}", self.log());
         }
         self.stop();
+        if let Some(database) = Database::of(&self.data_dir) {
+            database.drop();
+        }
     }
 }
 
