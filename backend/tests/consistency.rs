@@ -240,3 +240,61 @@ async fn check_passes_after_a_full_workload() {
     assert_eq!(alice.me().await.used_bytes, 50_000);
     server.check();
 }
+
+/// Writers racing on one file or one quota (on PostgreSQL they truly run at
+/// once): exactly one commit on a given base revision wins and the others get
+/// 409, and the quota is never overrun.
+#[tokio::test]
+async fn racing_commits_neither_overwrite_each_other_nor_overrun_the_quota() {
+    let mut server = TestServer::start_with(&["--default-quota", "1000000"]).await;
+    let alice = server.register("alice@example.com").await;
+    let file = alice.upload_file(alice.root(), "shared.txt", b"v1", None).await;
+
+    let edits: Vec<_> = (0..8u64)
+        .map(|i| {
+            let alice = alice.clone();
+            let base = file.revision;
+            tokio::spawn(async move {
+                alice
+                    .try_upload(alice.root(), "shared.txt", &bytes(100 + i, 1000), base)
+                    .await
+                    .status
+                    .as_u16()
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for edit in edits {
+        statuses.push(edit.await.expect("an edit task"));
+    }
+    statuses.sort();
+    assert_eq!(statuses, [201, 409, 409, 409, 409, 409, 409, 409], "one winner");
+    let revisions = alice.get(&format!("/api/v1/nodes/{}/revisions", file.id)).await.json();
+    assert_eq!(revisions.as_array().map(Vec::len), Some(2), "v1 and the winner");
+
+    // 8 files of 300 kB against a quota with room for 3.
+    let uploads: Vec<_> = (0..8u64)
+        .map(|i| {
+            let alice = alice.clone();
+            tokio::spawn(async move {
+                alice
+                    .try_upload(alice.root(), &format!("big-{i}.bin"), &bytes(200 + i, 300_000), None)
+                    .await
+                    .status
+                    .as_u16()
+            })
+        })
+        .collect();
+    let mut stored = 0;
+    for upload in uploads {
+        match upload.await.expect("an upload task") {
+            201 => stored += 1,
+            413 => {}
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert_eq!(stored, 3, "as many as fit");
+    let me = alice.me().await;
+    assert!(me.used_bytes <= me.quota_bytes, "{me:?}");
+    server.check();
+}
