@@ -64,11 +64,7 @@ impl From<ShareRow> for Share {
             id: row.id,
             node_id: row.node_id,
             role: row.role(),
-            kind: if row.kind == "file" {
-                drive_wire::NodeKind::File
-            } else {
-                drive_wire::NodeKind::Folder
-            },
+            kind: crate::tree::kind_from_column(&row.kind),
             name: row.name,
             owner_id: row.owner_id,
             owner_email: row.owner_email,

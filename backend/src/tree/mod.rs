@@ -38,13 +38,18 @@ pub struct NodeRow {
     pub trashed_at: Option<i64>,
 }
 
+/// The `kind` column, which holds only these two values.
+pub fn kind_from_column(kind: &str) -> NodeKind {
+    if kind == "file" {
+        NodeKind::File
+    } else {
+        NodeKind::Folder
+    }
+}
+
 impl NodeRow {
     pub fn kind(&self) -> NodeKind {
-        if self.kind == "file" {
-            NodeKind::File
-        } else {
-            NodeKind::Folder
-        }
+        kind_from_column(&self.kind)
     }
 
     pub fn is_live(&self) -> bool {
