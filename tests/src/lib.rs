@@ -56,6 +56,8 @@ pub struct Server {
     pub port: u16,
     child: Option<Child>,
     extra: Vec<String>,
+    /// Environment naming the blob store (empty: the local one).
+    store: Vec<(String, String)>,
 }
 
 impl Server {
@@ -69,13 +71,61 @@ impl Server {
             port: free_port(),
             child: None,
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            store: Vec::new(),
         };
         server.launch()?;
         Ok(server)
     }
 
+    /// A server whose blobs are in the S3 store that `DRIVE_TEST_S3_*` name
+    /// (`scripts/garage run`), under a prefix of its own; `None` without them.
+    pub fn start_on_s3() -> Result<Option<Self>> {
+        let var = |name: &str| std::env::var(format!("DRIVE_TEST_S3_{name}")).ok().filter(|v| !v.is_empty());
+        let (Some(endpoint), Some(bucket), Some(key_id), Some(secret)) = (
+            var("ENDPOINT"),
+            var("BUCKET"),
+            var("ACCESS_KEY_ID"),
+            var("SECRET_ACCESS_KEY"),
+        ) else {
+            return Ok(None);
+        };
+        let region = var("REGION").unwrap_or_else(|| "garage".into());
+        let prefix = format!("e2e-{}-{}", std::process::id(), free_port());
+        let mut server = Server {
+            data_dir: tempfile::tempdir()?,
+            port: free_port(),
+            child: None,
+            extra: Vec::new(),
+            store: [
+                ("DRIVE_BLOB_STORE", "s3"),
+                ("DRIVE_S3_ENDPOINT", &endpoint),
+                ("DRIVE_S3_REGION", &region),
+                ("DRIVE_S3_BUCKET", &bucket),
+                ("DRIVE_S3_PREFIX", &prefix),
+                ("DRIVE_S3_PATH_STYLE", "true"),
+                ("DRIVE_S3_ACCESS_KEY_ID", &key_id),
+                ("DRIVE_S3_SECRET_ACCESS_KEY", &secret),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+        };
+        server.launch()?;
+        Ok(Some(server))
+    }
+
+    /// `drive-server` with the blob store's settings, and without the
+    /// machine's CA bundle setting, which only gets in the way of a
+    /// plain-HTTP loopback store.
+    fn command(&self) -> Command {
+        let mut command = Command::new(binary("drive-server"));
+        command.env_remove("AWS_CA_BUNDLE").envs(self.store.iter().map(|(k, v)| (k, v)));
+        command
+    }
+
     fn launch(&mut self) -> Result<()> {
-        let mut child = Command::new(binary("drive-server"))
+        let mut child = self
+            .command()
             .arg("--data-dir")
             .arg(self.data_dir.path())
             .args(["--listen", &format!("127.0.0.1:{}", self.port)])
@@ -138,7 +188,8 @@ impl Server {
 
     /// Runs `drive-server --check` on the data dir.
     pub fn check(&self) -> Result<()> {
-        let output = Command::new(binary("drive-server"))
+        let output = self
+            .command()
             .arg("--data-dir")
             .arg(self.data_dir.path())
             .arg("--check")
