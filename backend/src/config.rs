@@ -94,11 +94,21 @@ pub struct Config {
 
     /// S3 access key id. Without it (and the secret) the AWS SDK's default
     /// chain is used: environment, profile, web identity, instance role.
-    #[arg(long, env = "DRIVE_S3_ACCESS_KEY_ID", hide_env_values = true, requires = "s3_secret_access_key")]
+    #[arg(
+        long,
+        env = "DRIVE_S3_ACCESS_KEY_ID",
+        hide_env_values = true,
+        requires = "s3_secret_access_key"
+    )]
     pub s3_access_key_id: Option<String>,
 
     /// S3 secret access key.
-    #[arg(long, env = "DRIVE_S3_SECRET_ACCESS_KEY", hide_env_values = true, requires = "s3_access_key_id")]
+    #[arg(
+        long,
+        env = "DRIVE_S3_SECRET_ACCESS_KEY",
+        hide_env_values = true,
+        requires = "s3_access_key_id"
+    )]
     pub s3_secret_access_key: Option<String>,
 
     /// Blocks no revision uses are deleted once untouched this long, in

@@ -136,7 +136,11 @@ pub fn spawn_worker(db: Db, blobs: std::sync::Arc<dyn BlobStore>, grace: Duratio
     tokio::spawn(
         async move {
             let lease = Lease::gc();
-            tracing::info!(grace_s = grace.as_secs(), interval_s = interval.as_secs(), "gc worker started");
+            tracing::info!(
+                grace_s = grace.as_secs(),
+                interval_s = interval.as_secs(),
+                "gc worker started"
+            );
             loop {
                 tokio::time::sleep(interval).await;
                 let now = now_ms();
@@ -171,10 +175,9 @@ pub async fn run_pass(db: &Db, blobs: &dyn BlobStore, grace: Duration, lease: &L
         let cutoff = now_ms().saturating_sub(grace_ms);
 
         // Rows a pass marked before it stopped midway: their objects may be gone already.
-        let leftovers: Vec<String> =
-            sqlx::query_scalar("SELECT hash FROM blocks WHERE deleting_at IS NOT NULL")
-                .fetch_all(db.reader())
-                .await?;
+        let leftovers: Vec<String> = sqlx::query_scalar("SELECT hash FROM blocks WHERE deleting_at IS NOT NULL")
+            .fetch_all(db.reader())
+            .await?;
         report.unused += finish(db, blobs, &parse(leftovers), &mut report.failed).await?;
 
         loop {

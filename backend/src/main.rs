@@ -125,7 +125,10 @@ async fn open_blob_store(
             let settings = S3Settings {
                 endpoint: config.s3_endpoint.clone(),
                 region: config.s3_region.clone(),
-                bucket: config.s3_bucket.clone().context("--s3-bucket is required with --blob-store s3")?,
+                bucket: config
+                    .s3_bucket
+                    .clone()
+                    .context("--s3-bucket is required with --blob-store s3")?,
                 prefix: config.s3_prefix.clone(),
                 path_style: config.s3_path_style,
                 credentials: config.s3_access_key_id.clone().zip(config.s3_secret_access_key.clone()),

@@ -243,7 +243,13 @@ async fn prepare(
     let ttl = state.config.presign_ttl();
     let mut urls = Vec::with_capacity(missing.len());
     for (hash, size) in missing {
-        urls.push(state.blobs.presign_put(hash, size, ttl).await.map_err(ApiError::internal)?);
+        urls.push(
+            state
+                .blobs
+                .presign_put(hash, size, ttl)
+                .await
+                .map_err(ApiError::internal)?,
+        );
     }
     let missing = urls;
     tracing::debug!(blocks = content.sizes.len(), missing = missing.len(), "upload planned");

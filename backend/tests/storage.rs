@@ -54,14 +54,21 @@ async fn gc_removes_unused_blocks_and_keeps_every_referenced_one() {
     // With S3 the abandoned block never reached the server: it has no row.
     assert_eq!(unused + unregistered, 2, "only_a and the abandoned block");
 
-    assert!(!server.stored(sha256(&only_a)).await, "the purged file's own block is gone");
+    assert!(
+        !server.stored(sha256(&only_a)).await,
+        "the purged file's own block is gone"
+    );
     assert!(!server.stored(sha256(&abandoned)).await, "the abandoned upload is gone");
     for kept in [&shared, &b_old, &b_new] {
         assert!(server.stored(sha256(kept)).await, "a block a revision uses is kept");
     }
     assert_eq!(alice.download(b2.id).await, b2_content);
     let old = alice
-        .get(&format!("/api/v1/nodes/{}/content?revision={}", b2.id, b1.revision.unwrap()))
+        .get(&format!(
+            "/api/v1/nodes/{}/content?revision={}",
+            b2.id,
+            b1.revision.unwrap()
+        ))
         .await;
     old.expect_status(200);
     assert_eq!(old.body, b1_content, "the old revision still downloads");
@@ -94,13 +101,19 @@ async fn an_upload_in_flight_survives_a_pass_inside_the_grace_period() {
     let content = [reused.clone(), fresh.clone()].concat();
     let (request, blocks) = commit_request(root, "q.bin", &content, None);
     let plan = alice.plan_ok(&request).await;
-    assert_eq!(plan.missing.iter().map(|b| b.hash).collect::<Vec<_>>(), vec![sha256(&fresh)]);
+    assert_eq!(
+        plan.missing.iter().map(|b| b.hash).collect::<Vec<_>>(),
+        vec![sha256(&fresh)]
+    );
     alice.put_missing(&plan, &blocks).await;
 
     let (unused, unregistered) = deleted(&server.gc_once(&["--gc-grace", "2"]));
     assert_eq!((unused, unregistered), (1, 0), "only the block nobody asked for");
     assert!(!server.stored(sha256(&dropped)).await);
-    assert!(server.stored(sha256(&reused)).await, "touched by the upload's first step");
+    assert!(
+        server.stored(sha256(&reused)).await,
+        "touched by the upload's first step"
+    );
     assert!(server.stored(sha256(&fresh)).await, "uploaded inside the grace period");
     alice.commit(&request).await.expect_status(201);
     let q = alice.lookup("/q.bin").await.parse::<drive_wire::Node>();
@@ -130,7 +143,10 @@ async fn the_gc_worker_collects_on_its_own() {
     purge(&alice, file.id).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while server.stored(sha256(&content)).await {
-        assert!(std::time::Instant::now() < deadline, "the worker never collected the block");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the worker never collected the block"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     server.check();
@@ -148,7 +164,11 @@ async fn the_s3_store_itself_refuses_bytes_that_do_not_match_a_presigned_put() {
     let (request, blocks) = commit_request(alice.root(), "s3.bin", &content, None);
     let plan = alice.plan_ok(&request).await;
     let block = &plan.missing[0];
-    assert!(block.url.starts_with(&s3.endpoint), "clients PUT to the store: {}", block.url);
+    assert!(
+        block.url.starts_with(&s3.endpoint),
+        "clients PUT to the store: {}",
+        block.url
+    );
     let checksum = base64::engine::general_purpose::STANDARD.encode(block.hash.as_bytes());
     assert_eq!(
         block.headers.get("x-amz-checksum-sha256"),
@@ -160,11 +180,26 @@ async fn the_s3_store_itself_refuses_bytes_that_do_not_match_a_presigned_put() {
     let mut wrong = content.clone();
     wrong[100] ^= 1;
     let resp = put_block(&alice.http, block, wrong).await;
-    assert!(resp.status.is_client_error(), "other bytes: {} {}", resp.status, resp.text());
+    assert!(
+        resp.status.is_client_error(),
+        "other bytes: {} {}",
+        resp.status,
+        resp.text()
+    );
     let resp = put_url(&alice.http, &block.url, content.clone()).await;
-    assert!(resp.status.is_client_error(), "no checksum header: {} {}", resp.status, resp.text());
+    assert!(
+        resp.status.is_client_error(),
+        "no checksum header: {} {}",
+        resp.status,
+        resp.text()
+    );
     let resp = put_block(&alice.http, block, content[..BLOCK - 1].to_vec()).await;
-    assert!(resp.status.is_client_error(), "fewer bytes: {} {}", resp.status, resp.text());
+    assert!(
+        resp.status.is_client_error(),
+        "fewer bytes: {} {}",
+        resp.status,
+        resp.text()
+    );
     assert!(!server.stored(block.hash).await, "nothing was stored");
     alice.commit(&request).await.expect_error(400, "missing_blocks");
 

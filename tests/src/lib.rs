@@ -80,7 +80,11 @@ impl Server {
     /// A server whose blobs are in the S3 store that `DRIVE_TEST_S3_*` name
     /// (`scripts/garage run`), under a prefix of its own; `None` without them.
     pub fn start_on_s3() -> Result<Option<Self>> {
-        let var = |name: &str| std::env::var(format!("DRIVE_TEST_S3_{name}")).ok().filter(|v| !v.is_empty());
+        let var = |name: &str| {
+            std::env::var(format!("DRIVE_TEST_S3_{name}"))
+                .ok()
+                .filter(|v| !v.is_empty())
+        };
         let (Some(endpoint), Some(bucket), Some(key_id), Some(secret)) = (
             var("ENDPOINT"),
             var("BUCKET"),
@@ -119,7 +123,9 @@ impl Server {
     /// plain-HTTP loopback store.
     fn command(&self) -> Command {
         let mut command = Command::new(binary("drive-server"));
-        command.env_remove("AWS_CA_BUNDLE").envs(self.store.iter().map(|(k, v)| (k, v)));
+        command
+            .env_remove("AWS_CA_BUNDLE")
+            .envs(self.store.iter().map(|(k, v)| (k, v)));
         command
     }
 

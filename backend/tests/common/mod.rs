@@ -54,7 +54,11 @@ pub struct S3Env {
 }
 
 pub fn s3_env() -> Option<S3Env> {
-    let var = |name: &str| std::env::var(format!("DRIVE_TEST_S3_{name}")).ok().filter(|v| !v.is_empty());
+    let var = |name: &str| {
+        std::env::var(format!("DRIVE_TEST_S3_{name}"))
+            .ok()
+            .filter(|v| !v.is_empty())
+    };
     Some(S3Env {
         endpoint: var("ENDPOINT")?,
         region: var("REGION").unwrap_or_else(|| "garage".into()),
@@ -643,9 +647,7 @@ pub async fn put_url(http: &reqwest::Client, url: &str, body: Vec<u8>) -> Resp {
 /// PUTs a block's bytes to its presigned URL with the headers the URL was
 /// signed with (no credentials).
 pub async fn put_block(http: &reqwest::Client, block: &PresignedBlock, body: Vec<u8>) -> Resp {
-    let mut request = http
-        .put(&block.url)
-        .header("content-type", "application/octet-stream");
+    let mut request = http.put(&block.url).header("content-type", "application/octet-stream");
     for (name, value) in &block.headers {
         request = request.header(name, value);
     }
