@@ -55,7 +55,7 @@ impl From<StorageError> for ApiError {
             StorageError::HashMismatch => ApiError::HashMismatch,
             StorageError::SizeMismatch => ApiError::SizeMismatch,
             StorageError::NotFound(_) => ApiError::NotFound,
-            err @ StorageError::Io { .. } => ApiError::internal(err),
+            err @ (StorageError::Io { .. } | StorageError::S3 { .. }) => ApiError::internal(err),
         }
     }
 }

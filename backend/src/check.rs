@@ -5,11 +5,13 @@ use std::collections::{HashMap, HashSet};
 
 use drive_wire::BlockHash;
 use sha2::{Digest, Sha256};
+use tokio::io::AsyncReadExt;
 
 use crate::storage::{BlobStore, Db, LocalBlobStore};
 
-/// Every problem found, in words; empty when all is consistent.
-pub async fn run(db: &Db, blobs: &LocalBlobStore) -> anyhow::Result<Vec<String>> {
+/// Every problem found, in words; empty when all is consistent. `local` is
+/// the blob store when it is the local one, whose temp dir is checked too.
+pub async fn run(db: &Db, blobs: &dyn BlobStore, local: Option<&LocalBlobStore>) -> anyhow::Result<Vec<String>> {
     let pool = db.reader();
     let mut problems = Vec::new();
     let mut report = |query_problems: Vec<String>| problems.extend(query_problems);
@@ -79,8 +81,11 @@ pub async fn run(db: &Db, blobs: &LocalBlobStore) -> anyhow::Result<Vec<String>>
         .await?,
     );
 
-    let stored: HashMap<BlockHash, u64> = blobs.list().await?.into_iter().collect();
-    let known: Vec<(String, i64)> = sqlx::query_as("SELECT hash, size FROM blocks").fetch_all(pool).await?;
+    let stored: HashMap<BlockHash, u64> = blobs.list().await?.into_iter().map(|b| (b.hash, b.size)).collect();
+    // Rows the garbage collector is deleting may have lost their objects already.
+    let known: Vec<(String, i64)> = sqlx::query_as("SELECT hash, size FROM blocks WHERE deleting_at IS NULL")
+        .fetch_all(pool)
+        .await?;
     for (hash, size) in known {
         let Ok(parsed) = hash.parse::<BlockHash>() else {
             report(vec![format!("block row {hash:?} is not a SHA-256")]);
@@ -93,23 +98,42 @@ pub async fn run(db: &Db, blobs: &LocalBlobStore) -> anyhow::Result<Vec<String>>
             Some(&stored_size) if stored_size as i64 != size => report(vec![format!(
                 "block {hash} is {stored_size} bytes in the store, {size} in the database"
             )]),
-            Some(_) if !blobs.verify(parsed).await? => report(vec![format!("block {hash} does not hash to its name")]),
+            Some(&stored_size) if !verify(blobs, parsed, stored_size).await? => {
+                report(vec![format!("block {hash} does not hash to its name")])
+            }
             Some(_) => {}
         }
     }
     report(check_photos(db, blobs).await?);
-    let leftovers = blobs.temp_file_count().await?;
-    if leftovers > 0 {
-        report(vec![format!(
-            "{leftovers} temporary upload files are left in the temp dir"
-        )]);
+    if let Some(local) = local {
+        let leftovers = local.temp_file_count().await?;
+        if leftovers > 0 {
+            report(vec![format!(
+                "{leftovers} temporary upload files are left in the temp dir"
+            )]);
+        }
     }
     Ok(problems)
 }
 
+/// Reads a whole block back and checks its SHA-256.
+async fn verify(blobs: &dyn BlobStore, hash: BlockHash, size: u64) -> anyhow::Result<bool> {
+    let mut reader = blobs.read_range(hash, 0, size).await?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = reader.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher.finalize().as_slice() == hash.as_bytes())
+}
+
 /// Every photo row has its objects (the original intact), and every photo
 /// object is used by a row or listed as garbage, never both.
-async fn check_photos(db: &Db, blobs: &LocalBlobStore) -> anyhow::Result<Vec<String>> {
+async fn check_photos(db: &Db, blobs: &dyn BlobStore) -> anyhow::Result<Vec<String>> {
     let mut problems = Vec::new();
     let rows: Vec<(i64, String, String, String, String)> =
         sqlx::query_as("SELECT user_id, original_key, original_sha256, resized_key, state FROM photos")

@@ -12,6 +12,14 @@ pub enum LogFormat {
     Json,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BlobStoreKind {
+    /// Files under DATA_DIR, served by this server through its own presigned URLs.
+    Local,
+    /// An S3-compatible object store; clients reach it directly.
+    S3,
+}
+
 #[derive(Clone, Parser)]
 #[command(
     name = "drive-server",
@@ -67,6 +75,67 @@ pub struct Config {
     #[arg(long, env = "DRIVE_NO_PHOTO_WORKER")]
     pub no_photo_worker: bool,
 
+    /// Where block bytes and photo objects are kept.
+    #[arg(long, env = "DRIVE_BLOB_STORE", value_enum, default_value_t = BlobStoreKind::Local)]
+    pub blob_store: BlobStoreKind,
+
+    /// S3 endpoint URL, e.g. http://127.0.0.1:3900 (default: AWS).
+    #[arg(long, env = "DRIVE_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+
+    /// S3 region (default: the AWS SDK's chain, e.g. AWS_REGION).
+    #[arg(long, env = "DRIVE_S3_REGION")]
+    pub s3_region: Option<String>,
+
+    /// S3 bucket (required with --blob-store s3).
+    #[arg(long, env = "DRIVE_S3_BUCKET", required_if_eq("blob_store", "s3"))]
+    pub s3_bucket: Option<String>,
+
+    /// Prefix of every object key, so several deployments can share a bucket.
+    #[arg(long, env = "DRIVE_S3_PREFIX", default_value = "")]
+    pub s3_prefix: String,
+
+    /// Path-style addressing (http://host/bucket/key), as Garage and MinIO want.
+    #[arg(long, env = "DRIVE_S3_PATH_STYLE")]
+    pub s3_path_style: bool,
+
+    /// S3 access key id. Without it (and the secret) the AWS SDK's default
+    /// chain is used: environment, profile, web identity, instance role.
+    #[arg(
+        long,
+        env = "DRIVE_S3_ACCESS_KEY_ID",
+        hide_env_values = true,
+        requires = "s3_secret_access_key"
+    )]
+    pub s3_access_key_id: Option<String>,
+
+    /// S3 secret access key.
+    #[arg(
+        long,
+        env = "DRIVE_S3_SECRET_ACCESS_KEY",
+        hide_env_values = true,
+        requires = "s3_access_key_id"
+    )]
+    pub s3_secret_access_key: Option<String>,
+
+    /// Blocks no revision uses are deleted once untouched this long, in
+    /// seconds: an upload has this long between asking and committing.
+    #[arg(long, env = "DRIVE_GC_GRACE", default_value_t = 24 * 3600)]
+    pub gc_grace: u64,
+
+    /// Seconds between garbage collection passes (one pass per interval across
+    /// all instances sharing the database).
+    #[arg(long, env = "DRIVE_GC_INTERVAL", default_value_t = 3600)]
+    pub gc_interval: u64,
+
+    /// Do not run garbage collection passes in this instance.
+    #[arg(long, env = "DRIVE_NO_GC_WORKER")]
+    pub no_gc_worker: bool,
+
+    /// Run one garbage collection pass, print what it removed and exit.
+    #[arg(long)]
+    pub gc_once: bool,
+
     /// Login attempts allowed per minute for one account.
     #[arg(long, env = "DRIVE_LOGIN_RATE_PER_ACCOUNT", default_value_t = 10)]
     pub login_rate_per_account: u32,
@@ -107,6 +176,14 @@ impl Config {
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("metadata.db").display()))
     }
+
+    pub fn gc_grace(&self) -> Duration {
+        Duration::from_secs(self.gc_grace)
+    }
+
+    pub fn gc_interval(&self) -> Duration {
+        Duration::from_secs(self.gc_interval.max(1))
+    }
 }
 
 /// Printed at start: every setting, secrets masked.
@@ -135,6 +212,27 @@ impl fmt::Display for Config {
         writeln!(f, "presign_ttl = {} s", self.presign_ttl)?;
         writeln!(f, "photo_url_ttl = {} s", self.photo_url_ttl)?;
         writeln!(f, "photo_worker = {}", !self.no_photo_worker)?;
+        writeln!(f, "blob_store = {:?}", self.blob_store)?;
+        if self.blob_store == BlobStoreKind::S3 {
+            let or_default = |v: &Option<String>| v.clone().unwrap_or_else(|| "(SDK default)".into());
+            writeln!(f, "s3_endpoint = {}", or_default(&self.s3_endpoint))?;
+            writeln!(f, "s3_region = {}", or_default(&self.s3_region))?;
+            writeln!(f, "s3_bucket = {}", self.s3_bucket.as_deref().unwrap_or_default())?;
+            writeln!(f, "s3_prefix = {:?}", self.s3_prefix)?;
+            writeln!(f, "s3_path_style = {}", self.s3_path_style)?;
+            writeln!(
+                f,
+                "s3_credentials = {}",
+                if self.s3_access_key_id.is_some() {
+                    "**** (flags)"
+                } else {
+                    "(SDK default chain)"
+                }
+            )?;
+        }
+        writeln!(f, "gc_grace = {} s", self.gc_grace)?;
+        writeln!(f, "gc_interval = {} s", self.gc_interval)?;
+        writeln!(f, "gc_worker = {}", !self.no_gc_worker)?;
         writeln!(f, "login_rate_per_account = {}/min", self.login_rate_per_account)?;
         writeln!(f, "login_rate_per_ip = {}/min", self.login_rate_per_ip)?;
         write!(f, "log_format = {:?}", self.log_format)

@@ -74,16 +74,22 @@ async fn manifest(
 ) -> ApiResult<Json<Manifest>> {
     let file = resolve(&state, auth, id, query.revision).await?;
     let ttl = state.config.presign_ttl();
+    let mut blocks = Vec::with_capacity(file.blocks.len());
+    for (hash, size) in file.blocks {
+        blocks.push(
+            state
+                .blobs
+                .presign_get(hash, size, ttl)
+                .await
+                .map_err(ApiError::internal)?,
+        );
+    }
     Ok(Json(Manifest {
         node_id: file.node.id,
         revision: file.revision,
         size: file.size,
         modified: to_datetime(file.modified),
-        blocks: file
-            .blocks
-            .into_iter()
-            .map(|(hash, size)| state.blobs.presign_get(hash, size, ttl))
-            .collect(),
+        blocks,
     }))
 }
 

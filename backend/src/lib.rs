@@ -1,6 +1,7 @@
 //! `drive-server`: accounts, the file tree with revisions and trash, block
 //! uploads through presigned URLs, downloads, the changes feed and profile
-//! photos, on SQLite and a local blob directory.
+//! photos, on SQLite and a local blob directory or an S3-compatible store;
+//! garbage collection of unused blocks ([`gc`]).
 //!
 //! [`app`] builds the whole HTTP service from an [`AppState`]; `main.rs` only
 //! reads the configuration, opens the stores and serves it.
@@ -13,6 +14,7 @@ pub mod check;
 pub mod config;
 pub mod download;
 pub mod error;
+pub mod gc;
 pub mod links;
 pub mod ops;
 pub mod photos;

@@ -12,10 +12,10 @@ use drive_server::{
     auth::{rate_limit::LoginLimiter, tokens::TokenKeys},
     changes::ChangeHub,
     check,
-    config::{Config, LogFormat},
-    photos,
+    config::{BlobStoreKind, Config, LogFormat},
+    gc, photos,
     state::{AppState, Inner},
-    storage::{presign::UrlSigner, Db, LocalBlobStore},
+    storage::{presign::UrlSigner, BlobStore, Db, LocalBlobStore, S3BlobStore, S3Settings},
 };
 
 #[tokio::main]
@@ -30,15 +30,26 @@ async fn main() -> anyhow::Result<()> {
     let db = Db::connect(&config.database_url()).await?;
     tracing::info!(engine = db.engine(), "metadata database open");
 
-    if config.check {
-        // The URL base is irrelevant to the check.
-        let blobs = LocalBlobStore::open(
-            &config.data_dir,
-            String::new(),
-            UrlSigner::new(derive_key(&secret, "blob-url")),
-        )
-        .await?;
-        let problems = check::run(&db, &blobs).await?;
+    if config.check || config.gc_once {
+        // The URL base is irrelevant to these.
+        let (blobs, local) = open_blob_store(&config, String::new(), &secret).await?;
+        if config.gc_once {
+            let lease = gc::Lease::gc();
+            let now = drive_server::storage::metadata::now_ms();
+            anyhow::ensure!(
+                lease.claim(&db, now, now + 3_600_000).await?,
+                "another instance is collecting garbage now"
+            );
+            let report = gc::run_pass(&db, blobs.as_ref(), config.gc_grace(), &lease).await;
+            lease.release(&db).await?;
+            let report = report?;
+            println!(
+                "deleted {} unused blocks and {} unregistered objects ({} failed)",
+                report.unused, report.unregistered, report.failed
+            );
+            return Ok(());
+        }
+        let problems = check::run(&db, blobs.as_ref(), local.as_deref()).await?;
         for problem in &problems {
             println!("{problem}");
         }
@@ -54,14 +65,7 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("listening on {}", config.listen))?;
     let bound = listener.local_addr()?;
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{bound}"));
-    let local = Arc::new(
-        LocalBlobStore::open(
-            &config.data_dir,
-            public_url.clone(),
-            UrlSigner::new(derive_key(&secret, "blob-url")),
-        )
-        .await?,
-    );
+    let (blobs, local_blobs) = open_blob_store(&config, public_url.clone(), &secret).await?;
     let metrics = PrometheusBuilder::new()
         .install_recorder()
         .context("installing the metrics recorder")?;
@@ -73,8 +77,8 @@ async fn main() -> anyhow::Result<()> {
         public_url: public_url.trim_end_matches('/').to_owned(),
         changes: ChangeHub::new(db.clone()),
         photo_jobs: photos::PhotoJobs::default(),
-        blobs: local.clone(),
-        local_blobs: Some(local),
+        blobs,
+        local_blobs,
         metrics: Some(metrics.clone()),
         db,
         config,
@@ -84,6 +88,14 @@ async fn main() -> anyhow::Result<()> {
     // Also picks up the jobs a previous run left unfinished.
     if !state.config.no_photo_worker {
         photos::spawn_worker(state.clone());
+    }
+    if !state.config.no_gc_worker {
+        gc::spawn_worker(
+            state.db.clone(),
+            state.blobs.clone(),
+            state.config.gc_grace(),
+            state.config.gc_interval(),
+        );
     }
 
     let app = drive_server::app(state);
@@ -96,6 +108,37 @@ async fn main() -> anyhow::Result<()> {
         .context("serving HTTP")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The configured blob store, and the same as the local one when it is local
+/// (its URLs are served by this server).
+async fn open_blob_store(
+    config: &Config,
+    public_url: String,
+    secret: &[u8],
+) -> anyhow::Result<(Arc<dyn BlobStore>, Option<Arc<LocalBlobStore>>)> {
+    match config.blob_store {
+        BlobStoreKind::Local => {
+            let signer = UrlSigner::new(derive_key(secret, "blob-url"));
+            let local = Arc::new(LocalBlobStore::open(&config.data_dir, public_url, signer).await?);
+            Ok((local.clone(), Some(local)))
+        }
+        BlobStoreKind::S3 => {
+            let settings = S3Settings {
+                endpoint: config.s3_endpoint.clone(),
+                region: config.s3_region.clone(),
+                bucket: config
+                    .s3_bucket
+                    .clone()
+                    .context("--s3-bucket is required with --blob-store s3")?,
+                prefix: config.s3_prefix.clone(),
+                path_style: config.s3_path_style,
+                credentials: config.s3_access_key_id.clone().zip(config.s3_secret_access_key.clone()),
+            };
+            let store = S3BlobStore::open(settings).await?;
+            Ok((Arc::new(store), None))
+        }
+    }
 }
 
 fn init_tracing(format: LogFormat) {

@@ -107,39 +107,77 @@ async fn check_quota(conn: &mut Connection, owner: UserId, old_size: u64, new_si
     Ok(())
 }
 
-/// Blocks among `sizes` that the metadata knows, with their recorded sizes.
-async fn known_blocks(conn: &mut Connection, sizes: &BTreeMap<BlockHash, u64>) -> ApiResult<BTreeMap<BlockHash, u64>> {
+/// Blocks among `sizes` that the metadata knows and that the garbage
+/// collector is not deleting, with their recorded sizes; and those it is
+/// deleting (which count as missing: their objects are about to go).
+async fn known_blocks(
+    conn: &mut Connection,
+    sizes: &BTreeMap<BlockHash, u64>,
+) -> ApiResult<(BTreeMap<BlockHash, u64>, Vec<BlockHash>)> {
     let hashes: Vec<String> = sizes.keys().map(ToString::to_string).collect();
     let mut known = BTreeMap::new();
+    let mut deleting = Vec::new();
     // Stay well under SQLite's limit on bound parameters.
     for chunk in hashes.chunks(500) {
-        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
-            "SELECT hash, size FROM blocks WHERE hash IN ({})",
-            placeholders.join(", ")
+            "SELECT hash, size, deleting_at FROM blocks WHERE hash IN ({})",
+            placeholders(1, chunk.len())
         );
-        let mut query = sqlx::query_as::<_, (String, i64)>(&sql);
+        let mut query = sqlx::query_as::<_, (String, i64, Option<i64>)>(&sql);
         for hash in chunk {
             query = query.bind(hash);
         }
-        for (hash, size) in query.fetch_all(&mut *conn).await? {
-            if let Ok(hash) = hash.parse() {
+        for (hash, size, deleting_at) in query.fetch_all(&mut *conn).await? {
+            let Ok(hash) = hash.parse() else { continue };
+            if deleting_at.is_some() {
+                deleting.push(hash);
+            } else {
                 known.insert(hash, size.max(0) as u64);
             }
         }
     }
-    Ok(known)
+    Ok((known, deleting))
+}
+
+/// `$from, $from+1, ...`: `count` numbered placeholders.
+fn placeholders(from: usize, count: usize) -> String {
+    (from..from + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Marks blocks as just used by an upload, which keeps them from the garbage
+/// collector for its grace period. Blocks being deleted are left alone.
+async fn touch_blocks(conn: &mut Connection, hashes: &[BlockHash], now: i64) -> ApiResult<()> {
+    let hashes: Vec<String> = hashes.iter().map(ToString::to_string).collect();
+    for chunk in hashes.chunks(500) {
+        let sql = format!(
+            "UPDATE blocks SET touched_at = $1 WHERE deleting_at IS NULL AND hash IN ({})",
+            placeholders(2, chunk.len())
+        );
+        let mut query = sqlx::query(&sql).bind(now);
+        for hash in chunk {
+            query = query.bind(hash);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// Splits the request's blocks into those the store holds (registering any
-/// the metadata did not know yet) and those still missing.
+/// the metadata did not know yet) and those still missing. Every block held
+/// is touched, so that what the client is told it need not upload stays for
+/// the garbage collector's grace period.
 async fn sort_blocks(state: &AppState, content: &Content) -> ApiResult<Vec<(BlockHash, u64)>> {
-    let known = known_blocks(&mut *state.db.reader().acquire().await?, &content.sizes).await?;
+    let (known, deleting) = known_blocks(&mut *state.db.reader().acquire().await?, &content.sizes).await?;
     let mut missing = Vec::new();
     let mut found = Vec::new();
     for (&hash, &size) in &content.sizes {
         let stored = match known.get(&hash) {
             Some(&stored) => Some(stored),
+            // Its object may still be there, but not for long: upload it again.
+            None if deleting.contains(&hash) => None,
             None => state.blobs.stored_size(hash).await.map_err(ApiError::internal)?,
         };
         match stored {
@@ -153,23 +191,31 @@ async fn sort_blocks(state: &AppState, content: &Content) -> ApiResult<Vec<(Bloc
             None => missing.push((hash, size)),
         }
     }
-    if !found.is_empty() {
+    let held: Vec<BlockHash> = known.keys().copied().collect();
+    if !found.is_empty() || !held.is_empty() {
         let mut tx = state.db.begin().await?;
         register_blocks(&mut tx, &found).await?;
+        touch_blocks(&mut tx, &held, now_ms()).await?;
         tx.commit().await?;
     }
     Ok(missing)
 }
 
+/// Records blocks found in the store. A row the garbage collector is
+/// deleting stays as it is (its object is going): the upload finds it
+/// missing and sends it again.
 pub async fn register_blocks(tx: &mut Tx, blocks: &[(BlockHash, u64)]) -> ApiResult<()> {
     let now = now_ms();
     for (hash, size) in blocks {
-        sqlx::query("INSERT INTO blocks (hash, size, created_at) VALUES ($1, $2, $3) ON CONFLICT (hash) DO NOTHING")
-            .bind(hash.to_string())
-            .bind(*size as i64)
-            .bind(now)
-            .execute(&mut **tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO blocks (hash, size, created_at, touched_at) VALUES ($1, $2, $3, $3) \
+             ON CONFLICT (hash) DO UPDATE SET touched_at = excluded.touched_at",
+        )
+        .bind(hash.to_string())
+        .bind(*size as i64)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
     }
     Ok(())
 }
@@ -190,10 +236,17 @@ async fn prepare(
     drop(conn);
     let missing = sort_blocks(&state, &content).await?;
     let ttl = state.config.presign_ttl();
-    let missing: Vec<_> = missing
-        .into_iter()
-        .map(|(hash, size)| state.blobs.presign_put(hash, size, ttl))
-        .collect();
+    let mut urls = Vec::with_capacity(missing.len());
+    for (hash, size) in missing {
+        urls.push(
+            state
+                .blobs
+                .presign_put(hash, size, ttl)
+                .await
+                .map_err(ApiError::internal)?,
+        );
+    }
+    let missing = urls;
     tracing::debug!(blocks = content.sizes.len(), missing = missing.len(), "upload planned");
     Ok(Json(UploadPlan { missing }))
 }
@@ -217,8 +270,14 @@ async fn commit(
         ));
     }
     let mut tx = state.db.begin().await?;
-    // Checked again inside the transaction, which no block removal can cross.
-    let present = known_blocks(&mut tx, &content.sizes).await?;
+    // Touched and checked again inside the transaction: the garbage collector
+    // marks a block for deletion only if untouched and unused, in one
+    // statement, so either it marked it first (and the block reads as
+    // missing here: the client uploads it again) or this commit's touch and
+    // revision come first and keep it.
+    let hashes: Vec<BlockHash> = content.sizes.keys().copied().collect();
+    touch_blocks(&mut tx, &hashes, now_ms()).await?;
+    let (present, _) = known_blocks(&mut tx, &content.sizes).await?;
     let lost: Vec<BlockHash> = content
         .sizes
         .keys()

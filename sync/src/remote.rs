@@ -414,14 +414,17 @@ impl Remote {
             format!("put block {}", block.hash),
         );
         retrying(&what, || {
-            let request = self
+            let mut request = self
                 .inner
                 .http
                 .put(&url)
                 .timeout(BLOCK_TIMEOUT)
-                .header(header::CONTENT_TYPE, "application/octet-stream")
-                .body(bytes.clone());
-            exchange(request, &what)
+                .header(header::CONTENT_TYPE, "application/octet-stream");
+            // Signed by the server (S3's checksum header): sent as given.
+            for (name, value) in &block.headers {
+                request = request.header(name.as_str(), value.as_str());
+            }
+            exchange(request.body(bytes.clone()), &what)
         })
         .await
         .map(drop)

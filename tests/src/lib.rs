@@ -58,6 +58,8 @@ pub struct Server {
     pub port: u16,
     child: Option<Child>,
     extra: Vec<String>,
+    /// Environment naming the blob store (empty: the local one).
+    store: Vec<(String, String)>,
 }
 
 impl Server {
@@ -67,29 +69,87 @@ impl Server {
 
     pub fn start_with(extra: &[&str]) -> Result<Self> {
         let dir = tempfile::tempdir()?;
-        Self::launch_new(dir.path().to_owned(), Some(dir), extra)
+        Self::launch_new(dir.path().to_owned(), Some(dir), extra, Vec::new())
     }
 
     /// Another instance beside this one, on its own port, with the same data
-    /// dir and `extra` flags (say, the same database and secret).
+    /// dir and blob store, and `extra` flags (say, the same database and secret).
     pub fn another_instance(&self, extra: &[&str]) -> Result<Self> {
-        Self::launch_new(self.data_dir.clone(), None, extra)
+        Self::launch_new(self.data_dir.clone(), None, extra, self.store.clone())
     }
 
-    fn launch_new(data_dir: PathBuf, owned: Option<tempfile::TempDir>, extra: &[&str]) -> Result<Self> {
+    fn launch_new(
+        data_dir: PathBuf,
+        owned: Option<tempfile::TempDir>,
+        extra: &[&str],
+        store: Vec<(String, String)>,
+    ) -> Result<Self> {
         let mut server = Server {
             data_dir,
             _owned_dir: owned,
             port: free_port(),
             child: None,
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            store,
         };
         server.launch()?;
         Ok(server)
     }
 
+    /// A server whose blobs are in the S3 store that `DRIVE_TEST_S3_*` name
+    /// (`scripts/garage run`), under a prefix of its own; `None` without them.
+    pub fn start_on_s3() -> Result<Option<Self>> {
+        Self::start_on_s3_with(&[])
+    }
+
+    /// [`Server::start_on_s3`] with extra flags.
+    pub fn start_on_s3_with(extra: &[&str]) -> Result<Option<Self>> {
+        let var = |name: &str| {
+            std::env::var(format!("DRIVE_TEST_S3_{name}"))
+                .ok()
+                .filter(|v| !v.is_empty())
+        };
+        let (Some(endpoint), Some(bucket), Some(key_id), Some(secret)) = (
+            var("ENDPOINT"),
+            var("BUCKET"),
+            var("ACCESS_KEY_ID"),
+            var("SECRET_ACCESS_KEY"),
+        ) else {
+            return Ok(None);
+        };
+        let region = var("REGION").unwrap_or_else(|| "garage".into());
+        let prefix = format!("e2e-{}-{}", std::process::id(), free_port());
+        let store = [
+            ("DRIVE_BLOB_STORE", "s3"),
+            ("DRIVE_S3_ENDPOINT", &endpoint),
+            ("DRIVE_S3_REGION", &region),
+            ("DRIVE_S3_BUCKET", &bucket),
+            ("DRIVE_S3_PREFIX", &prefix),
+            ("DRIVE_S3_PATH_STYLE", "true"),
+            ("DRIVE_S3_ACCESS_KEY_ID", &key_id),
+            ("DRIVE_S3_SECRET_ACCESS_KEY", &secret),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let dir = tempfile::tempdir()?;
+        Self::launch_new(dir.path().to_owned(), Some(dir), extra, store).map(Some)
+    }
+
+    /// `drive-server` with the blob store's settings, and without the
+    /// machine's CA bundle setting, which only gets in the way of a
+    /// plain-HTTP loopback store.
+    fn command(&self) -> Command {
+        let mut command = Command::new(binary("drive-server"));
+        command
+            .env_remove("AWS_CA_BUNDLE")
+            .envs(self.store.iter().map(|(k, v)| (k, v)));
+        command
+    }
+
     fn launch(&mut self) -> Result<()> {
-        let mut child = Command::new(binary("drive-server"))
+        let mut child = self
+            .command()
             .arg("--data-dir")
             .arg(&self.data_dir)
             .args(["--listen", &format!("127.0.0.1:{}", self.port)])
@@ -152,7 +212,8 @@ impl Server {
 
     /// Runs `drive-server --check` on the data dir (and database).
     pub fn check(&self) -> Result<()> {
-        let output = Command::new(binary("drive-server"))
+        let output = self
+            .command()
             .arg("--data-dir")
             .arg(&self.data_dir)
             .args(&self.extra)

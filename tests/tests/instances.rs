@@ -1,6 +1,7 @@
-//! Several stateless `drive-server` instances on one PostgreSQL database:
-//! any request may reach any instance, and a change committed through one
-//! wakes the long-polls waiting on the others (LISTEN/NOTIFY).
+//! Several stateless `drive-server` instances on one PostgreSQL database and
+//! one blob store: any request may reach any instance, and a change
+//! committed through one wakes the long-polls waiting on the others
+//! (LISTEN/NOTIFY).
 
 use std::time::{Duration, Instant};
 
@@ -17,8 +18,12 @@ fn two_instances_on_one_database_serve_one_user_and_wake_each_other() {
         "--secret",
         "one-secret-for-every-instance-0123456789",
     ];
-    let first = Server::start_with(&shared).expect("the first instance");
-    // Same blob directory: the local blob store stands in for a shared bucket.
+    // One bucket for both when there is an S3 store (`scripts/garage run`);
+    // else one blob directory stands in for it.
+    let first = match Server::start_on_s3_with(&shared).expect("the first instance") {
+        Some(on_s3) => on_s3,
+        None => Server::start_with(&shared).expect("the first instance"),
+    };
     let second = first.another_instance(&shared).expect("the second instance");
 
     let mut laptop = Client::register(&first, "ada@example.com").expect("register through the first");

@@ -151,3 +151,29 @@ fn symlinks_and_ignored_files_stay_local() {
         assert!(!tree.contains_key(ignored), "{ignored} must not be synced");
     }
 }
+
+#[test]
+fn two_clients_converge_with_the_server_on_s3() {
+    let Some(server) = Server::start_on_s3().expect("server") else {
+        eprintln!("skipped: needs DRIVE_TEST_S3_* (scripts/garage run)");
+        return;
+    };
+    let a = Client::register(&server, "ann@example.com").expect("register");
+    let b = Client::login(&server, "ann@example.com").expect("login");
+    write(&a.path("notes.txt"), b"hello");
+    write(&a.path("docs/big.bin"), &random_bytes(2, 3 * 1024 * 1024));
+    write(&b.path("from-b.bin"), &random_bytes(3, 200_000));
+    converge(&a, &b);
+    // An edit in the middle of the big file: only its changed blocks travel.
+    let mut big = std::fs::read(a.path("docs/big.bin")).unwrap();
+    big[1_500_000] ^= 0xff;
+    write(&a.path("docs/big.bin"), &big);
+    std::fs::remove_file(b.path("from-b.bin")).unwrap();
+    converge(&a, &b);
+    assert_eq!(std::fs::read(b.path("docs/big.bin")).unwrap(), big);
+    assert!(!a.path("from-b.bin").exists());
+    drop((a, b));
+    let mut server = server;
+    server.kill();
+    server.check().expect("the server's store is consistent");
+}

@@ -244,6 +244,12 @@ pub struct PresignedBlock {
     /// Presigned URL; PUT the block's bytes (upload) or GET them (download).
     pub url: String,
     pub expires_at: DateTime<Utc>,
+    /// Headers the request must carry exactly as given, because the signature
+    /// covers them: with S3, `x-amz-checksum-sha256` (the block's SHA-256 in
+    /// base64), so that the store itself refuses other bytes. Empty for the
+    /// local store.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub headers: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

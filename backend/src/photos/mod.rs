@@ -72,17 +72,26 @@ struct PhotoRow {
 }
 
 impl PhotoRow {
-    fn to_wire(&self, state: &AppState) -> ProfilePhoto {
+    async fn to_wire(&self, state: &AppState) -> ApiResult<ProfilePhoto> {
         let status = match self.state.as_str() {
             "ready" => PhotoStatus::Ready,
             "failed" => PhotoStatus::Failed,
             _ => PhotoStatus::Processing,
         };
         let url = match (status, self.resized_key.parse::<PhotoKey>()) {
-            (PhotoStatus::Ready, Ok(key)) => Some(state.blobs.presign_photo_get(key, state.config.photo_url_ttl())),
+            (PhotoStatus::Ready, Ok(key)) => {
+                let content_type = self.resized_type.as_deref().unwrap_or("application/octet-stream");
+                Some(
+                    state
+                        .blobs
+                        .presign_photo_get(key, content_type, state.config.photo_url_ttl())
+                        .await
+                        .map_err(ApiError::internal)?,
+                )
+            }
             _ => None,
         };
-        ProfilePhoto {
+        Ok(ProfilePhoto {
             status,
             expires_at: url.as_ref().map(|u| u.expires_at),
             url: url.map(|u| u.url),
@@ -94,7 +103,7 @@ impl PhotoRow {
             original_bytes: self.original_size.max(0) as u64,
             uploaded_at: to_datetime(self.uploaded_at),
             error: self.error.clone().filter(|_| status == PhotoStatus::Failed),
-        }
+        })
     }
 }
 
@@ -251,7 +260,7 @@ async fn upload(
         error: None,
         uploaded_at: now,
     };
-    Ok((StatusCode::ACCEPTED, Json(row.to_wire(&state))))
+    Ok((StatusCode::ACCEPTED, Json(row.to_wire(&state).await?)))
 }
 
 /// Reads the upload and decodes it completely (a few at a time, off the async
@@ -291,7 +300,7 @@ async fn discard(tx: &mut crate::storage::metadata::Tx, keys: [&String; 2], now:
     responses((status = 200, body = ProfilePhoto), (status = 404, body = drive_wire::ErrorBody, description = "No photo")))]
 async fn status(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Json<ProfilePhoto>> {
     let row = photo_row(&state, auth.user_id).await?.ok_or(ApiError::NotFound)?;
-    Ok(Json(row.to_wire(&state)))
+    Ok(Json(row.to_wire(&state).await?))
 }
 
 /// Removes the caller's profile photo; its stored objects are deleted in the

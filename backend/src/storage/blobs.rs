@@ -27,6 +27,15 @@ pub enum StorageError {
         #[source]
         source: std::io::Error,
     },
+    /// A request to the S3 store failed (network, credentials, the store's
+    /// answer). The source is the SDK's error, boxed since each operation has
+    /// its own type.
+    #[error("S3 {context} failed")]
+    S3 {
+        context: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl StorageError {
@@ -39,6 +48,17 @@ impl StorageError {
 }
 
 pub type BlobReader = Pin<Box<dyn AsyncRead + Send>>;
+
+/// A block as listed from the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredBlock {
+    pub hash: BlockHash,
+    pub size: u64,
+    /// When the object was last written, for garbage collection: an object no
+    /// row knows of is only deleted once it is older than the grace period
+    /// (it may be an upload whose commit is still to come).
+    pub modified: DateTime<Utc>,
+}
 
 /// Names an object of the photo namespace: 256 random bits written as 64 hex
 /// digits like a block hash, so that it shares the store's naming rules (a key
@@ -65,10 +85,10 @@ pub struct PresignedUrl {
 #[async_trait]
 pub trait BlobStore: Send + Sync + 'static {
     /// A URL that accepts exactly these bytes (by hash and size) until `ttl` passes.
-    fn presign_put(&self, hash: BlockHash, size: u64, ttl: Duration) -> PresignedBlock;
+    async fn presign_put(&self, hash: BlockHash, size: u64, ttl: Duration) -> Result<PresignedBlock, StorageError>;
 
     /// A URL that serves the block until `ttl` passes.
-    fn presign_get(&self, hash: BlockHash, size: u64, ttl: Duration) -> PresignedBlock;
+    async fn presign_get(&self, hash: BlockHash, size: u64, ttl: Duration) -> Result<PresignedBlock, StorageError>;
 
     /// The stored size of the block, if it is stored.
     async fn stored_size(&self, hash: BlockHash) -> Result<Option<u64>, StorageError>;
@@ -76,8 +96,12 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Reads `len` bytes of the block from `offset`.
     async fn read_range(&self, hash: BlockHash, offset: u64, len: u64) -> Result<BlobReader, StorageError>;
 
-    /// Every block in the store with its size (for the consistency check and GC).
-    async fn list(&self) -> Result<Vec<(BlockHash, u64)>, StorageError>;
+    /// Every block in the store (for the consistency check and GC).
+    async fn list(&self) -> Result<Vec<StoredBlock>, StorageError>;
+
+    /// Deletes a block; deleting one that is not there is not an error. Only
+    /// the garbage collector calls this, after taking the block's row.
+    async fn delete(&self, hash: BlockHash) -> Result<(), StorageError>;
 
     /// Whether the store can take writes now (for `/ready`).
     async fn ready(&self) -> Result<(), StorageError>;
@@ -95,6 +119,11 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Every photo object in the store (for the consistency check).
     async fn list_photos(&self) -> Result<Vec<PhotoKey>, StorageError>;
 
-    /// A URL that serves the photo object until `ttl` passes.
-    fn presign_photo_get(&self, key: PhotoKey, ttl: Duration) -> PresignedUrl;
+    /// A URL that serves the photo object, as `content_type`, until `ttl` passes.
+    async fn presign_photo_get(
+        &self,
+        key: PhotoKey,
+        content_type: &str,
+        ttl: Duration,
+    ) -> Result<PresignedUrl, StorageError>;
 }

@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use super::{
-    blobs::{BlobReader, BlobStore, PhotoKey, PresignedUrl, StorageError},
+    blobs::{BlobReader, BlobStore, PhotoKey, PresignedUrl, StorageError, StoredBlock},
     presign::{Method, UrlSigner},
 };
 
@@ -102,6 +102,7 @@ impl LocalBlobStore {
                 self.public_url
             ),
             expires_at: Utc.timestamp_opt(expires, 0).single().unwrap_or(expires_at),
+            headers: Default::default(),
         }
     }
 
@@ -166,24 +167,16 @@ impl LocalBlobStore {
         }
         Ok(count)
     }
-
-    /// Reads a whole block back and checks its SHA-256.
-    pub async fn verify(&self, hash: BlockHash) -> Result<bool, StorageError> {
-        let bytes = tokio::fs::read(self.path_of(hash))
-            .await
-            .map_err(|e| StorageError::io(format!("reading block {hash}"), e))?;
-        Ok(Sha256::digest(&bytes).as_slice() == hash.as_bytes())
-    }
 }
 
 #[async_trait]
 impl BlobStore for LocalBlobStore {
-    fn presign_put(&self, hash: BlockHash, size: u64, ttl: Duration) -> PresignedBlock {
-        self.url(Method::Put, hash, size, ttl)
+    async fn presign_put(&self, hash: BlockHash, size: u64, ttl: Duration) -> Result<PresignedBlock, StorageError> {
+        Ok(self.url(Method::Put, hash, size, ttl))
     }
 
-    fn presign_get(&self, hash: BlockHash, size: u64, ttl: Duration) -> PresignedBlock {
-        self.url(Method::Get, hash, size, ttl)
+    async fn presign_get(&self, hash: BlockHash, size: u64, ttl: Duration) -> Result<PresignedBlock, StorageError> {
+        Ok(self.url(Method::Get, hash, size, ttl))
     }
 
     async fn stored_size(&self, hash: BlockHash) -> Result<Option<u64>, StorageError> {
@@ -206,7 +199,7 @@ impl BlobStore for LocalBlobStore {
         Ok(Box::pin(file.take(len)))
     }
 
-    async fn list(&self) -> Result<Vec<(BlockHash, u64)>, StorageError> {
+    async fn list(&self) -> Result<Vec<StoredBlock>, StorageError> {
         let mut found = Vec::new();
         let mut fans = tokio::fs::read_dir(&self.blobs)
             .await
@@ -231,10 +224,25 @@ impl BlobStore for LocalBlobStore {
                     .metadata()
                     .await
                     .map_err(|e| StorageError::io("listing blobs", e))?;
-                found.push((hash, meta.len()));
+                let modified = meta
+                    .modified()
+                    .map_err(|e| StorageError::io("reading a block's mtime", e))?;
+                found.push(StoredBlock {
+                    hash,
+                    size: meta.len(),
+                    modified: modified.into(),
+                });
             }
         }
         Ok(found)
+    }
+
+    async fn delete(&self, hash: BlockHash) -> Result<(), StorageError> {
+        match tokio::fs::remove_file(self.path_of(hash)).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(StorageError::io(format!("deleting block {hash}"), e)),
+        }
     }
 
     async fn put_photo(&self, key: PhotoKey, bytes: Vec<u8>) -> Result<(), StorageError> {
@@ -305,14 +313,20 @@ impl BlobStore for LocalBlobStore {
         Ok(found)
     }
 
-    fn presign_photo_get(&self, key: PhotoKey, ttl: Duration) -> PresignedUrl {
+    /// The type is not part of the URL: the photo route finds it from the bytes.
+    async fn presign_photo_get(
+        &self,
+        key: PhotoKey,
+        _content_type: &str,
+        ttl: Duration,
+    ) -> Result<PresignedUrl, StorageError> {
         let expires_at = Utc::now() + ttl;
         let expires = expires_at.timestamp();
         let sig = self.signer.sign(Method::GetPhoto, key, None, expires);
-        PresignedUrl {
+        Ok(PresignedUrl {
             url: format!("{}/photos/{key}?expires={expires}&sig={sig}", self.public_url),
             expires_at: Utc.timestamp_opt(expires, 0).single().unwrap_or(expires_at),
-        }
+        })
     }
 
     async fn ready(&self) -> Result<(), StorageError> {

@@ -5,7 +5,9 @@ pub mod blobs;
 pub mod local;
 pub mod metadata;
 pub mod presign;
+pub mod s3;
 
-pub use blobs::{new_photo_key, BlobStore, PhotoKey, PresignedUrl, StorageError};
+pub use blobs::{new_photo_key, BlobStore, PhotoKey, PresignedUrl, StorageError, StoredBlock};
 pub use local::LocalBlobStore;
 pub use metadata::Db;
+pub use s3::{S3BlobStore, S3Settings};

@@ -4,6 +4,12 @@
 //! Every test starts its own server, so tests are independent and run in
 //! parallel. The server is killed when its [`TestServer`] is dropped; if the
 //! test is failing at that point, the tail of the server's log is printed.
+//!
+//! With `DRIVE_TEST_S3_ENDPOINT`, `DRIVE_TEST_S3_BUCKET`,
+//! `DRIVE_TEST_S3_ACCESS_KEY_ID` and `DRIVE_TEST_S3_SECRET_ACCESS_KEY` set
+//! (`scripts/garage` writes them), every server keeps its blocks and photos in
+//! that S3 bucket, under a prefix of its own, instead of its data dir. Tests
+//! that look at the local store itself skip themselves then ([`skip_on_s3`]).
 
 // Each test file uses a different subset of the helpers.
 #![allow(dead_code)]
@@ -21,7 +27,7 @@ use std::{
 use chrono::{DateTime, SubsecRound, Utc};
 use drive_wire::{
     BlockHash, BlockRef, ChangesPage, CommitRequest, CreateFolderRequest, CreateShareRequest, Manifest, Node, NodeId,
-    RevisionId, Share, ShareId, ShareList, ShareRole, TokenPair, UploadPlan, User,
+    PresignedBlock, RevisionId, Share, ShareId, ShareList, ShareRole, TokenPair, UploadPlan, User,
 };
 use rand::{rngs::StdRng, RngCore, SeedableRng};
 use reqwest::{header::HeaderMap, Method, StatusCode};
@@ -37,9 +43,70 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 
 const BIN: &str = env!("CARGO_BIN_EXE_drive-server");
 
+/// The S3 store of the test run, from the environment.
+#[derive(Debug, Clone)]
+pub struct S3Env {
+    pub endpoint: String,
+    pub region: String,
+    pub bucket: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+pub fn s3_env() -> Option<S3Env> {
+    let var = |name: &str| {
+        std::env::var(format!("DRIVE_TEST_S3_{name}"))
+            .ok()
+            .filter(|v| !v.is_empty())
+    };
+    Some(S3Env {
+        endpoint: var("ENDPOINT")?,
+        region: var("REGION").unwrap_or_else(|| "garage".into()),
+        bucket: var("BUCKET")?,
+        access_key_id: var("ACCESS_KEY_ID")?,
+        secret_access_key: var("SECRET_ACCESS_KEY")?,
+    })
+}
+
+pub fn on_s3() -> bool {
+    s3_env().is_some()
+}
+
+/// True (and says so) when the servers run on S3: for tests of the local
+/// store itself (its files, its own presigned URL endpoint), which the run
+/// on the local store covers. Use as `if skip_on_s3("why") { return; }`.
+pub fn skip_on_s3(why: &str) -> bool {
+    let skip = on_s3();
+    if skip {
+        eprintln!("skipped on S3: {why}");
+    }
+    skip
+}
+
+/// The environment that puts a server's blobs in S3 under `prefix`; empty
+/// without S3.
+fn store_env(prefix: &str) -> Vec<(String, String)> {
+    let Some(s3) = s3_env() else { return Vec::new() };
+    [
+        ("DRIVE_BLOB_STORE", "s3"),
+        ("DRIVE_S3_ENDPOINT", &s3.endpoint),
+        ("DRIVE_S3_REGION", &s3.region),
+        ("DRIVE_S3_BUCKET", &s3.bucket),
+        ("DRIVE_S3_PREFIX", prefix),
+        ("DRIVE_S3_PATH_STYLE", "true"),
+        ("DRIVE_S3_ACCESS_KEY_ID", &s3.access_key_id),
+        ("DRIVE_S3_SECRET_ACCESS_KEY", &s3.secret_access_key),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
 /// A `drive-server` process with its own data dir.
 pub struct TestServer {
     child: Option<Child>,
+    /// Where its blobs are, when not in the data dir (S3).
+    store_env: Vec<(String, String)>,
     // Removed (with the data) when the server is dropped.
     _dir: tempfile::TempDir,
     data_dir: PathBuf,
@@ -50,8 +117,9 @@ pub struct TestServer {
     pub http: reqwest::Client,
 }
 
-/// A `drive-server` command for the server whose data is in `data_dir`.
-fn command(data_dir: &Path) -> Command {
+/// A `drive-server` command for the server whose data is in `data_dir`,
+/// with `store_env` choosing its blob store.
+fn command(data_dir: &Path, store_env: &[(String, String)]) -> Command {
     let mut command = Command::new(BIN);
     // Settings from the environment of whoever runs the tests must not leak in.
     for (key, _) in std::env::vars_os() {
@@ -60,6 +128,12 @@ fn command(data_dir: &Path) -> Command {
         }
     }
     command.env_remove("RUST_LOG");
+    // A CA bundle from the machine's environment would be loaded for the
+    // plain-HTTP loopback store and can only get in the way (SERVERS-NOTES).
+    for key in ["AWS_CA_BUNDLE", "AWS_PROFILE", "AWS_REGION", "AWS_ENDPOINT_URL"] {
+        command.env_remove(key);
+    }
+    command.envs(store_env.iter().map(|(k, v)| (k, v)));
     command.arg("--data-dir").arg(data_dir);
     if let Some(database) = Database::of(data_dir) {
         command.env("DRIVE_DATABASE_URL", database.url);
@@ -134,9 +208,11 @@ impl TestServer {
         if let Some(database) = Database::of(&data_dir) {
             database.create();
         }
-        let (child, addr) = spawn(&data_dir, &log_path, args);
+        let store_env = store_env(&format!("test-{}", uuid::Uuid::new_v4()));
+        let (child, addr) = spawn(&data_dir, &log_path, &store_env, args);
         TestServer {
             child: Some(child),
+            store_env,
             _dir: dir,
             data_dir,
             log_path,
@@ -150,7 +226,7 @@ impl TestServer {
     /// flags. It listens on a new port: make clients anew with [`TestServer::client`].
     pub fn restart_with(&mut self, args: &[&str]) {
         self.stop();
-        let (child, addr) = spawn(&self.data_dir, &self.log_path, args);
+        let (child, addr) = spawn(&self.data_dir, &self.log_path, &self.store_env, args);
         self.child = Some(child);
         self.addr = addr;
         self.base = format!("http://{addr}");
@@ -271,25 +347,77 @@ impl TestServer {
 
     /// Runs `drive-server --check` on the data dir while the server runs.
     pub fn check_running(&self) {
-        run_check(&self.data_dir);
+        run_check(&self.data_dir, &self.store_env);
     }
 
     /// Stops the server and runs `drive-server --check` on its data dir,
     /// asserting that metadata and blob store are consistent.
     pub fn check(&mut self) {
         self.stop();
-        run_check(&self.data_dir);
+        run_check(&self.data_dir, &self.store_env);
+    }
+
+    /// Runs one garbage collection pass (`drive-server --gc-once`) on the
+    /// server's data and store, with extra flags (e.g. `--gc-grace 0`);
+    /// returns what it printed.
+    pub fn gc_once(&self, args: &[&str]) -> String {
+        let output = command(&self.data_dir, &self.store_env)
+            .arg("--gc-once")
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("running {BIN} --gc-once: {e}"));
+        assert!(
+            output.status.success(),
+            "drive-server --gc-once failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr),
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// Whether the blob store holds the block, asked of the store itself.
+    pub async fn stored(&self, hash: BlockHash) -> bool {
+        match s3_env() {
+            None => {
+                let hex = hash.to_string();
+                self.data_dir.join("blobs").join(&hex[..2]).join(hex).exists()
+            }
+            Some(s3) => {
+                let prefix = self
+                    .store_env
+                    .iter()
+                    .find(|(k, _)| k == "DRIVE_S3_PREFIX")
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default();
+                let store = drive_server::storage::S3BlobStore::open(drive_server::storage::S3Settings {
+                    endpoint: Some(s3.endpoint),
+                    region: Some(s3.region),
+                    bucket: s3.bucket,
+                    prefix,
+                    path_style: true,
+                    credentials: Some((s3.access_key_id, s3.secret_access_key)),
+                })
+                .await
+                .expect("opening the test S3 store");
+                drive_server::storage::BlobStore::stored_size(&store, hash)
+                    .await
+                    .expect("asking the S3 store")
+                    .is_some()
+            }
+        }
     }
 }
 
 /// Starts a `drive-server` process and waits for the address it listens on.
-fn spawn(data_dir: &Path, log_path: &Path, args: &[&str]) -> (Child, SocketAddr) {
+fn spawn(data_dir: &Path, log_path: &Path, store_env: &[(String, String)], args: &[&str]) -> (Child, SocketAddr) {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log_path)
         .expect("opening the server log file");
-    let mut child = command(data_dir)
+    let mut child = command(data_dir, store_env)
         .args(["--listen", "127.0.0.1:0"])
         .args(args)
         .stdin(Stdio::null())
@@ -336,8 +464,8 @@ fn spawn(data_dir: &Path, log_path: &Path, args: &[&str]) -> (Child, SocketAddr)
     (child, addr)
 }
 
-fn run_check(data_dir: &Path) {
-    let output = command(data_dir)
+fn run_check(data_dir: &Path, store_env: &[(String, String)]) {
+    let output = command(data_dir, store_env)
         .arg("--check")
         .stdin(Stdio::null())
         .output()
@@ -568,6 +696,23 @@ pub async fn put_url(http: &reqwest::Client, url: &str, body: Vec<u8>) -> Resp {
     .await
 }
 
+/// PUTs a block's bytes to its presigned URL with the headers the URL was
+/// signed with (no credentials).
+pub async fn put_block(http: &reqwest::Client, block: &PresignedBlock, body: Vec<u8>) -> Resp {
+    let mut request = http.put(&block.url).header("content-type", "application/octet-stream");
+    for (name, value) in &block.headers {
+        request = request.header(name, value);
+    }
+    Resp::read(
+        request
+            .body(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("PUT {}: {e}", block.url)),
+    )
+    .await
+}
+
 /// GETs a presigned URL (no credentials).
 pub async fn get_url(http: &reqwest::Client, url: &str) -> Resp {
     Resp::read(http.get(url).send().await.unwrap_or_else(|e| panic!("GET {url}: {e}"))).await
@@ -790,7 +935,7 @@ impl Client {
                 "the plan gives block {} its size",
                 block.hash
             );
-            let resp = put_url(&self.http, &block.url, bytes.clone()).await;
+            let resp = put_block(&self.http, block, bytes.clone()).await;
             assert!(
                 resp.status == StatusCode::CREATED || resp.status == StatusCode::OK,
                 "PUT of block {}: {} {}",
