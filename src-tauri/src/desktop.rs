@@ -281,7 +281,12 @@ impl Desktop {
     /// The full local path of a path relative to the synced folder.
     pub fn local_path(&self, relative: &str) -> Option<PathBuf> {
         let folder = self.folder()?;
-        Some(relative.split('/').filter(|p| !p.is_empty()).fold(folder, |path, part| path.join(part)))
+        Some(
+            relative
+                .split('/')
+                .filter(|p| !p.is_empty())
+                .fold(folder, |path, part| path.join(part)),
+        )
     }
 
     /// A public link to the file or folder at the local `path`.

@@ -40,7 +40,10 @@ async fn answer<R: Runtime>(app: &AppHandle<R>, request: Request) -> Reply {
 /// Hands a launch's requests to the app already running, if one is.
 /// Returns the process's exit code when it did (the caller then exits).
 pub fn forward(requests: &[Request]) -> Option<std::process::ExitCode> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
     let mut code = std::process::ExitCode::SUCCESS;
     for request in requests {
         match runtime.block_on(app_socket::ask(request)) {

@@ -113,7 +113,9 @@ struct Integration {
 
 /// Installs (or removes) the file managers' "Copy share link" for this user.
 pub fn file_manager_entries<R: Runtime>(app: &AppHandle<R>, install: bool) {
-    let Some(integration) = app.try_state::<Integration>() else { return };
+    let Some(integration) = app.try_state::<Integration>() else {
+        return;
+    };
     let result = if install {
         std::env::current_exe().and_then(|exe| file_manager::install(&integration.home, &exe))
     } else {

@@ -9,7 +9,10 @@ use drive_sync::profile::Profile;
 fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_env("DRIVE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,drive_sync=info,drive_desktop=info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 
     let cwd = std::env::current_dir().unwrap_or_default();
     let launch = Launch::parse(std::env::args().skip(1), &cwd);
@@ -28,7 +31,10 @@ fn main() -> ExitCode {
     if let Some(code) = ipc::forward(&launch.requests()) {
         return code;
     }
-    let desktop = match Profile::default_home().map_err(Into::into).and_then(|home| Desktop::open(&home)) {
+    let desktop = match Profile::default_home()
+        .map_err(Into::into)
+        .and_then(|home| Desktop::open(&home))
+    {
         Ok(desktop) => desktop,
         Err(error) => {
             eprintln!("drive-desktop: {error}");

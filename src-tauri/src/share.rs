@@ -18,7 +18,9 @@ pub async fn copy_share_link<R: Runtime>(app: &AppHandle<R>, path: &Path) -> Res
         .unwrap_or_else(|| path.display().to_string());
     match desktop.share(path).await {
         Ok(url) => {
-            let copied = app.try_state::<tauri_plugin_clipboard_manager::Clipboard<R>>().is_some()
+            let copied = app
+                .try_state::<tauri_plugin_clipboard_manager::Clipboard<R>>()
+                .is_some()
                 && app.clipboard().write_text(url.clone()).is_ok();
             let body = if copied {
                 format!("The link to {name} is on the clipboard.")

@@ -88,8 +88,10 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     let recent: Vec<MenuItem<R>> = (0..RECENT)
         .map(|n| MenuItem::with_id(app, TrayItem::Recent(n).id(), "—", false, None::<&str>))
         .collect::<tauri::Result<_>>()?;
-    let recent_refs: Vec<&dyn tauri::menu::IsMenuItem<R>> =
-        recent.iter().map(|item| item as &dyn tauri::menu::IsMenuItem<R>).collect();
+    let recent_refs: Vec<&dyn tauri::menu::IsMenuItem<R>> = recent
+        .iter()
+        .map(|item| item as &dyn tauri::menu::IsMenuItem<R>)
+        .collect();
     let recent_menu = Submenu::with_items(app, "Recently changed files", true, &recent_refs)?;
     let pause = MenuItem::with_id(app, TrayItem::Pause.id(), "Pause syncing", true, None::<&str>)?;
     let item = |what: TrayItem, text: &str| MenuItem::with_id(app, what.id(), text, true, None::<&str>);
@@ -152,7 +154,8 @@ pub fn refresh<R: Runtime>(app: &AppHandle<R>) {
             shown.icon = picture.as_ptr() as usize;
         }
         if shown.paused != Some(paused) {
-            tray.pause.set_text(if paused { "Resume syncing" } else { "Pause syncing" })?;
+            tray.pause
+                .set_text(if paused { "Resume syncing" } else { "Pause syncing" })?;
             shown.paused = Some(paused);
         }
         if shown.recent != recent {

@@ -86,14 +86,16 @@ fn before_sign_in_the_snapshot_asks_for_setup() {
 #[test]
 fn errors_cross_the_bridge_typed() {
     let app = start();
-    let sign_in = |server: &str| {
-        json!({"server": server, "email": "ann@example.com", "password": "pw", "create": false})
-    };
+    let sign_in =
+        |server: &str| json!({"server": server, "email": "ann@example.com", "password": "pw", "create": false});
     assert_eq!(app.error_kind("sign_in", sign_in("ftp://example.com")), "invalid");
     // Nothing listens on this port: the server cannot be reached.
     let closed = format!("http://127.0.0.1:{}", drive_e2e::free_port());
     assert_eq!(app.error_kind("sign_in", sign_in(&closed)), "offline");
-    assert_eq!(app.error_kind("choose_folder", json!({"path": "/tmp/x"})), "not_signed_in");
+    assert_eq!(
+        app.error_kind("choose_folder", json!({"path": "/tmp/x"})),
+        "not_signed_in"
+    );
     assert_eq!(app.error_kind("set_ignore", json!({"patterns": "*.tmp"})), "no_folder");
     assert_eq!(app.error_kind("open_folder", json!({})), "no_folder");
     assert_eq!(app.error_kind("copy_share_link", json!({"path": "/tmp"})), "no_folder");
@@ -112,8 +114,7 @@ fn pause_and_limits_persist() {
     assert_eq!(settings["down_kib"], Value::Null);
     // A zero limit means none.
     app.ok("set_limits", json!({"upKib": 0, "downKib": 1024}));
-    let saved: Value =
-        serde_json::from_slice(&std::fs::read(app.home.path().join("desktop.json")).unwrap()).unwrap();
+    let saved: Value = serde_json::from_slice(&std::fs::read(app.home.path().join("desktop.json")).unwrap()).unwrap();
     assert_eq!(saved["paused"], true);
     assert_eq!(saved["limits"], json!({"up_kib": null, "down_kib": 1024}));
 }
@@ -123,7 +124,12 @@ fn activity_paths(snapshot: &Value) -> Vec<(String, String)> {
         .as_array()
         .map(|list| {
             list.iter()
-                .map(|a| (a["text"].as_str().unwrap_or("").to_owned(), a["path"].as_str().unwrap_or("").to_owned()))
+                .map(|a| {
+                    (
+                        a["text"].as_str().unwrap_or("").to_owned(),
+                        a["path"].as_str().unwrap_or("").to_owned(),
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -180,7 +186,10 @@ fn sign_in_sync_share_and_sign_out_against_a_real_server() {
     );
 
     app.ok("set_ignore", json!({"patterns": "*.tmp\nbuild/"}));
-    assert_eq!(std::fs::read_to_string(synced.join(".driveignore")).unwrap(), "*.tmp\nbuild/\n");
+    assert_eq!(
+        std::fs::read_to_string(synced.join(".driveignore")).unwrap(),
+        "*.tmp\nbuild/\n"
+    );
     assert_eq!(app.snapshot()["ignore"], "*.tmp\nbuild/\n");
 
     app.ok("sign_out", json!({}));

@@ -62,12 +62,16 @@ impl Sandbox {
     /// starts them; they are recognised by this sandbox's DRIVE_HOME).
     fn kill_apps(&self) {
         let marker = format!("DRIVE_HOME={}", self.drive_home.display());
-        let Ok(entries) = std::fs::read_dir("/proc") else { return };
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return;
+        };
         for entry in entries.flatten() {
             let Some(pid) = entry.file_name().to_str().and_then(|p| p.parse::<i32>().ok()) else {
                 continue;
             };
-            let Ok(environ) = std::fs::read(entry.path().join("environ")) else { continue };
+            let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+                continue;
+            };
             let ours = environ.split(|b| *b == 0).any(|var| var == marker.as_bytes());
             let is_app = std::fs::read_link(entry.path().join("exe"))
                 .map(|exe| exe.ends_with("drive-desktop"))
@@ -211,16 +215,28 @@ async fn sign_in_choose_a_folder_sync_a_file_and_share_it() {
     // First run: the sign-in step.
     find(&browser, "#server").await;
     screenshot(&browser, "desktop-1-sign-in.png").await;
-    find(&browser, "#toggle-create").await.click().await.expect("switching to create");
+    find(&browser, "#toggle-create")
+        .await
+        .click()
+        .await
+        .expect("switching to create");
     type_into(&browser, "#server", &server.url()).await;
     type_into(&browser, "#email", EMAIL).await;
     type_into(&browser, "#password", PASSWORD).await;
-    find(&browser, "#sign-in").await.click().await.expect("creating the account");
+    find(&browser, "#sign-in")
+        .await
+        .click()
+        .await
+        .expect("creating the account");
 
     // Then the folder.
     let folder_field = find(&browser, "#folder").await;
     let suggested = folder_field.prop("value").await.unwrap().unwrap_or_default();
-    assert_eq!(Path::new(&suggested), sandbox.home.join("Drive"), "~/Drive is the default");
+    assert_eq!(
+        Path::new(&suggested),
+        sandbox.home.join("Drive"),
+        "~/Drive is the default"
+    );
     screenshot(&browser, "desktop-2-folder.png").await;
     let folder = sandbox.home.join("Sync here");
     type_into(&browser, "#folder", &folder.to_string_lossy()).await;
@@ -256,7 +272,11 @@ async fn sign_in_choose_a_folder_sync_a_file_and_share_it() {
     let file = file.to_string_lossy();
     let cli = share_with(&binary("drive"), &["share", &file], &sandbox);
     let cli_url = String::from_utf8_lossy(&cli.stdout).trim().to_owned();
-    assert!(cli.status.success(), "drive share: {}", String::from_utf8_lossy(&cli.stderr));
+    assert!(
+        cli.status.success(),
+        "drive share: {}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
     assert!(cli_url.starts_with(&format!("{}/s/", server.url())), "{cli_url}");
     assert!(
         String::from_utf8_lossy(&cli.stderr).contains("desktop app"),
@@ -264,7 +284,11 @@ async fn sign_in_choose_a_folder_sync_a_file_and_share_it() {
     );
     let second = share_with(&app_binary(), &["--share", &file], &sandbox);
     let second_url = String::from_utf8_lossy(&second.stdout).trim().to_owned();
-    assert!(second.status.success(), "drive-desktop --share: {}", String::from_utf8_lossy(&second.stderr));
+    assert!(
+        second.status.success(),
+        "drive-desktop --share: {}",
+        String::from_utf8_lossy(&second.stderr)
+    );
     assert!(second_url.starts_with(&format!("{}/s/", server.url())), "{second_url}");
     // A path outside the folder is refused in words.
     let outside = share_with(&app_binary(), &["--share", &sandbox.home.to_string_lossy()], &sandbox);
@@ -272,7 +296,10 @@ async fn sign_in_choose_a_folder_sync_a_file_and_share_it() {
     assert!(String::from_utf8_lossy(&outside.stderr).contains("not in your Drive folder"));
 
     // The app installed its file-manager entries in its home.
-    assert!(sandbox.home.join(".local/share/nemo/actions/drive-copy-share-link.nemo_action").is_file());
+    assert!(sandbox
+        .home
+        .join(".local/share/nemo/actions/drive-copy-share-link.nemo_action")
+        .is_file());
 
     // The other settings screens.
     find(&browser, "#tab-network").await.click().await.unwrap();

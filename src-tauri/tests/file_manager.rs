@@ -127,7 +127,11 @@ fn desktop_exec(exec: &str, files: &[String]) -> Vec<String> {
 }
 
 fn run(args: &[String], cwd: &Path) {
-    let status = Command::new(&args[0]).args(&args[1..]).current_dir(cwd).status().unwrap();
+    let status = Command::new(&args[0])
+        .args(&args[1..])
+        .current_dir(cwd)
+        .status()
+        .unwrap();
     assert!(status.success());
 }
 
@@ -171,9 +175,17 @@ fn linux_entries_are_valid_run_the_app_and_come_off_cleanly() {
     // Nautilus: an executable script in its scripts folder, named as the
     // menu shows it, given the selection as arguments relative to the folder.
     let nautilus = by("Nautilus");
-    assert_eq!(nautilus.path, home.join(".local/share/nautilus/scripts/Copy share link"));
+    assert_eq!(
+        nautilus.path,
+        home.join(".local/share/nautilus/scripts/Copy share link")
+    );
     assert!(is_executable(&nautilus.path));
-    assert!(Command::new("sh").arg("-n").arg(&nautilus.path).status().unwrap().success());
+    assert!(Command::new("sh")
+        .arg("-n")
+        .arg(&nautilus.path)
+        .status()
+        .unwrap()
+        .success());
     let status = Command::new(&nautilus.path)
         .args(FILES)
         .current_dir(&selected)
@@ -184,7 +196,10 @@ fn linux_entries_are_valid_run_the_app_and_come_off_cleanly() {
 
     // Nemo: a [Nemo Action] for any selection.
     let nemo = by("Nemo");
-    assert_eq!(nemo.path, home.join(".local/share/nemo/actions/drive-copy-share-link.nemo_action"));
+    assert_eq!(
+        nemo.path,
+        home.join(".local/share/nemo/actions/drive-copy-share-link.nemo_action")
+    );
     let groups = key_file(&std::fs::read_to_string(&nemo.path).unwrap());
     assert_eq!(value(&groups, "Nemo Action", "Name"), "Copy share link");
     assert_eq!(value(&groups, "Nemo Action", "Selection"), "notnone");
@@ -194,28 +209,52 @@ fn linux_entries_are_valid_run_the_app_and_come_off_cleanly() {
 
     // Dolphin: an executable KIO service menu for all files and folders.
     let dolphin = by("Dolphin");
-    assert_eq!(dolphin.path, home.join(".local/share/kio/servicemenus/drive-copy-share-link.desktop"));
+    assert_eq!(
+        dolphin.path,
+        home.join(".local/share/kio/servicemenus/drive-copy-share-link.desktop")
+    );
     assert!(is_executable(&dolphin.path));
     let groups = key_file(&std::fs::read_to_string(&dolphin.path).unwrap());
     assert_eq!(value(&groups, "Desktop Entry", "Type"), "Service");
     assert_eq!(value(&groups, "Desktop Entry", "MimeType"), "all/all;");
-    assert_eq!(value(&groups, "Desktop Entry", "X-KDE-ServiceTypes"), "KonqPopupMenu/Plugin");
+    assert_eq!(
+        value(&groups, "Desktop Entry", "X-KDE-ServiceTypes"),
+        "KonqPopupMenu/Plugin"
+    );
     assert_eq!(value(&groups, "Desktop Entry", "Actions"), "copyShareLink;");
-    assert_eq!(value(&groups, "Desktop Action copyShareLink", "Name"), "Copy share link");
-    run(&desktop_exec(value(&groups, "Desktop Action copyShareLink", "Exec"), &files), &selected);
+    assert_eq!(
+        value(&groups, "Desktop Action copyShareLink", "Name"),
+        "Copy share link"
+    );
+    run(
+        &desktop_exec(value(&groups, "Desktop Action copyShareLink", "Exec"), &files),
+        &selected,
+    );
     assert_eq!(recorded(&exe), expected(&selected));
 
     // Thunar: one action of ours among the user's, matching everything;
     // Thunar quotes each %F path for the shell.
     let xml = std::fs::read_to_string(&thunar).unwrap();
     let document = roxmltree::Document::parse(&xml).expect("uca.xml is valid XML");
-    let actions: Vec<_> = document.root_element().children().filter(|n| n.has_tag_name("action")).collect();
+    let actions: Vec<_> = document
+        .root_element()
+        .children()
+        .filter(|n| n.has_tag_name("action"))
+        .collect();
     assert_eq!(actions.len(), 2, "{xml}");
     let ours = actions
         .iter()
-        .find(|a| a.children().any(|c| c.has_tag_name("unique-id") && c.text() == Some("drive-copy-share-link")))
+        .find(|a| {
+            a.children()
+                .any(|c| c.has_tag_name("unique-id") && c.text() == Some("drive-copy-share-link"))
+        })
         .expect("our action");
-    let text = |tag: &str| ours.children().find(|c| c.has_tag_name(tag)).and_then(|c| c.text()).unwrap_or("");
+    let text = |tag: &str| {
+        ours.children()
+            .find(|c| c.has_tag_name(tag))
+            .and_then(|c| c.text())
+            .unwrap_or("")
+    };
     assert_eq!(text("name"), "Copy share link");
     assert_eq!(text("patterns"), "*");
     for kind in ["directories", "other-files", "text-files", "image-files"] {
@@ -223,7 +262,12 @@ fn linux_entries_are_valid_run_the_app_and_come_off_cleanly() {
     }
     let quoted: Vec<String> = files.iter().map(|f| shell_quote(f)).collect();
     let command = text("command").replace("%F", &quoted.join(" "));
-    let status = Command::new("sh").arg("-c").arg(&command).current_dir(&selected).status().unwrap();
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(&command)
+        .current_dir(&selected)
+        .status()
+        .unwrap();
     assert!(status.success());
     assert_eq!(recorded(&exe), expected(&selected));
 
@@ -282,8 +326,15 @@ fn macos_quick_action_is_a_valid_workflow_running_the_app() {
     assert_eq!(files.len(), 2);
     let mut script = None;
     for file in &files {
-        assert!(file.path.starts_with(temp.path().join("Library/Services/Copy share link.workflow/Contents")));
-        let document = roxmltree::Document::parse(&file.contents).expect("a valid plist");
+        assert!(file
+            .path
+            .starts_with(temp.path().join("Library/Services/Copy share link.workflow/Contents")));
+        // Property lists declare Apple's DTD.
+        let options = roxmltree::ParsingOptions {
+            allow_dtd: true,
+            ..Default::default()
+        };
+        let document = roxmltree::Document::parse_with_options(&file.contents, options).expect("a valid plist");
         assert_eq!(document.root_element().tag_name().name(), "plist");
         let keys: Vec<_> = document.descendants().filter(|n| n.has_tag_name("key")).collect();
         if let Some(key) = keys.iter().find(|k| k.text() == Some("COMMAND_STRING")) {
