@@ -53,9 +53,12 @@ impl Sandbox {
             .env("XDG_DATA_HOME", self.home.join(".local/share"))
             .env("DRIVE_CREDENTIALS", "file")
             .env("DRIVE_LOG", "drive_sync=info,drive_desktop=debug")
-            // WebKitGTK under Xvfb draws blank windows otherwise.
-            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
-            .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1");
+            // Xvfb has no GPU: Mesa's software renderer. (With
+            // WEBKIT_DISABLE_COMPOSITING_MODE or WEBKIT_DISABLE_DMABUF_RENDERER
+            // set, this WebKitGTK never answers WebDriver's screenshot.)
+            .env("LIBGL_ALWAYS_SOFTWARE", "1")
+            .env_remove("WEBKIT_DISABLE_COMPOSITING_MODE")
+            .env_remove("WEBKIT_DISABLE_DMABUF_RENDERER");
     }
 
     /// Ends app processes started for this sandbox (the WebDriver chain
@@ -188,6 +191,7 @@ async fn sign_in_choose_a_folder_sync_a_file_and_share_it() {
     let server = Server::start().expect("drive-server");
     let sandbox = Sandbox::new();
     let driver = Driver::start(&sandbox);
+    eprintln!("e2e: tauri-driver at {}", driver.url);
     let mut capabilities = serde_json::Map::new();
     capabilities.insert("browserName".into(), "wry".into());
     capabilities.insert(
@@ -212,8 +216,10 @@ async fn sign_in_choose_a_folder_sync_a_file_and_share_it() {
         }
     };
 
+    eprintln!("e2e: WebDriver session open");
     // First run: the sign-in step.
     find(&browser, "#server").await;
+    eprintln!("e2e: the sign-in step is shown");
     screenshot(&browser, "desktop-1-sign-in.png").await;
     find(&browser, "#toggle-create")
         .await
