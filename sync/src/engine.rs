@@ -14,7 +14,7 @@ use futures::StreamExt;
 use crate::{
     ledger::{Entry, Ledger, LedgerError},
     planner::{self, Op},
-    progress::Progress,
+    progress::{Progress, RunState},
     remote::{Remote, RemoteError},
     remote_tree::{file_name, is_within, RemoteTree},
     scanner::{self, LocalItem, LocalKind, Scan, STATE_DIR},
@@ -25,6 +25,9 @@ use crate::{
 const MAX_PASSES: usize = 8;
 /// Files transferred at once.
 const PARALLEL_FILES: usize = 16;
+/// How long a running engine waits before trying again when the server
+/// cannot be reached.
+const OFFLINE_RETRY: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -45,6 +48,22 @@ pub enum EngineError {
 }
 
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;
+
+impl EngineError {
+    /// What this failure means for a running engine, for people watching it.
+    pub fn run_state(&self) -> RunState {
+        let remote = match self {
+            EngineError::Remote(error) | EngineError::Transfer(TransferError::Remote(error)) => Some(error),
+            _ => None,
+        };
+        let message = self.to_string();
+        match remote {
+            Some(RemoteError::Unauthorized { .. } | RemoteError::InvalidCredentials) => RunState::SignedOut { message },
+            Some(error) if error.is_transient() => RunState::Offline { message },
+            _ => RunState::Failed { message },
+        }
+    }
+}
 
 fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> EngineError {
     let context = context.into();
@@ -582,6 +601,19 @@ impl Engine {
     /// every remote change (long-polled), and at least every `rescan` anyway,
     /// since a watcher can miss events.
     pub async fn run(&self, rescan: Duration, stop: impl std::future::Future<Output = ()>) -> Result<()> {
+        let (_never_paused, paused) = tokio::sync::watch::channel(false);
+        self.run_with(rescan, paused, stop).await
+    }
+
+    /// [`Engine::run`], pausable: while `paused` holds `true` no pass starts
+    /// (one under way finishes). Every change of state goes to the progress
+    /// observer's [`Progress::state`].
+    pub async fn run_with(
+        &self,
+        rescan: Duration,
+        mut paused: tokio::sync::watch::Receiver<bool>,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> Result<()> {
         let (_watcher, mut local_events) = match crate::watcher::watch(&self.root) {
             Ok((watcher, events)) => (Some(watcher), events),
             Err(error) => {
@@ -591,18 +623,48 @@ impl Engine {
         };
         tokio::pin!(stop);
         loop {
-            match self.sync_once().await {
-                Ok(report) if report.in_sync() => tracing::info!(done = report.done, "up to date"),
+            if *paused.borrow_and_update() {
+                self.progress.state(&RunState::Paused);
+                tokio::select! {
+                    () = &mut stop => return Ok(()),
+                    changed = paused.changed() => {
+                        // The sender is gone: nobody can resume any more.
+                        if changed.is_err() {
+                            std::future::pending::<()>().await;
+                        }
+                        continue;
+                    }
+                }
+            }
+            let state = match self.sync_once().await {
+                Ok(report) if report.in_sync() => {
+                    tracing::info!(done = report.done, "up to date");
+                    RunState::UpToDate
+                }
                 Ok(report) => {
                     tracing::warn!(
                         pending = report.pending.len(),
                         errors = report.errors.len(),
                         "not in sync yet"
-                    )
+                    );
+                    RunState::Behind {
+                        pending: report.pending.len(),
+                        errors: report.errors,
+                    }
                 }
-                Err(error) => tracing::warn!(%error, "sync pass failed; retrying"),
-            }
+                Err(error) => {
+                    tracing::warn!(%error, "sync pass failed; retrying");
+                    error.run_state()
+                }
+            };
+            let offline = matches!(state, RunState::Offline { .. });
+            self.progress.state(&state);
             let remote_change = async {
+                if offline {
+                    // Nothing to long-poll: try a pass again after a pause.
+                    tokio::time::sleep(OFFLINE_RETRY).await;
+                    return;
+                }
                 loop {
                     let cursor = self.with_ledger(|l| l.cursor()).await.unwrap_or_default();
                     match self.remote.changes(cursor, Duration::from_secs(25)).await {
@@ -611,7 +673,7 @@ impl Engine {
                         Err(error) => {
                             // Offline or the server is down: retry after a pause.
                             tracing::debug!(%error, "waiting for remote changes failed");
-                            tokio::time::sleep(Duration::from_secs(5)).await;
+                            tokio::time::sleep(OFFLINE_RETRY).await;
                             return;
                         }
                     }
@@ -622,6 +684,7 @@ impl Engine {
                 Some(()) = local_events.recv() => {}
                 () = remote_change => {}
                 () = tokio::time::sleep(rescan) => {}
+                Ok(()) = paused.changed() => {}
             }
         }
     }

@@ -6,6 +6,12 @@
 //! pure [`planner`] what to do, and carries it out ([`engine`], [`transfer`]).
 //! The [`watcher`] and the feed's long-poll decide when the next pass runs.
 //!
+//! For apps: [`service`] runs the engine in the background (pause, resume,
+//! [`throttle`]d speed), [`activity`] turns what it does into a status and a
+//! list of recent activity, [`profile`] is who is signed in and which folder
+//! syncs where, [`share`] makes public links and [`app_socket`] lets other
+//! processes ask the running desktop app for one.
+//!
 //! ```no_run
 //! # async fn example(remote: drive_sync::remote::Remote) -> Result<(), drive_sync::engine::EngineError> {
 //! use std::{path::Path, sync::Arc};
@@ -17,15 +23,21 @@
 //! # Ok(()) }
 //! ```
 
+pub mod activity;
+pub mod app_socket;
 pub mod chunker;
 pub mod credentials;
 pub mod engine;
 pub mod ledger;
 pub mod planner;
+pub mod profile;
 pub mod progress;
 pub mod remote;
 pub mod remote_tree;
 pub mod scanner;
+pub mod service;
+pub mod share;
+pub mod throttle;
 pub mod transfer;
 pub mod watcher;
 

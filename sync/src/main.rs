@@ -2,21 +2,23 @@
 
 use std::{
     io::{IsTerminal, Read},
-    path::{Path, PathBuf},
+    path::PathBuf,
     sync::Arc,
     time::Duration,
 };
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
-use drive_wire::{CreateLinkRequest, CreateShareRequest, Share, ShareRole};
+use drive_wire::{CreateShareRequest, Share, ShareRole};
 use sha2::{Digest, Sha256};
 
 use drive_sync::{
-    credentials::CredentialStore,
+    app_socket,
     engine::Engine,
+    profile::Profile,
     progress::{Direction, Progress},
-    remote::{Remote, RemoteError, Session},
+    remote::RemoteError,
+    share::LinkOptions,
 };
 
 #[derive(Parser)]
@@ -134,26 +136,9 @@ struct SignIn {
     device: Option<String>,
 }
 
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Config {
-    server: String,
-    email: String,
-}
-
-/// Where the client keeps its configuration, credentials and ledgers.
-fn home() -> anyhow::Result<PathBuf> {
-    let home = match std::env::var_os("DRIVE_HOME") {
-        Some(home) => PathBuf::from(home),
-        None => dirs::config_dir()
-            .context("no configuration directory; set DRIVE_HOME")?
-            .join("drive"),
-    };
-    std::fs::create_dir_all(&home).with_context(|| format!("creating {}", home.display()))?;
-    Ok(home)
-}
-
-fn account_key(config: &Config) -> String {
-    format!("{} {}", config.server, config.email)
+/// The client's profile (`DRIVE_HOME`): account, tokens, ledgers.
+fn profile() -> anyhow::Result<Profile> {
+    Ok(Profile::open(&Profile::default_home()?)?)
 }
 
 fn read_password(from_stdin: bool) -> anyhow::Result<String> {
@@ -173,92 +158,16 @@ fn read_password(from_stdin: bool) -> anyhow::Result<String> {
 }
 
 async fn sign_in(args: SignIn, register: bool) -> anyhow::Result<()> {
-    let home = home()?;
+    let profile = profile()?;
     let password = read_password(args.password_stdin)?;
     let device = args
         .device
         .unwrap_or_else(|| gethostname::gethostname().to_string_lossy().into_owned());
-    let server = args.server.trim_end_matches('/').to_owned();
-    let session = if register {
-        Remote::register(&server, &args.email, &password, &device).await
-    } else {
-        Remote::login(&server, &args.email, &password, &device).await
-    }
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let config = Config {
-        server,
-        email: session.user.email.clone(),
-    };
-    let store = CredentialStore::open(&home);
-    store
-        .save(&account_key(&config), &serde_json::to_string(&session)?)
-        .context("storing the tokens")?;
-    std::fs::write(home.join("config.json"), serde_json::to_vec_pretty(&config)?)
-        .context("writing the configuration")?;
-    eprintln!("Signed in as {} on {}", config.email, config.server);
+    let account = profile
+        .sign_in(&args.server, &args.email, &password, &device, register)
+        .await?;
+    eprintln!("Signed in as {} on {}", account.email, account.server);
     Ok(())
-}
-
-fn signed_in(home: &Path) -> anyhow::Result<(Config, CredentialStore, Session)> {
-    let config: Config = std::fs::read(home.join("config.json"))
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .context("not signed in: run `drive login --server URL --email EMAIL` first")?;
-    let store = CredentialStore::open(home);
-    let secret = store
-        .load(&account_key(&config))
-        .context("reading the stored tokens")?
-        .context("no stored tokens: run `drive login` again")?;
-    let session: Session = serde_json::from_str(&secret).context("the stored tokens are unreadable; sign in again")?;
-    Ok((config, store, session))
-}
-
-fn connect(home: &Path) -> anyhow::Result<Remote> {
-    let (config, store, session) = signed_in(home)?;
-    let key = account_key(&config);
-    // Refresh tokens are single-use: every rotation must be stored at once.
-    let remote = Remote::new(session, move |session: &Session| match serde_json::to_string(session) {
-        Ok(secret) => {
-            if let Err(error) = store.save(&key, &secret) {
-                tracing::error!(%error, "could not store the refreshed tokens");
-            }
-        }
-        Err(error) => tracing::error!(%error, "could not serialize the refreshed tokens"),
-    })
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(remote)
-}
-
-fn ledger_path(home: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
-    let dir = std::fs::canonicalize(dir).with_context(|| format!("opening {}", dir.display()))?;
-    let ledgers = home.join("ledgers");
-    std::fs::create_dir_all(&ledgers)?;
-    Ok(ledger_of(home, &dir))
-}
-
-/// The ledger file of a synced folder, given its canonical path.
-fn ledger_of(home: &Path, canonical_dir: &Path) -> PathBuf {
-    let id = hex::encode(&Sha256::digest(canonical_dir.to_string_lossy().as_bytes())[..8]);
-    home.join("ledgers").join(format!("{id}.db"))
-}
-
-/// The path in the drive (`/a/b.txt`) of a local path inside a synced folder:
-/// the nearest enclosing folder that has a ledger is the synced one.
-fn drive_path(home: &Path, local: &Path) -> anyhow::Result<String> {
-    let local = std::fs::canonicalize(local).with_context(|| format!("opening {}", local.display()))?;
-    let root = local
-        .ancestors()
-        .find(|dir| ledger_of(home, dir).is_file())
-        .with_context(|| format!("{} is not inside a folder synced with `drive sync`", local.display()))?;
-    let relative = local
-        .strip_prefix(root)
-        .context("the path is outside its synced folder")?;
-    let mut names = Vec::new();
-    for part in relative.components() {
-        let name = part.as_os_str().to_str().context("the path is not valid UTF-8")?;
-        names.push(name.to_owned());
-    }
-    Ok(format!("/{}", names.join("/")))
 }
 
 /// Draws progress (files, bytes, rate) on a terminal; silent otherwise.
@@ -309,9 +218,9 @@ impl Progress for Bars {
 }
 
 async fn sync(dir: PathBuf, once: bool, rescan: u64) -> anyhow::Result<()> {
-    let home = home()?;
-    let remote = connect(&home)?;
-    let ledger = ledger_path(&home, &dir)?;
+    let profile = profile()?;
+    let remote = profile.connect()?;
+    let ledger = profile.ledger_for(&dir)?;
     let engine = Engine::open(&dir, &ledger, remote, Arc::new(Bars::new()))
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -342,9 +251,9 @@ async fn sync(dir: PathBuf, once: bool, rescan: u64) -> anyhow::Result<()> {
 }
 
 async fn status(dir: PathBuf) -> anyhow::Result<()> {
-    let home = home()?;
-    let remote = connect(&home)?;
-    let ledger = ledger_path(&home, &dir)?;
+    let profile = profile()?;
+    let remote = profile.connect()?;
+    let ledger = profile.ledger_for(&dir)?;
     let engine = Engine::open(&dir, &ledger, remote, Arc::new(drive_sync::progress::Quiet))
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -375,8 +284,25 @@ async fn status(dir: PathBuf) -> anyhow::Result<()> {
 }
 
 async fn share(args: ShareArgs) -> anyhow::Result<()> {
-    let home = home()?;
-    let path = drive_path(&home, &args.path)?;
+    let plain = args.expires.is_none() && !args.password && !args.password_stdin && args.max_downloads.is_none();
+    if plain && !args.no_copy {
+        // The desktop app, when it runs, makes the link, keeps it on the
+        // clipboard and tells the user.
+        let local = std::path::absolute(&args.path).with_context(|| format!("opening {}", args.path.display()))?;
+        match app_socket::ask(&app_socket::Request::Share(local)).await {
+            Ok(Some(app_socket::Reply::Link(url))) => {
+                println!("{url}");
+                eprintln!("Copied to the clipboard by the desktop app");
+                return Ok(());
+            }
+            Ok(Some(app_socket::Reply::Error(message))) => bail!("{message}"),
+            Ok(Some(app_socket::Reply::Ok(()))) => bail!("the desktop app gave no link"),
+            Ok(None) => {}
+            Err(error) => tracing::warn!(%error, "asking the desktop app failed; asking the server directly"),
+        }
+    }
+    let profile = profile()?;
+    let path = profile.drive_path(&args.path)?;
     let password = if args.password || args.password_stdin {
         Some(read_password(args.password_stdin)?)
     } else {
@@ -387,23 +313,13 @@ async fn share(args: ShareArgs) -> anyhow::Result<()> {
         .map(|after| chrono::TimeDelta::from_std(after).map(|after| chrono::Utc::now() + after))
         .transpose()
         .context("the expiry is too far away")?;
-    let remote = connect(&home)?;
-    let node = match remote.lookup(&path).await {
-        Err(RemoteError::NotFound) => bail!("{path} is not on the server yet: let `drive sync` upload it first"),
-        other => other.map_err(|e| anyhow::anyhow!("{e}"))?,
-    };
-    let request = CreateLinkRequest {
-        node_id: node.id,
+    let remote = profile.connect()?;
+    let options = LinkOptions {
         expires_at,
         password,
         max_downloads: args.max_downloads,
     };
-    let link = match remote.create_link(&request).await {
-        // The node exists (the lookup found it): a 404 here is the route.
-        Err(RemoteError::NotFound) => bail!("this server does not offer public links; upgrade drive-server"),
-        other => other.map_err(|e| anyhow::anyhow!("{e}"))?,
-    };
-    let url = link.url.context("the server sent no URL for the new link")?;
+    let url = drive_sync::share::public_link(&remote, &path, options).await?;
     println!("{url}");
     if !args.no_copy {
         match copy_to_clipboard(&url) {
@@ -467,8 +383,7 @@ fn hash_speed() {
 }
 
 async fn shares() -> anyhow::Result<()> {
-    let home = home()?;
-    let remote = connect(&home)?;
+    let remote = profile()?.connect()?;
     let links = remote.links().await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let people = remote.shares().await.map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("Links");
@@ -542,9 +457,9 @@ fn role_word(share: &Share) -> &'static str {
 }
 
 async fn invite(path: PathBuf, email: String, role: ShareRole) -> anyhow::Result<()> {
-    let home = home()?;
-    let drive_path = drive_path(&home, &path)?;
-    let remote = connect(&home)?;
+    let profile = profile()?;
+    let drive_path = profile.drive_path(&path)?;
+    let remote = profile.connect()?;
     let node = match remote.lookup(&drive_path).await {
         Err(RemoteError::NotFound) => {
             bail!("{drive_path} is not on the server yet: let `drive sync` upload it first")
@@ -570,8 +485,7 @@ async fn invite(path: PathBuf, email: String, role: ShareRole) -> anyhow::Result
 }
 
 async fn accept(id: Option<i64>, all: bool) -> anyhow::Result<()> {
-    let home = home()?;
-    let remote = connect(&home)?;
+    let remote = profile()?.connect()?;
     let ids: Vec<i64> = if all {
         let list = remote.shares().await.map_err(|e| anyhow::anyhow!("{e}"))?;
         list.shared_with_me
@@ -600,8 +514,7 @@ async fn accept(id: Option<i64>, all: bool) -> anyhow::Result<()> {
 }
 
 async fn uninvite(id: i64) -> anyhow::Result<()> {
-    let home = home()?;
-    let remote = connect(&home)?;
+    let remote = profile()?.connect()?;
     match remote.delete_share(id).await {
         Err(RemoteError::NotFound) => bail!("you have no share {id}"),
         other => other.map_err(|e| anyhow::anyhow!("{e}"))?,
@@ -611,8 +524,7 @@ async fn uninvite(id: i64) -> anyhow::Result<()> {
 }
 
 async fn unshare(id: i64) -> anyhow::Result<()> {
-    let home = home()?;
-    let remote = connect(&home)?;
+    let remote = profile()?.connect()?;
     match remote.revoke_link(id).await {
         Err(RemoteError::NotFound) => bail!("you have no link {id}"),
         other => other.map_err(|e| anyhow::anyhow!("{e}"))?,
@@ -680,17 +592,9 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn logout() -> anyhow::Result<()> {
-    let home = home()?;
-    let (config, store, _) = signed_in(&home)?;
-    if let Ok(remote) = connect(&home) {
-        if let Err(error) = remote.logout().await {
-            eprintln!("warning: the server did not confirm the sign-out: {error}");
-        }
+    if let Some(error) = profile()?.sign_out().await? {
+        eprintln!("warning: the server did not confirm the sign-out: {error}");
     }
-    store
-        .delete(&account_key(&config))
-        .context("deleting the stored tokens")?;
-    let _ = std::fs::remove_file(home.join("config.json"));
     eprintln!("Signed out");
     Ok(())
 }

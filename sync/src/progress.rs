@@ -1,12 +1,29 @@
 //! What the engine tells whoever watches it: the CLI draws bars, the desktop
-//! app emits events, tests ignore it.
+//! app emits events ([`crate::activity::Monitor`]), tests ignore it.
 
-use crate::planner::Op;
+use crate::{engine::PathError, planner::Op};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
     Up,
     Down,
+}
+
+/// Where a continuously running engine ([`crate::engine::Engine::run_with`]) stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunState {
+    /// Both sides agree.
+    UpToDate,
+    /// The last pass ended with paths still pending or failing.
+    Behind { pending: usize, errors: Vec<PathError> },
+    /// Paused by the user: no pass starts until resumed.
+    Paused,
+    /// The server cannot be reached; the engine retries by itself.
+    Offline { message: String },
+    /// The session is over: only signing in again helps.
+    SignedOut { message: String },
+    /// A pass failed for another reason; the engine retries.
+    Failed { message: String },
 }
 
 pub trait Progress: Send + Sync + 'static {
@@ -16,6 +33,9 @@ pub trait Progress: Send + Sync + 'static {
     fn finished(&self, _op: &Op, _error: Option<&str>) {}
     /// Bytes of block content went over the network.
     fn bytes(&self, _direction: Direction, _bytes: u64) {}
+    /// A continuously running engine changed state (after each pass, on
+    /// pause and resume).
+    fn state(&self, _state: &RunState) {}
 }
 
 /// For callers that do not watch.

@@ -27,6 +27,8 @@ use reqwest::{header, header::HeaderMap, Client, Method, RequestBuilder, StatusC
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use tokio::sync::Mutex;
 
+use crate::{progress::Direction, throttle::Throttle};
+
 /// Generous for a JSON call: a healthy server answers in milliseconds.
 const API_TIMEOUT: Duration = Duration::from_secs(60);
 /// Blocks are a few MiB; leave room for slow uplinks.
@@ -211,6 +213,8 @@ struct Inner {
     server: String,
     auth: Mutex<Auth>,
     on_refresh: Box<dyn Fn(&Session) + Send + Sync>,
+    /// Speed limits for block content (API calls are not counted).
+    throttle: Arc<Throttle>,
 }
 
 struct Auth {
@@ -238,6 +242,7 @@ impl Remote {
             server: session.server.clone(),
             auth: Mutex::new(Auth { session, ended: None }),
             on_refresh: Box::new(on_refresh),
+            throttle: Arc::default(),
         };
         Ok(Self { inner: Arc::new(inner) })
     }
@@ -272,6 +277,11 @@ impl Remote {
         }
         self.inner.auth.lock().await.ended = Some("signed out".to_owned());
         Ok(())
+    }
+
+    /// The speed limits of this connection's block transfers (shared by its clones).
+    pub fn throttle(&self) -> &Throttle {
+        &self.inner.throttle
     }
 
     /// The base URL, without a trailing `/`.
@@ -413,6 +423,7 @@ impl Remote {
             block_url(&self.inner.server, &block.url),
             format!("put block {}", block.hash),
         );
+        self.inner.throttle.wait(Direction::Up, bytes.len() as u64).await;
         retrying(&what, || {
             let mut request = self
                 .inner
@@ -436,6 +447,7 @@ impl Remote {
             block_url(&self.inner.server, &block.url),
             format!("get block {}", block.hash),
         );
+        self.inner.throttle.wait(Direction::Down, block.size).await;
         retrying(&what, || {
             exchange(self.inner.http.get(&url).timeout(BLOCK_TIMEOUT), &what)
         })

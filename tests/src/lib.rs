@@ -16,8 +16,18 @@ use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 
 /// Path of a workspace binary. `scripts/test` builds them first; when one is
-/// missing (a test run by hand), it is built here, once.
+/// missing (a test run by hand), it is built here, once. Tests outside the
+/// workspace (the desktop app's) set `DRIVE_BIN_DIR` to the folder holding them.
 pub fn binary(name: &str) -> PathBuf {
+    if let Some(dir) = std::env::var_os("DRIVE_BIN_DIR") {
+        let path = PathBuf::from(dir).join(name);
+        assert!(
+            path.exists(),
+            "{} is missing: build the workspace's binaries first",
+            path.display()
+        );
+        return path;
+    }
     // Test executables live in target/<profile>/deps; binaries one level up.
     let exe = std::env::current_exe().expect("test executable path");
     let path = exe.parent().and_then(Path::parent).expect("target dir").join(name);

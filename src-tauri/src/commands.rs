@@ -1,0 +1,169 @@
+//! The commands the web view invokes: each delegates to [`Desktop`] (and so
+//! to the engine library), then tells the windows and the tray what changed.
+
+use std::{num::NonZeroU32, path::PathBuf};
+
+use drive_sync::{profile::Account, throttle::Limits};
+use tauri::{AppHandle, Manager, Runtime, State};
+
+use crate::{
+    desktop::{Desktop, Snapshot},
+    error::{CommandError, DesktopError},
+    events, share,
+};
+
+type Result<T, E = CommandError> = std::result::Result<T, E>;
+
+/// Whether start-at-login is on (false where the plugin is absent: tests).
+fn autostart_enabled<R: Runtime>(app: &AppHandle<R>) -> bool {
+    app.try_state::<tauri_plugin_autostart::AutoLaunchManager>()
+        .and_then(|manager| manager.is_enabled().ok())
+        .unwrap_or(false)
+}
+
+#[tauri::command]
+pub async fn get_snapshot<R: Runtime>(app: AppHandle<R>, desktop: State<'_, Desktop>) -> Result<Snapshot> {
+    Ok(desktop.snapshot(autostart_enabled(&app)))
+}
+
+#[tauri::command]
+pub async fn sign_in<R: Runtime>(
+    app: AppHandle<R>,
+    desktop: State<'_, Desktop>,
+    server: String,
+    email: String,
+    password: String,
+    create: bool,
+) -> Result<Account> {
+    let account = desktop.sign_in(&server, &email, &password, create).await?;
+    events::changed(&app);
+    Ok(account)
+}
+
+#[tauri::command]
+pub async fn sign_out<R: Runtime>(app: AppHandle<R>, desktop: State<'_, Desktop>) -> Result<()> {
+    desktop.sign_out().await?;
+    crate::file_manager_entries(&app, false);
+    events::changed(&app);
+    Ok(())
+}
+
+/// The system's folder picker; `None` when the user cancels.
+#[tauri::command]
+pub async fn pick_folder<R: Runtime>(app: AppHandle<R>, desktop: State<'_, Desktop>) -> Result<Option<PathBuf>> {
+    use tauri_plugin_dialog::DialogExt;
+    let start = desktop.folder().unwrap_or_else(Desktop::default_folder);
+    let start = start
+        .ancestors()
+        .find(|dir| dir.is_dir())
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    app.dialog()
+        .file()
+        .set_title("Choose the folder to sync")
+        .set_directory(start)
+        .pick_folder(move |picked| {
+            let _ = tx.send(picked);
+        });
+    let picked = rx.await.ok().flatten();
+    Ok(picked.and_then(|path| path.into_path().ok()))
+}
+
+#[tauri::command]
+pub async fn choose_folder<R: Runtime>(
+    app: AppHandle<R>,
+    desktop: State<'_, Desktop>,
+    path: PathBuf,
+) -> Result<PathBuf> {
+    let folder = desktop.choose_folder(&path).await?;
+    crate::file_manager_entries(&app, true);
+    events::changed(&app);
+    Ok(folder)
+}
+
+#[tauri::command]
+pub async fn set_paused<R: Runtime>(app: AppHandle<R>, desktop: State<'_, Desktop>, paused: bool) -> Result<()> {
+    desktop.set_paused(paused).await?;
+    events::changed(&app);
+    Ok(())
+}
+
+/// Limits in KiB/s; `None` (or 0) is no limit.
+#[tauri::command]
+pub async fn set_limits<R: Runtime>(
+    app: AppHandle<R>,
+    desktop: State<'_, Desktop>,
+    up_kib: Option<u32>,
+    down_kib: Option<u32>,
+) -> Result<()> {
+    let limits = Limits {
+        up_kib: up_kib.and_then(NonZeroU32::new),
+        down_kib: down_kib.and_then(NonZeroU32::new),
+    };
+    desktop.set_limits(limits).await?;
+    events::changed(&app);
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn set_autostart<R: Runtime>(app: AppHandle<R>, enabled: bool) -> Result<()> {
+    let manager = app
+        .try_state::<tauri_plugin_autostart::AutoLaunchManager>()
+        .ok_or_else(|| CommandError::unavailable("start at login"))?;
+    let result = if enabled { manager.enable() } else { manager.disable() };
+    result.map_err(|error| CommandError::failed(format!("could not change start at login: {error}")))?;
+    events::changed(&app);
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn set_ignore<R: Runtime>(app: AppHandle<R>, desktop: State<'_, Desktop>, patterns: String) -> Result<()> {
+    desktop.set_ignore(&patterns)?;
+    events::changed(&app);
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn open_folder<R: Runtime>(app: AppHandle<R>, desktop: State<'_, Desktop>) -> Result<()> {
+    let folder = desktop.folder().ok_or(DesktopError::NoFolder)?;
+    open_path(&app, &folder.to_string_lossy())
+}
+
+#[tauri::command]
+pub async fn open_web<R: Runtime>(app: AppHandle<R>, desktop: State<'_, Desktop>) -> Result<()> {
+    let account = desktop.account().ok_or(DesktopError::NotSignedIn)?;
+    use tauri_plugin_opener::OpenerExt;
+    app.opener()
+        .open_url(account.server, None::<&str>)
+        .map_err(|error| CommandError::failed(format!("could not open the browser: {error}")))
+}
+
+/// Makes a public link to `path`, copies it and tells the user; returns it.
+#[tauri::command]
+pub async fn copy_share_link<R: Runtime>(app: AppHandle<R>, path: PathBuf) -> Result<String> {
+    Ok(share::copy_share_link(&app, &path).await?)
+}
+
+pub fn open_path<R: Runtime>(app: &AppHandle<R>, path: &str) -> Result<()> {
+    use tauri_plugin_opener::OpenerExt;
+    app.opener()
+        .open_path(path, None::<&str>)
+        .map_err(|error| CommandError::failed(format!("could not open {path}: {error}")))
+}
+
+impl CommandError {
+    fn failed(message: String) -> Self {
+        CommandError {
+            kind: crate::error::ErrorKind::Failed,
+            message,
+        }
+    }
+
+    fn unavailable(what: &str) -> Self {
+        CommandError {
+            kind: crate::error::ErrorKind::Unsupported,
+            message: format!("{what} is not available here"),
+        }
+    }
+}

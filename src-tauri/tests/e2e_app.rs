@@ -1,0 +1,325 @@
+//! The real app under Xvfb, driven through WebDriver (tauri-driver in front
+//! of WebKitWebDriver): create an account on a real `drive-server`, choose a
+//! folder, drop a file into it, see it in the activity list and on the
+//! server, then ask the running app for a share link from the `drive` CLI and
+//! from a second `drive-desktop --share`. Screenshots of each screen go to
+//! target/screenshots/desktop-*.png. `scripts/test-desktop` runs this inside
+//! `dbus-run-session -- xvfb-run`.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use drive_e2e::{binary, eventually, free_port, screenshots_dir, Client, Server};
+use fantoccini::{elements::Element, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+
+const EMAIL: &str = "desktop@example.com";
+/// The harness's clients sign in with this password.
+const PASSWORD: &str = "correct horse battery";
+
+/// The environment the app runs in: a home of its own, so that nothing of the
+/// user's (keyring, menus, autostart, socket) is touched.
+struct Sandbox {
+    _temp: tempfile::TempDir,
+    home: PathBuf,
+    drive_home: PathBuf,
+    runtime: PathBuf,
+}
+
+impl Sandbox {
+    fn new() -> Sandbox {
+        let temp = tempfile::tempdir().unwrap();
+        let home = temp.path().join("home");
+        let runtime = temp.path().join("run");
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::create_dir_all(&runtime).unwrap();
+        Sandbox {
+            drive_home: home.join(".config/drive"),
+            home,
+            runtime,
+            _temp: temp,
+        }
+    }
+
+    fn apply(&self, command: &mut Command) {
+        command
+            .env("HOME", &self.home)
+            .env("DRIVE_HOME", &self.drive_home)
+            .env("XDG_RUNTIME_DIR", &self.runtime)
+            .env("XDG_CONFIG_HOME", self.home.join(".config"))
+            .env("XDG_DATA_HOME", self.home.join(".local/share"))
+            .env("DRIVE_CREDENTIALS", "file")
+            .env("DRIVE_LOG", "drive_sync=info,drive_desktop=debug")
+            // Xvfb has no GPU: Mesa's software renderer. (With
+            // WEBKIT_DISABLE_COMPOSITING_MODE or WEBKIT_DISABLE_DMABUF_RENDERER
+            // set, this WebKitGTK never answers WebDriver's screenshot.)
+            .env("LIBGL_ALWAYS_SOFTWARE", "1")
+            .env_remove("WEBKIT_DISABLE_COMPOSITING_MODE")
+            .env_remove("WEBKIT_DISABLE_DMABUF_RENDERER");
+    }
+
+    /// Ends app processes started for this sandbox (the WebDriver chain
+    /// starts them; they are recognised by this sandbox's DRIVE_HOME).
+    fn kill_apps(&self) {
+        let marker = format!("DRIVE_HOME={}", self.drive_home.display());
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let Some(pid) = entry.file_name().to_str().and_then(|p| p.parse::<i32>().ok()) else {
+                continue;
+            };
+            let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+                continue;
+            };
+            let ours = environ.split(|b| *b == 0).any(|var| var == marker.as_bytes());
+            let is_app = std::fs::read_link(entry.path().join("exe"))
+                .map(|exe| exe.ends_with("drive-desktop"))
+                .unwrap_or(false);
+            if ours && is_app {
+                let _ = Command::new("kill").arg(pid.to_string()).status();
+            }
+        }
+    }
+}
+
+/// tauri-driver on a free port, killed on drop.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Driver {
+    fn start(sandbox: &Sandbox) -> Driver {
+        let port = free_port();
+        let mut command = Command::new("tauri-driver");
+        command
+            .args(["--port", &port.to_string()])
+            .args(["--native-port", &free_port().to_string()])
+            .args(["--native-driver", "/usr/bin/WebKitWebDriver"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        sandbox.apply(&mut command);
+        let child = command
+            .spawn()
+            .expect("tauri-driver (scripts/setup installs it with cargo install)");
+        let ready = eventually(Duration::from_secs(30), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        assert!(ready, "tauri-driver did not start");
+        Driver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn screenshot(browser: &fantoccini::Client, name: &str) -> PathBuf {
+    let png = browser.screenshot().await.expect("a screenshot");
+    assert!(png.starts_with(b"\x89PNG"), "a PNG");
+    let path = screenshots_dir().join(name);
+    std::fs::write(&path, png).expect("saving the screenshot");
+    eprintln!("screenshot: {}", path.display());
+    path
+}
+
+/// Waits for an element: the window and its script need a moment.
+async fn find(browser: &fantoccini::Client, css: &str) -> Element {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match browser.find(Locator::Css(css)).await {
+            Ok(element) => return element,
+            Err(error) if Instant::now() > deadline => panic!("no {css}: {error}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
+async fn type_into(browser: &fantoccini::Client, css: &str, text: &str) {
+    let field = find(browser, css).await;
+    field.clear().await.expect("clearing a field");
+    field.send_keys(text).await.expect("typing");
+}
+
+async fn text_of(browser: &fantoccini::Client, css: &str) -> Option<String> {
+    browser.find(Locator::Css(css)).await.ok()?.text().await.ok()
+}
+
+/// Polls `check` for up to `timeout`.
+async fn until<F, Fut>(timeout: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    check().await
+}
+
+fn app_binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_drive-desktop"))
+}
+
+fn share_with(program: &Path, args: &[&str], sandbox: &Sandbox) -> std::process::Output {
+    let mut command = Command::new(program);
+    command.args(args).stdin(Stdio::null());
+    sandbox.apply(&mut command);
+    command.output().expect("running a share command")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_choose_a_folder_sync_a_file_and_share_it() {
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "needs an X display: run through scripts/test-desktop (dbus-run-session -- xvfb-run)"
+    );
+    let server = Server::start().expect("drive-server");
+    let sandbox = Sandbox::new();
+    let driver = Driver::start(&sandbox);
+    eprintln!("e2e: tauri-driver at {}", driver.url);
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert("browserName".into(), "wry".into());
+    capabilities.insert(
+        "tauri:options".into(),
+        serde_json::json!({ "application": app_binary() }),
+    );
+    // The driver may answer before the app's window exists: retry.
+    let mut attempt = 0;
+    let browser = loop {
+        attempt += 1;
+        match ClientBuilder::new(HttpConnector::new())
+            .capabilities(capabilities.clone())
+            .connect(&driver.url)
+            .await
+        {
+            Ok(browser) => break browser,
+            Err(error) if attempt < 5 => {
+                eprintln!("WebDriver session not ready ({error}); retrying");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            Err(error) => panic!("no WebDriver session: {error}"),
+        }
+    };
+
+    eprintln!("e2e: WebDriver session open");
+    // First run: the sign-in step.
+    find(&browser, "#server").await;
+    eprintln!("e2e: the sign-in step is shown");
+    screenshot(&browser, "desktop-1-sign-in.png").await;
+    find(&browser, "#toggle-create")
+        .await
+        .click()
+        .await
+        .expect("switching to create");
+    type_into(&browser, "#server", &server.url()).await;
+    type_into(&browser, "#email", EMAIL).await;
+    type_into(&browser, "#password", PASSWORD).await;
+    find(&browser, "#sign-in")
+        .await
+        .click()
+        .await
+        .expect("creating the account");
+
+    // Then the folder.
+    let folder_field = find(&browser, "#folder").await;
+    let suggested = folder_field.prop("value").await.unwrap().unwrap_or_default();
+    assert_eq!(
+        Path::new(&suggested),
+        sandbox.home.join("Drive"),
+        "~/Drive is the default"
+    );
+    screenshot(&browser, "desktop-2-folder.png").await;
+    let folder = sandbox.home.join("Sync here");
+    type_into(&browser, "#folder", &folder.to_string_lossy()).await;
+    find(&browser, "#start").await.click().await.expect("starting to sync");
+
+    // Syncing: the preferences window with its live activity list.
+    find(&browser, "#status-label").await;
+    let up_to_date = until(Duration::from_secs(30), || async {
+        text_of(&browser, "#status-label").await.as_deref() == Some("Up to date")
+    })
+    .await;
+    assert!(up_to_date, "status: {:?}", text_of(&browser, "#status-label").await);
+    std::fs::write(folder.join("hello.txt"), "hello from the desktop app").unwrap();
+    let listed = until(Duration::from_secs(30), || async {
+        text_of(&browser, r#".activity-item[data-path="hello.txt"]"#)
+            .await
+            .is_some_and(|text| text.contains("Uploaded"))
+    })
+    .await;
+    assert!(listed, "hello.txt is not in the activity list");
+    screenshot(&browser, "desktop-3-activity.png").await;
+
+    // The file is on the server: another client gets it.
+    let other = Client::login(&server, EMAIL).expect("signing in a second client");
+    other.sync().expect("syncing the second client");
+    assert_eq!(
+        std::fs::read_to_string(other.path("hello.txt")).expect("hello.txt on the server"),
+        "hello from the desktop app"
+    );
+
+    // "Copy share link" from outside: the running app answers on its socket.
+    let file = folder.join("hello.txt");
+    let file = file.to_string_lossy();
+    let cli = share_with(&binary("drive"), &["share", &file], &sandbox);
+    let cli_url = String::from_utf8_lossy(&cli.stdout).trim().to_owned();
+    assert!(
+        cli.status.success(),
+        "drive share: {}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
+    assert!(cli_url.starts_with(&format!("{}/s/", server.url())), "{cli_url}");
+    assert!(
+        String::from_utf8_lossy(&cli.stderr).contains("desktop app"),
+        "the CLI did not go through the app"
+    );
+    let second = share_with(&app_binary(), &["--share", &file], &sandbox);
+    let second_url = String::from_utf8_lossy(&second.stdout).trim().to_owned();
+    assert!(
+        second.status.success(),
+        "drive-desktop --share: {}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    assert!(second_url.starts_with(&format!("{}/s/", server.url())), "{second_url}");
+    // A path outside the folder is refused in words.
+    let outside = share_with(&app_binary(), &["--share", &sandbox.home.to_string_lossy()], &sandbox);
+    assert!(!outside.status.success());
+    assert!(String::from_utf8_lossy(&outside.stderr).contains("not in your Drive folder"));
+
+    // The app installed its file-manager entries in its home.
+    assert!(sandbox
+        .home
+        .join(".local/share/nemo/actions/drive-copy-share-link.nemo_action")
+        .is_file());
+
+    // The other settings screens.
+    find(&browser, "#tab-network").await.click().await.unwrap();
+    find(&browser, "#up-limit").await;
+    screenshot(&browser, "desktop-4-network.png").await;
+    find(&browser, "#tab-account").await.click().await.unwrap();
+    let shown = until(Duration::from_secs(5), || async {
+        text_of(&browser, "#account-email").await.as_deref() == Some(EMAIL)
+    })
+    .await;
+    assert!(shown);
+    screenshot(&browser, "desktop-5-account.png").await;
+
+    let _ = browser.close().await;
+    drop(driver);
+    sandbox.kill_apps();
+}

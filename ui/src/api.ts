@@ -1,0 +1,113 @@
+// Typed bridge to the app's Rust commands and events (src-tauri/src/commands.rs).
+import { invoke } from "@tauri-apps/api/core";
+import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+
+export type Summary =
+  | { state: "starting" }
+  | { state: "up_to_date" }
+  | { state: "syncing"; files: number }
+  | { state: "paused" }
+  | { state: "offline"; message: string }
+  | { state: "behind"; pending: number; failed: number }
+  | { state: "signed_out"; message: string }
+  | { state: "error"; message: string };
+
+export interface PathError {
+  path: string;
+  message: string;
+}
+
+export interface Status {
+  summary: Summary;
+  label: string;
+  errors: PathError[];
+  last_synced: string | null;
+  uploaded_bytes: number;
+  downloaded_bytes: number;
+}
+
+export type Action =
+  | "uploaded"
+  | "downloaded"
+  | "folder_created"
+  | "moved"
+  | "restored"
+  | "deleted_on_server"
+  | "deleted_here"
+  | "conflict_kept"
+  | "moved_out_of_share";
+
+export interface Activity {
+  at: string;
+  path: string;
+  action: Action;
+  text: string;
+  error: string | null;
+}
+
+export interface Account {
+  server: string;
+  email: string;
+  /** Where the tokens are kept, in words. */
+  keyring: string;
+}
+
+export interface Settings {
+  paused: boolean;
+  up_kib: number | null;
+  down_kib: number | null;
+  autostart: boolean;
+}
+
+export interface Snapshot {
+  account: Account | null;
+  folder: string | null;
+  default_folder: string;
+  default_server: string;
+  status: Status;
+  activity: Activity[];
+  settings: Settings;
+  ignore: string;
+  version: string;
+}
+
+/** How a command fails: a stable kind and a sentence for people. */
+export interface CommandError {
+  kind: string;
+  message: string;
+}
+
+export function errorText(error: unknown): string {
+  if (error && typeof error === "object" && "message" in error) {
+    return String((error as CommandError).message);
+  }
+  return String(error);
+}
+
+export const api = {
+  snapshot: () => invoke<Snapshot>("get_snapshot"),
+  signIn: (server: string, email: string, password: string, create: boolean) =>
+    invoke<Account>("sign_in", { server, email, password, create }),
+  signOut: () => invoke<void>("sign_out"),
+  pickFolder: () => invoke<string | null>("pick_folder"),
+  chooseFolder: (path: string) => invoke<string>("choose_folder", { path }),
+  setPaused: (paused: boolean) => invoke<void>("set_paused", { paused }),
+  setLimits: (upKib: number | null, downKib: number | null) => invoke<void>("set_limits", { upKib, downKib }),
+  setAutostart: (enabled: boolean) => invoke<void>("set_autostart", { enabled }),
+  setIgnore: (patterns: string) => invoke<void>("set_ignore", { patterns }),
+  openFolder: () => invoke<void>("open_folder"),
+  openWeb: () => invoke<void>("open_web"),
+};
+
+export function onStatus(handler: (status: Status) => void): Promise<UnlistenFn> {
+  return listen<Status>("drive://status", (event) => handler(event.payload));
+}
+
+export function onActivity(handler: (activity: Activity) => void): Promise<UnlistenFn> {
+  return listen<Activity>("drive://activity", (event) => handler(event.payload));
+}
+
+/** Something else changed (signed out from the tray, paused from the tray...). */
+export function onChanged(handler: () => void): Promise<UnlistenFn> {
+  return listen("drive://changed", () => handler());
+}
