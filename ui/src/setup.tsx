@@ -32,20 +32,16 @@ function Steps({ current }: { current: number }) {
   );
 }
 
-function AccountStep({ snapshot, onDone }: { snapshot: Snapshot; onDone: () => void }) {
-  const [server, setServer] = useState(snapshot.default_server);
-  const [email, setEmail] = useState("");
-  const [password, setPassword] = useState("");
-  const [create, setCreate] = useState(false);
+/** A form's submit handler that runs `action` once, then `onDone`; busy while it runs, its error in words. */
+function useSubmit(action: () => Promise<unknown>, onDone: () => void) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
-
   const submit = async (event: Event) => {
     event.preventDefault();
     setBusy(true);
     setError(null);
     try {
-      await api.signIn(server, email, password, create);
+      await action();
       onDone();
     } catch (e) {
       setError(errorText(e));
@@ -53,6 +49,15 @@ function AccountStep({ snapshot, onDone }: { snapshot: Snapshot; onDone: () => v
       setBusy(false);
     }
   };
+  return { busy, error, setError, submit };
+}
+
+function AccountStep({ snapshot, onDone }: { snapshot: Snapshot; onDone: () => void }) {
+  const [server, setServer] = useState(snapshot.default_server);
+  const [email, setEmail] = useState("");
+  const [password, setPassword] = useState("");
+  const [create, setCreate] = useState(false);
+  const { busy, error, submit } = useSubmit(() => api.signIn(server, email, password, create), onDone);
 
   return (
     <form class="form" onSubmit={submit}>
@@ -88,8 +93,7 @@ function AccountStep({ snapshot, onDone }: { snapshot: Snapshot; onDone: () => v
 
 function FolderStep({ snapshot, onDone }: { snapshot: Snapshot; onDone: () => void }) {
   const [folder, setFolder] = useState(snapshot.default_folder);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { busy, error, setError, submit } = useSubmit(() => api.chooseFolder(folder), onDone);
 
   const browse = async () => {
     try {
@@ -97,20 +101,6 @@ function FolderStep({ snapshot, onDone }: { snapshot: Snapshot; onDone: () => vo
       if (picked) setFolder(picked);
     } catch (e) {
       setError(errorText(e));
-    }
-  };
-
-  const submit = async (event: Event) => {
-    event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await api.chooseFolder(folder);
-      onDone();
-    } catch (e) {
-      setError(errorText(e));
-    } finally {
-      setBusy(false);
     }
   };
 
