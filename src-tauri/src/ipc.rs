@@ -1,6 +1,7 @@
 //! The local socket other processes use to reach this app
 //! (`drive_sync::app_socket`): `drive share` and a second `drive-desktop
-//! --share` ask it for links; a second launch asks it to show the window.
+//! --share` ask it for links; a second launch asks it to show the window
+//! (the asking side is in main.rs).
 
 use tauri::{AppHandle, Runtime};
 
@@ -35,31 +36,4 @@ async fn answer<R: Runtime>(app: &AppHandle<R>, request: Request) -> Reply {
             Reply::Ok(())
         }
     }
-}
-
-/// Hands a launch's requests to the app already running, if one is.
-/// Returns the process's exit code when it did (the caller then exits).
-pub fn forward(requests: &[Request]) -> Option<std::process::ExitCode> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .ok()?;
-    let mut code = std::process::ExitCode::SUCCESS;
-    for request in requests {
-        match runtime.block_on(app_socket::ask(request)) {
-            Ok(Some(Reply::Link(url))) => println!("{url}"),
-            Ok(Some(Reply::Ok(()))) => {}
-            Ok(Some(Reply::Error(message))) => {
-                eprintln!("drive-desktop: {message}");
-                code = std::process::ExitCode::FAILURE;
-            }
-            // No app running: this process becomes the app.
-            Ok(None) => return None,
-            Err(error) => {
-                tracing::warn!(%error, "the running app did not answer");
-                return None;
-            }
-        }
-    }
-    Some(code)
 }

@@ -3,8 +3,11 @@
 
 use std::process::ExitCode;
 
-use drive_desktop::{desktop::Desktop, ipc, launch::Launch};
-use drive_sync::profile::Profile;
+use drive_desktop::{desktop::Desktop, launch::Launch};
+use drive_sync::{
+    app_socket::{self, Reply, Request},
+    profile::Profile,
+};
 
 fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_env("DRIVE_LOG")
@@ -23,18 +26,22 @@ fn main() -> ExitCode {
                 eprintln!("drive-desktop: {error}");
                 ExitCode::FAILURE
             }
-            None => ExitCode::FAILURE,
+            None => {
+                eprintln!("drive-desktop: this user has no home folder");
+                ExitCode::FAILURE
+            }
         };
     }
     // An app already running takes the requests (share links, show the
     // window); otherwise this process becomes the app and does them itself.
-    if let Some(code) = ipc::forward(&launch.requests()) {
+    if let Some(code) = hand_to_running_app(&launch.requests()) {
         return code;
     }
-    let desktop = match Profile::default_home()
-        .map_err(Into::into)
-        .and_then(|home| Desktop::open(&home))
-    {
+    let opened = match Profile::default_home() {
+        Ok(home) => Desktop::open(&home),
+        Err(error) => Err(error.into()),
+    };
+    let desktop = match opened {
         Ok(desktop) => desktop,
         Err(error) => {
             eprintln!("drive-desktop: {error}");
@@ -48,4 +55,32 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Hands a launch's requests to the app already running, if one is: links
+/// go to standard output, for scripts. Returns the process's exit code when
+/// it did (this process then exits).
+fn hand_to_running_app(requests: &[Request]) -> Option<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
+    let mut code = ExitCode::SUCCESS;
+    for request in requests {
+        match runtime.block_on(app_socket::ask(request)) {
+            Ok(Some(Reply::Link(url))) => println!("{url}"),
+            Ok(Some(Reply::Ok(()))) => {}
+            Ok(Some(Reply::Error(message))) => {
+                eprintln!("drive-desktop: {message}");
+                code = ExitCode::FAILURE;
+            }
+            // No app running: this process becomes the app.
+            Ok(None) => return None,
+            Err(error) => {
+                tracing::warn!(%error, "the running app did not answer");
+                return None;
+            }
+        }
+    }
+    Some(code)
 }
