@@ -64,6 +64,9 @@ pub struct SettingsView {
 /// Everything a window shows when it opens; events keep it current.
 #[derive(Debug, Clone, Serialize)]
 pub struct Snapshot {
+    /// The monitor's event number when the snapshot was taken: events with a
+    /// larger one may be missing from it (see `Monitor::seq`).
+    pub seq: u64,
     pub account: Option<AccountView>,
     pub folder: Option<PathBuf>,
     pub default_folder: PathBuf,
@@ -138,6 +141,7 @@ impl Desktop {
             .and_then(|folder| std::fs::read_to_string(folder.join(IGNORE_FILE)).ok())
             .unwrap_or_default();
         Snapshot {
+            seq: self.monitor.seq(),
             account: self.account().map(|account| AccountView {
                 server: account.server,
                 email: account.email,

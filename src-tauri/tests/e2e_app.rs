@@ -125,6 +125,9 @@ impl Drop for Driver {
 }
 
 async fn screenshot(browser: &fantoccini::Client, name: &str) -> PathBuf {
+    // WebKit paints a moment after the DOM changes: without this pause the
+    // first window's picture still shows "Loading…" with its form in the DOM.
+    tokio::time::sleep(Duration::from_millis(700)).await;
     let png = browser.screenshot().await.expect("a screenshot");
     assert!(png.starts_with(b"\x89PNG"), "a PNG");
     let path = screenshots_dir().join(name);

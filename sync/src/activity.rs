@@ -67,6 +67,10 @@ impl Summary {
 /// The status and its details.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Status {
+    /// The monitor's event number when this status was set: of two
+    /// statuses, the larger `seq` is the newer, so a window that gets a
+    /// snapshot and events in any order keeps the latest.
+    pub seq: u64,
     pub summary: Summary,
     /// Paths that failed in the last pass, with the reason in words.
     pub errors: Vec<PathError>,
@@ -140,6 +144,8 @@ impl Action {
 /// One thing that happened to one path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Activity {
+    /// The monitor's event number, shared with [`Status::seq`].
+    pub seq: u64,
     pub at: DateTime<Utc>,
     /// Relative to the synced folder, `/`-separated.
     pub path: String,
@@ -158,6 +164,8 @@ pub enum Event {
 }
 
 struct Inner {
+    /// The last event number given out.
+    seq: u64,
     status: Status,
     /// Operations of the current pass not finished yet.
     remaining: usize,
@@ -180,7 +188,9 @@ impl Monitor {
     pub fn new() -> Self {
         Self {
             inner: Mutex::new(Inner {
+                seq: 0,
                 status: Status {
+                    seq: 0,
                     summary: Summary::Starting,
                     errors: Vec::new(),
                     last_synced: None,
@@ -198,6 +208,12 @@ impl Monitor {
     /// behind loses the oldest events; `status()` and `recent()` catch it up.
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.events.subscribe()
+    }
+
+    /// The last event number given out: whatever a caller reads after this
+    /// includes at least every event up to it.
+    pub fn seq(&self) -> u64 {
+        self.lock().seq
     }
 
     pub fn status(&self) -> Status {
@@ -234,6 +250,7 @@ impl Monitor {
                 return;
             }
             inner.status.summary = summary;
+            inner.status.seq = inner.next_seq();
             inner.status.clone()
         };
         let _ = self.events.send(Event::Status(status));
@@ -254,8 +271,16 @@ impl Monitor {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn publish_status(&self, inner: &Inner) {
+    fn publish_status(&self, inner: &mut Inner) {
+        inner.status.seq = inner.next_seq();
         let _ = self.events.send(Event::Status(inner.status.clone()));
+    }
+}
+
+impl Inner {
+    fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
     }
 }
 
@@ -264,7 +289,7 @@ impl Progress for Monitor {
         let mut inner = self.lock();
         inner.remaining = ops.len();
         inner.status.summary = Summary::Syncing { files: ops.len() };
-        self.publish_status(&inner);
+        self.publish_status(&mut inner);
     }
 
     fn finished(&self, op: &Op, error: Option<&str>) {
@@ -274,11 +299,12 @@ impl Progress for Monitor {
         if let Summary::Syncing { files } = &mut inner.status.summary {
             if *files != left {
                 *files = left;
-                self.publish_status(&inner);
+                self.publish_status(&mut inner);
             }
         }
         let Some(action) = Action::of(op) else { return };
         let activity = Activity {
+            seq: inner.next_seq(),
             at: Utc::now(),
             path: op.path().to_owned(),
             action,
@@ -333,7 +359,7 @@ impl Progress for Monitor {
                 message: message.clone(),
             },
         };
-        self.publish_status(&inner);
+        self.publish_status(&mut inner);
     }
 }
 
@@ -366,12 +392,22 @@ mod tests {
         assert!(status.last_synced.is_some());
 
         let mut kinds = Vec::new();
+        let mut seqs = Vec::new();
         while let Ok(event) = events.try_recv() {
             kinds.push(match event {
-                Event::Status(status) => status.summary.label(),
-                Event::Activity(activity) => format!("{} {}", activity.text, activity.path),
+                Event::Status(status) => {
+                    seqs.push(status.seq);
+                    status.summary.label()
+                }
+                Event::Activity(activity) => {
+                    seqs.push(activity.seq);
+                    format!("{} {}", activity.text, activity.path)
+                }
             });
         }
+        // Every event numbered in order, the last status bearing the last number.
+        assert_eq!(seqs, (1..=7).collect::<Vec<u64>>());
+        assert_eq!((monitor.seq(), status.seq), (7, 7));
         assert_eq!(
             kinds,
             [

@@ -26,7 +26,7 @@ pub enum ProfileError {
     NoTokens,
     #[error("the stored tokens are unreadable; sign in again")]
     BadTokens(#[source] serde_json::Error),
-    #[error("{} is not inside a synced folder", .0.display())]
+    #[error("{} is not inside a folder synced by this client", .0.display())]
     NotSynced(PathBuf),
     #[error("{} is not valid UTF-8", .0.display())]
     NotUtf8(PathBuf),

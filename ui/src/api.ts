@@ -18,6 +18,8 @@ export interface PathError {
 }
 
 export interface Status {
+  /** The engine's event number when this status was set: the larger is the newer. */
+  seq: number;
   summary: Summary;
   label: string;
   errors: PathError[];
@@ -38,6 +40,8 @@ export type Action =
   | "moved_out_of_share";
 
 export interface Activity {
+  /** The engine's event number, shared with Status.seq. */
+  seq: number;
   at: string;
   path: string;
   action: Action;
@@ -60,6 +64,8 @@ export interface Settings {
 }
 
 export interface Snapshot {
+  /** The engine's event number when the snapshot was taken; later events may be missing from it. */
+  seq: number;
   account: Account | null;
   folder: string | null;
   default_folder: string;

@@ -1,9 +1,30 @@
 import { useEffect, useState } from "preact/hooks";
-import { api, errorText, onActivity, onChanged, onStatus, type Snapshot } from "./api";
+import { api, errorText, onActivity, onChanged, onStatus, type Activity, type Snapshot, type Status } from "./api";
 import { Setup } from "./setup";
 import { Preferences } from "./preferences";
 
 const ACTIVITY_SHOWN = 100;
+
+// A snapshot and the events around it can arrive in any order; the event
+// numbers (seq) decide what is newer, so nothing shown goes back in time.
+
+function withSnapshot(shown: Snapshot | null, next: Snapshot): Snapshot {
+  if (!shown) return next;
+  const status = shown.status.seq > next.status.seq ? shown.status : next.status;
+  const known = new Set(next.activity.map((a) => a.seq));
+  const missed = shown.activity.filter((a) => a.seq > next.seq && !known.has(a.seq));
+  const activity = [...missed, ...next.activity].sort((a, b) => b.seq - a.seq).slice(0, ACTIVITY_SHOWN);
+  return { ...next, status, activity };
+}
+
+function withStatus(shown: Snapshot | null, status: Status): Snapshot | null {
+  return shown && status.seq > shown.status.seq ? { ...shown, status } : shown;
+}
+
+function withActivity(shown: Snapshot | null, activity: Activity): Snapshot | null {
+  if (!shown || shown.activity.some((a) => a.seq === activity.seq)) return shown;
+  return { ...shown, activity: [activity, ...shown.activity].slice(0, ACTIVITY_SHOWN) };
+}
 
 export function App() {
   const [snapshot, setSnapshot] = useState<Snapshot | null>(null);
@@ -12,8 +33,8 @@ export function App() {
   const refresh = () =>
     api
       .snapshot()
-      .then((s) => {
-        setSnapshot(s);
+      .then((next) => {
+        setSnapshot((shown) => withSnapshot(shown, next));
         setFailure(null);
       })
       .catch((e) => setFailure(errorText(e)));
@@ -21,10 +42,8 @@ export function App() {
   useEffect(() => {
     refresh();
     const subscriptions = [
-      onStatus((status) => setSnapshot((s) => (s ? { ...s, status } : s))),
-      onActivity((activity) =>
-        setSnapshot((s) => (s ? { ...s, activity: [activity, ...s.activity].slice(0, ACTIVITY_SHOWN) } : s)),
-      ),
+      onStatus((status) => setSnapshot((shown) => withStatus(shown, status))),
+      onActivity((activity) => setSnapshot((shown) => withActivity(shown, activity))),
       onChanged(refresh),
     ];
     return () => subscriptions.forEach((p) => p.then((unlisten) => unlisten()));
