@@ -188,16 +188,23 @@ impl S3BlobStore {
     }
 }
 
-/// The headers a presigned request was signed with, that its sender must
-/// send as they are. `host` and `content-length` are left out: every HTTP
-/// client sends them by itself (from the URL and the body), and a different
-/// length still fails the signature.
-fn signed_headers(request: &PresignedRequest) -> std::collections::BTreeMap<String, String> {
-    request
+/// A presigned request as the client gets it, with the headers it was signed
+/// with, that its sender must send as they are. `host` and `content-length`
+/// are left out: every HTTP client sends them by itself (from the URL and the
+/// body), and a different length still fails the signature.
+fn presigned_block(hash: BlockHash, size: u64, ttl: Duration, request: &PresignedRequest) -> PresignedBlock {
+    let headers = request
         .headers()
         .filter(|(name, _)| !name.eq_ignore_ascii_case("host") && !name.eq_ignore_ascii_case("content-length"))
         .map(|(name, value)| (name.to_ascii_lowercase(), value.to_owned()))
-        .collect()
+        .collect();
+    PresignedBlock {
+        hash,
+        size,
+        url: request.uri().to_owned(),
+        expires_at: Utc::now() + ttl,
+        headers,
+    }
 }
 
 #[async_trait]
@@ -214,13 +221,7 @@ impl BlobStore for S3BlobStore {
             .presigned(expiry(ttl)?)
             .await
             .map_err(|e| s3_error(format!("presigning PUT of block {hash}"), e))?;
-        Ok(PresignedBlock {
-            hash,
-            size,
-            url: request.uri().to_owned(),
-            expires_at: Utc::now() + ttl,
-            headers: signed_headers(&request),
-        })
+        Ok(presigned_block(hash, size, ttl, &request))
     }
 
     async fn presign_get(&self, hash: BlockHash, size: u64, ttl: Duration) -> Result<PresignedBlock, StorageError> {
@@ -232,13 +233,7 @@ impl BlobStore for S3BlobStore {
             .presigned(expiry(ttl)?)
             .await
             .map_err(|e| s3_error(format!("presigning GET of block {hash}"), e))?;
-        Ok(PresignedBlock {
-            hash,
-            size,
-            url: request.uri().to_owned(),
-            expires_at: Utc::now() + ttl,
-            headers: signed_headers(&request),
-        })
+        Ok(presigned_block(hash, size, ttl, &request))
     }
 
     async fn stored_size(&self, hash: BlockHash) -> Result<Option<u64>, StorageError> {
