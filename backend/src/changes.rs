@@ -240,18 +240,22 @@ async fn changes(
 ) -> ApiResult<Json<ChangesPage>> {
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, DEFAULT_LIMIT);
     let wait = Duration::from_secs(query.wait).min(MAX_WAIT);
+    let deadline = tokio::time::Instant::now() + wait;
     let notify = state.changes.notify_for(auth.user_id);
-    let woken = notify.notified();
-    tokio::pin!(woken);
-    // Registered before reading, so a commit between the read and the wait
-    // still wakes us.
-    woken.as_mut().enable();
-    let page = read_page(&state, auth.user_id, query.since, limit).await?;
-    if !page.changes.is_empty() || wait.is_zero() {
-        return Ok(Json(page));
+    loop {
+        let woken = notify.notified();
+        tokio::pin!(woken);
+        // Registered before reading, so a commit between the read and the
+        // wait still wakes us.
+        woken.as_mut().enable();
+        let page = read_page(&state, auth.user_id, query.since, limit).await?;
+        if !page.changes.is_empty() || tokio::time::Instant::now() >= deadline {
+            return Ok(Json(page));
+        }
+        // A wake may bring nothing new for this cursor (an instance also
+        // hears its own announcements, a little later): then wait on.
+        if tokio::time::timeout_at(deadline, woken).await.is_err() {
+            return Ok(Json(page));
+        }
     }
-    if tokio::time::timeout(wait, woken).await.is_err() {
-        return Ok(Json(page));
-    }
-    Ok(Json(read_page(&state, auth.user_id, query.since, limit).await?))
 }
