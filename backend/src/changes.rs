@@ -221,16 +221,41 @@ async fn read_page(state: &AppState, user: UserId, since: i64, limit: u32) -> Ap
             }
         })
         .collect();
-    let cursor = changes.last().map_or(since, |c| c.seq);
+    let cursor = match changes.last() {
+        Some(last) => last.seq,
+        None => {
+            // Caught up, or ahead of the journal: a cursor past the newest
+            // change of this feed was handed out by a newer state of this
+            // database (it was restored from a backup). Answer the newest, so
+            // that the client sees its cursor go backwards.
+            let newest: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM changes WHERE user_id = $1")
+                .bind(user)
+                .fetch_one(&mut *conn)
+                .await?;
+            since.min(newest)
+        }
+    };
     Ok(ChangesPage {
         changes,
         cursor,
         has_more,
+        server_id: state.server_id.clone(),
     })
 }
 
 /// Changes to the caller's tree after `since`, oldest first. With `wait`, an
 /// empty answer is held back until a change arrives or `wait` seconds pass.
+///
+/// Every page carries `server_id`, the identity of the server's database: a
+/// client that sees it change is talking to another server (or one restored
+/// as new) and must relist.
+///
+/// A `since` beyond the newest change of the caller's feed comes from a newer
+/// state of this database (the server was restored from a backup): the
+/// answer is then at once, whatever `wait` says, an empty page whose `cursor`
+/// is that newest change's `seq` (0 for an empty feed). A `cursor` less than
+/// the `since` asked means the feed went backwards: relist instead of
+/// trusting the local state.
 #[utoipa::path(get, path = "/api/v1/changes", tag = "changes", security(("bearer" = [])), params(ChangesQuery),
     responses((status = 200, body = ChangesPage)))]
 async fn changes(
@@ -249,7 +274,9 @@ async fn changes(
         // wait still wakes us.
         woken.as_mut().enable();
         let page = read_page(&state, auth.user_id, query.since, limit).await?;
-        if !page.changes.is_empty() || tokio::time::Instant::now() >= deadline {
+        // A cursor behind `since` (the feed went backwards) is news too.
+        let news = !page.changes.is_empty() || page.cursor < query.since;
+        if news || tokio::time::Instant::now() >= deadline {
             return Ok(Json(page));
         }
         // A wake may bring nothing new for this cursor (an instance also

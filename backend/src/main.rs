@@ -66,6 +66,8 @@ async fn main() -> anyhow::Result<()> {
     let bound = listener.local_addr()?;
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{bound}"));
     let (blobs, local_blobs) = open_blob_store(&config, public_url.clone(), &secret).await?;
+    let server_id = db.server_identity().await.context("reading the server identity")?;
+    tracing::info!(%server_id, "server identity");
     let metrics = PrometheusBuilder::new()
         .install_recorder()
         .context("installing the metrics recorder")?;
@@ -76,6 +78,7 @@ async fn main() -> anyhow::Result<()> {
         link_cookie_key: derive_key(&secret, "link-cookie"),
         public_url: public_url.trim_end_matches('/').to_owned(),
         changes: ChangeHub::new(db.clone()),
+        server_id,
         photo_jobs: photos::PhotoJobs::default(),
         blobs,
         local_blobs,

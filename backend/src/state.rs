@@ -18,6 +18,9 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     pub config: Config,
     pub db: Db,
+    /// The identity of the metadata database ([`Db::server_identity`]),
+    /// sent with every changes page.
+    pub server_id: String,
     pub blobs: Arc<dyn BlobStore>,
     /// The blob store when it is the local one, whose URLs this server serves.
     pub local_blobs: Option<Arc<LocalBlobStore>>,

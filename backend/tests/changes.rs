@@ -230,3 +230,155 @@ async fn one_users_feed_never_shows_anothers_changes() {
     let past_bob = alice.changes(bob_feed.cursor, 0).await;
     assert!(past_bob.changes.is_empty());
 }
+
+/// `GET /api/v1/changes?since=&wait=` with a client that gives up after 10 s:
+/// a server that long-polls (`wait` is 30 s) fails the test instead of
+/// answering late.
+async fn changes_within_10s(client: &Client, since: i64, wait: u64) -> ChangesPage {
+    let impatient = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("building the HTTP client");
+    let path = format!("/api/v1/changes?since={since}&wait={wait}");
+    let response = impatient
+        .get(client.url(&path))
+        .bearer_auth(client.token())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {path} did not answer within 10 s (it long-polled?): {e}"));
+    let resp = Resp::read(response).await;
+    resp.expect_status(200);
+    resp.parse()
+}
+
+#[tokio::test]
+async fn every_page_names_the_servers_database() {
+    let mut server = TestServer::start().await;
+    let alice = server.register("alice@example.com").await;
+    let first = alice.changes(0, 0).await;
+    assert!(!first.server_id.is_empty(), "a page carries the server's identity");
+    uuid::Uuid::parse_str(&first.server_id).expect("the server's identity is a UUID");
+
+    alice.create_folder(alice.root(), "dir").await;
+    let second = alice.changes(0, 0).await;
+    assert_eq!(second.server_id, first.server_id, "the same from call to call");
+    let caught_up = alice.changes(second.cursor, 0).await;
+    assert!(caught_up.changes.is_empty());
+    assert_eq!(caught_up.server_id, first.server_id, "empty pages carry it too");
+    let bob = server.register("bob@example.com").await;
+    assert_eq!(
+        bob.changes(0, 0).await.server_id,
+        first.server_id,
+        "the server's, not the user's"
+    );
+
+    // Kept in the database: the same after a restart.
+    server.restart_with(&[]);
+    let alice = server.client(&alice.email, alice.tokens.clone());
+    let restarted = alice.changes(0, 0).await;
+    assert_eq!(restarted.server_id, first.server_id, "the same after a restart");
+
+    // Another server (another database) has another.
+    let other = TestServer::start().await;
+    let carol = other.register("carol@example.com").await;
+    let elsewhere = carol.changes(0, 0).await;
+    assert!(!elsewhere.server_id.is_empty());
+    assert_ne!(elsewhere.server_id, first.server_id, "another server, another identity");
+}
+
+#[tokio::test]
+async fn a_cursor_beyond_the_feed_answers_at_once_with_the_newest() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice@example.com").await;
+    alice.create_folder(alice.root(), "a").await;
+    alice.create_folder(alice.root(), "b").await;
+    let newest = alice.changes(0, 0).await.cursor;
+    assert!(newest > 0);
+
+    // A cursor from a newer state of the database: no long-poll, and a
+    // cursor that goes back to the newest change this feed holds.
+    let ahead = newest + 1_000_000;
+    let page = changes_within_10s(&alice, ahead, 30).await;
+    assert!(page.changes.is_empty(), "{:?}", page.changes);
+    assert!(!page.has_more);
+    assert!(
+        page.cursor <= newest,
+        "cursor {} beyond the newest {newest}",
+        page.cursor
+    );
+    assert_eq!(page.cursor, newest);
+    assert!(page.cursor < ahead, "the feed reads as gone backwards");
+    assert!(!page.server_id.is_empty());
+
+    // Followed from the cursor given, the feed goes on as usual.
+    let later = alice.create_folder(alice.root(), "later").await;
+    let next = alice.changes(page.cursor, 0).await;
+    assert_eq!(next.changes.len(), 1, "{:?}", next.changes);
+    assert_eq!(next.changes[0].node_id, later.id);
+    assert!(next.cursor > newest);
+
+    // An empty feed goes back to 0.
+    let bob = server.register("bob@example.com").await;
+    assert!(
+        bob.changes(0, 0).await.changes.is_empty(),
+        "a new account's feed is empty"
+    );
+    let page = changes_within_10s(&bob, 5, 30).await;
+    assert!(page.changes.is_empty());
+    assert_eq!(page.cursor, 0);
+}
+
+#[tokio::test]
+async fn a_server_restored_from_a_backup_shows_its_feed_went_backwards() {
+    if std::env::var_os("DRIVE_TEST_DATABASE_URL").is_some() {
+        eprintln!("skipped on PostgreSQL: copies the SQLite file as a backup");
+        return;
+    }
+    let mut server = TestServer::start().await;
+    let alice = server.register("alice@example.com").await;
+    alice.create_folder(alice.root(), "kept").await;
+    let backed_up = alice.changes(0, 0).await;
+
+    // A backup of the database while the server is down (WAL files included).
+    server.stop();
+    let backup = tempfile::tempdir().expect("a temp dir for the backup");
+    let files = ["metadata.db", "metadata.db-wal", "metadata.db-shm"];
+    for name in files {
+        let from = server.data_dir().join(name);
+        if from.exists() {
+            std::fs::copy(&from, backup.path().join(name)).expect("backing up the database");
+        }
+    }
+
+    server.restart_with(&[]);
+    let alice = server.client(&alice.email, alice.tokens.clone());
+    alice.create_folder(alice.root(), "lost").await;
+    alice.create_folder(alice.root(), "lost too").await;
+    let newer = alice.changes(backed_up.cursor, 0).await;
+    assert_eq!(newer.changes.len(), 2);
+
+    // Restored: the journal ends before the client's cursor.
+    server.stop();
+    for name in files {
+        let to = server.data_dir().join(name);
+        let _ = std::fs::remove_file(&to);
+        let from = backup.path().join(name);
+        if from.exists() {
+            std::fs::copy(&from, &to).expect("restoring the database");
+        }
+    }
+    server.restart_with(&[]);
+    let alice = server.client(&alice.email, alice.tokens.clone());
+    let page = changes_within_10s(&alice, newer.cursor, 30).await;
+    assert!(page.changes.is_empty(), "{:?}", page.changes);
+    assert_eq!(
+        page.cursor, backed_up.cursor,
+        "the newest change the restored feed holds"
+    );
+    assert!(page.cursor < newer.cursor, "the feed went backwards");
+    assert_eq!(
+        page.server_id, backed_up.server_id,
+        "a restored database keeps its identity: only the cursor tells"
+    );
+}

@@ -184,12 +184,10 @@ impl Desktop {
             }
         }
         if let Some(folder) = self.folder() {
-            if let Ok(ledger) = self.profile.ledger_for(&folder) {
-                for suffix in ["", "-wal", "-shm"] {
-                    let mut path = ledger.clone().into_os_string();
-                    path.push(suffix);
-                    let _ = std::fs::remove_file(path);
-                }
+            // The folder's ledger and its link to this account: whoever signs
+            // in next starts with a first sync that compares and deletes nothing.
+            if let Err(error) = self.profile.unlink(&folder) {
+                tracing::warn!(%error, "could not forget the folder's sync state");
             }
         }
         self.update_settings(|s| s.folder = None)?;

@@ -4,20 +4,27 @@
 use std::{
     collections::{HashMap, HashSet},
     path::{Path, PathBuf},
-    sync::{Arc, Mutex},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, Mutex,
+    },
     time::Duration,
 };
 
-use drive_wire::{Node, NodeKind};
+use drive_wire::{Node, NodeId, NodeKind};
 use futures::StreamExt;
 
 use crate::{
-    ledger::{Entry, Ledger, LedgerError},
+    folder::{FolderError, Link, StateDir},
+    guard::{DeleteGuard, Held},
+    ignore_rules::IgnoreRules,
+    ledger::{Entry, Ledger, LedgerError, RemoteNode},
+    local_names::FsRules,
     planner::{self, Op},
     progress::{Progress, RunState},
     remote::{Remote, RemoteError},
-    remote_tree::{file_name, is_within, RemoteTree},
-    scanner::{self, LocalItem, LocalKind, Scan, STATE_DIR},
+    remote_tree::{file_name, is_within, LocalView, RemoteTree},
+    scanner::{self, LocalItem, LocalKind, Scan},
     transfer::{self, Stats, TransferError},
 };
 
@@ -37,6 +44,8 @@ pub enum EngineError {
     Remote(#[from] RemoteError),
     #[error(transparent)]
     Transfer(#[from] TransferError),
+    #[error(transparent)]
+    Folder(#[from] FolderError),
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -79,19 +88,46 @@ pub struct PathError {
 
 /// The outcome of bringing both sides into agreement.
 #[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Report {
     /// Operations carried out.
     pub done: usize,
-    /// Operations still planned when the last pass ended.
+    /// Operations still planned when the last pass ended, and files being
+    /// written to (synced once they settle).
     pub pending: Vec<String>,
     pub errors: Vec<PathError>,
-    /// Paths left alone (symlinks, unreadable files, bad names).
+    /// Local paths left alone (symlinks, unreadable files, bad names).
     pub skipped: Vec<PathError>,
+    /// Server items that cannot exist on this device (their names), left
+    /// on the server.
+    pub unsyncable: Vec<PathError>,
+    /// Deletions on the server waiting for a confirmation.
+    pub held: Option<Held>,
 }
 
 impl Report {
+    /// Nothing is pending, failing or held: both sides agree on everything
+    /// this device can sync.
     pub fn in_sync(&self) -> bool {
-        self.pending.is_empty() && self.errors.is_empty()
+        self.pending.is_empty() && self.errors.is_empty() && self.held.is_none()
+    }
+
+    /// In sync, and nothing was left out on either side.
+    pub fn complete(&self) -> bool {
+        self.in_sync() && self.skipped.is_empty() && self.unsyncable.is_empty()
+    }
+
+    /// What keeps a running engine from "up to date", in words, for people.
+    pub fn problems(&self) -> Vec<PathError> {
+        let held = self.held.iter().map(|held| PathError {
+            path: String::new(),
+            message: held.to_string(),
+        });
+        let unsyncable = self.unsyncable.iter().map(|item| PathError {
+            path: item.path.clone(),
+            message: format!("can't be synced on this device: {}", item.message),
+        });
+        held.chain(self.errors.iter().cloned()).chain(unsyncable).collect()
     }
 }
 
@@ -99,9 +135,11 @@ impl Report {
 struct Pass {
     items: HashMap<String, LocalItem>,
     skipped: Vec<PathError>,
+    changing: Vec<String>,
     ledger: HashMap<String, Entry>,
     tree: RemoteTree,
     ops: Vec<Op>,
+    held: Option<Held>,
 }
 
 pub struct Engine {
@@ -110,12 +148,44 @@ pub struct Engine {
     ledger: Arc<Mutex<Ledger>>,
     progress: Arc<dyn Progress>,
     host: String,
+    state: StateDir,
+    /// What the folder's file system can hold, probed at start.
+    rules: FsRules,
+    guard: DeleteGuard,
+    /// The user confirmed the deletions held back: the next pass sends them.
+    confirmed: AtomicBool,
 }
 
 impl Engine {
+    /// Opens the engine that syncs `root`: takes the folder's lock (one
+    /// engine per folder), checks that the folder and its ledger belong to
+    /// the signed-in account, and probes the file system.
     pub async fn open(root: &Path, ledger_path: &Path, remote: Remote, progress: Arc<dyn Progress>) -> Result<Self> {
+        Self::open_with(root, ledger_path, remote, progress, true).await
+    }
+
+    /// Opens the engine to look, not to sync (`drive status` beside a
+    /// running sync): no lock is taken. Only [`Engine::pending`] and
+    /// [`Engine::last_report`] are meant for it.
+    pub async fn observe(root: &Path, ledger_path: &Path, remote: Remote) -> Result<Self> {
+        Self::open_with(root, ledger_path, remote, Arc::new(crate::progress::Quiet), false).await
+    }
+
+    async fn open_with(
+        root: &Path,
+        ledger_path: &Path,
+        remote: Remote,
+        progress: Arc<dyn Progress>,
+        lock: bool,
+    ) -> Result<Self> {
+        // A missing or unreadable folder (a disk not mounted) is an error
+        // here, never an empty folder whose files were all deleted.
         let root = std::fs::canonicalize(root).map_err(io_err(format!("opening the folder {}", root.display())))?;
-        std::fs::create_dir_all(root.join(STATE_DIR).join("tmp")).map_err(io_err("creating the state dir"))?;
+        if !root.is_dir() {
+            return Err(EngineError::Refused(format!("{} is not a folder", root.display())));
+        }
+        let state = StateDir::open(&root, lock)?;
+        let rules = FsRules::probe(&state.tmp());
         let ledger_path = ledger_path.to_path_buf();
         let ledger = tokio::task::spawn_blocking(move || Ledger::open(&ledger_path))
             .await
@@ -127,14 +197,80 @@ impl Engine {
             ledger: Arc::new(Mutex::new(ledger)),
             progress,
             host,
+            state,
+            rules,
+            guard: DeleteGuard::default(),
+            confirmed: AtomicBool::new(false),
         };
-        let user = engine.remote.me().await?;
-        let root_id = user.root_id.to_string();
-        let known = engine.with_ledger(|l| l.meta("root_id")).await?;
-        if known.as_deref() != Some(root_id.as_str()) {
-            engine.with_ledger(move |l| l.set_meta("root_id", &root_id)).await?;
-        }
+        tracing::info!(folder = %engine.root.display(), ?rules, "opened");
+        engine.check_account().await?;
         Ok(engine)
+    }
+
+    /// The folder and its ledger belong to one account on one server: a
+    /// folder synced as someone else (or with another server) is refused,
+    /// never reconciled against this account's tree.
+    async fn check_account(&self) -> Result<()> {
+        let user = self.remote.me().await?;
+        let current = Link {
+            server: self.remote.session().await.server,
+            user_id: user.id,
+            email: user.email.clone(),
+        };
+        let linked = self
+            .with_ledger(|l| {
+                let field = |key| l.meta(key);
+                let server = field("server")?;
+                let user_id = field("user_id")?.and_then(|v| v.parse().ok());
+                let email = field("email")?;
+                let root_id = field("root_id")?;
+                Ok((server.zip(user_id).zip(email), root_id))
+            })
+            .await?;
+        let root_id = user.root_id.to_string();
+        match linked {
+            (Some(((server, user_id), email)), _) => {
+                let ledgers = Link { server, user_id, email };
+                if !ledgers.same_account(&current) {
+                    return Err(FolderError::LinkedElsewhere {
+                        folder: self.root.display().to_string(),
+                        linked: ledgers.to_string(),
+                        current: current.to_string(),
+                    }
+                    .into());
+                }
+            }
+            // A ledger from before links: its root tells whose it is.
+            (None, Some(known)) if known != root_id => {
+                return Err(FolderError::LinkedElsewhere {
+                    folder: self.root.display().to_string(),
+                    linked: "another account".into(),
+                    current: current.to_string(),
+                }
+                .into());
+            }
+            _ => {}
+        }
+        self.state.check_link(&current)?;
+        let link = current.clone();
+        self.with_ledger(move |l| {
+            l.set_meta("server", &link.server)?;
+            l.set_meta("user_id", &link.user_id.to_string())?;
+            l.set_meta("email", &link.email)?;
+            l.set_meta("root_id", &root_id)
+        })
+        .await
+    }
+
+    /// Lets the next pass send the deletions held back by the mass-delete
+    /// guard (the user confirmed them).
+    pub fn confirm_deletions(&self) {
+        self.confirmed.store(true, Ordering::SeqCst);
+    }
+
+    /// Sets when deletions on the server wait for a confirmation.
+    pub fn set_delete_guard(&mut self, guard: DeleteGuard) {
+        self.guard = guard;
     }
 
     pub fn root(&self) -> &Path {
@@ -161,8 +297,29 @@ impl Engine {
         let mut any = false;
         let mut wait = wait;
         loop {
-            let cursor = self.with_ledger(|l| l.cursor()).await?;
+            let (cursor, known_server) = self.with_ledger(|l| Ok((l.cursor()?, l.meta("server_id")?))).await?;
             let page = self.remote.changes(cursor, wait).await?;
+            let other_server = known_server.is_some_and(|known| !page.server_id.is_empty() && known != page.server_id);
+            if other_server || page.cursor < cursor {
+                // Restored from a backup, or another database behind the same
+                // address: the cursor and the agreed state mean nothing there.
+                // Relist and compare, as on a first sync: nothing is deleted
+                // on that basis.
+                tracing::warn!(
+                    cursor,
+                    answered = page.cursor,
+                    other_server,
+                    "the server's changes feed went backwards; relisting and comparing"
+                );
+                self.with_ledger(|l| l.relist()).await?;
+                any = true;
+                wait = Duration::ZERO;
+                continue;
+            }
+            if !page.server_id.is_empty() {
+                let id = page.server_id.clone();
+                self.with_ledger(move |l| l.set_meta("server_id", &id)).await?;
+            }
             any |= !page.changes.is_empty();
             let has_more = page.has_more;
             self.with_ledger(move |l| l.apply_changes(&page)).await?;
@@ -173,14 +330,22 @@ impl Engine {
         }
     }
 
-    async fn remote_tree(&self) -> Result<RemoteTree> {
+    /// The remote tree as this device sees it: names it cannot hold and
+    /// items it ignores left out, case collisions aliased.
+    async fn remote_tree(&self, ledger: &HashMap<String, Entry>, ignore: &IgnoreRules) -> Result<RemoteTree> {
         let (root_id, nodes) = self
             .with_ledger(|l| {
                 let root_id = l.meta("root_id")?.and_then(|v| v.parse().ok()).unwrap_or_default();
                 Ok((root_id, l.remote_nodes()?))
             })
             .await?;
-        Ok(RemoteTree::build(root_id, nodes))
+        let known: HashMap<NodeId, String> = ledger.iter().map(|(path, e)| (e.node_id, path.clone())).collect();
+        let view = LocalView {
+            rules: self.rules,
+            ignore: Some(ignore),
+            known: &known,
+        };
+        Ok(RemoteTree::build_for(root_id, nodes, &view))
     }
 
     async fn scan(&self) -> Result<(Scan, HashMap<String, Entry>)> {
@@ -197,15 +362,51 @@ impl Engine {
     /// Pulls remote changes, scans, and plans one pass.
     async fn plan_pass(&self) -> Result<Pass> {
         self.pull(Duration::ZERO).await?;
-        let (scan, ledger) = self.scan().await?;
-        let tree = self.remote_tree().await?;
-        let skipped: HashSet<String> = scan.skipped.iter().map(|s| s.path.clone()).collect();
+        let (scan, mut ledger) = self.scan().await?;
+        let ignore = IgnoreRules::load(&self.root, scan.ignore_files());
+        // Ignored is not deleted: a synced path that became ignored is
+        // forgotten, and left alone on both sides.
+        let ignored: Vec<String> = ledger
+            .iter()
+            .filter(|(path, entry)| ignore.is_ignored(path, entry.kind == NodeKind::Folder))
+            .map(|(path, _)| path.clone())
+            .collect();
+        if !ignored.is_empty() {
+            tracing::info!(count = ignored.len(), "forgetting paths that are now ignored");
+            ledger.retain(|path, _| !ignored.iter().any(|i| is_within(path, i)));
+            self.with_ledger(move |l| ignored.iter().try_for_each(|path| l.remove_tree(path)))
+                .await?;
+        }
+        let tree = self.remote_tree(&ledger, &ignore).await?;
+        let mut left_alone: HashSet<String> = scan.skipped.iter().map(|s| s.path.clone()).collect();
+        left_alone.extend(scan.changing.iter().cloned());
+        // Synced items the server renamed to a name this device cannot hold
+        // (or moved under one) stay as they are here: still on the server,
+        // never a reason to delete.
+        left_alone.extend(
+            ledger
+                .iter()
+                .filter(|(_, entry)| tree.is_left_out(entry.node_id))
+                .map(|(path, _)| path.clone()),
+        );
         let ops = planner::plan(&planner::Inputs {
             local: &scan.items,
-            skipped: &skipped,
+            skipped: &left_alone,
             ledger: &ledger,
             remote: &tree,
         });
+        let (ops, held) = if self.confirmed.swap(false, Ordering::SeqCst) {
+            (ops, None)
+        } else {
+            self.guard.check(ops, &ledger)
+        };
+        if let Some(held) = &held {
+            tracing::warn!(
+                files = held.files,
+                of = held.of,
+                "deletions on the server held until confirmed"
+            );
+        }
         let skipped = scan
             .skipped
             .iter()
@@ -217,17 +418,39 @@ impl Engine {
         Ok(Pass {
             items: scan.items,
             skipped,
+            changing: scan.changing,
             ledger,
             tree,
             ops,
+            held,
         })
     }
 
-    /// Plans without doing anything: what a pass would do now, and what the
-    /// scan left alone.
-    pub async fn pending(&self) -> Result<(Vec<Op>, Vec<PathError>)> {
+    /// Plans without doing anything: what a pass would do now, with what
+    /// it leaves out and holds back (as in a [`Report`]).
+    pub async fn pending(&self) -> Result<(Vec<Op>, Report)> {
         let pass = self.plan_pass().await?;
-        Ok((pass.ops, pass.skipped))
+        let report = Self::report_of(&pass);
+        Ok((pass.ops, report))
+    }
+
+    fn report_of(pass: &Pass) -> Report {
+        let changing = pass.changing.iter().cloned();
+        Report {
+            pending: pass.ops.iter().map(|op| op.path().to_owned()).chain(changing).collect(),
+            skipped: pass.skipped.clone(),
+            unsyncable: pass
+                .tree
+                .unmapped()
+                .iter()
+                .map(|u| PathError {
+                    path: u.path.clone(),
+                    message: u.why.to_string(),
+                })
+                .collect(),
+            held: pass.held.clone(),
+            ..Report::default()
+        }
     }
 
     /// Runs passes until both sides agree (or passes run out).
@@ -235,8 +458,11 @@ impl Engine {
         let mut report = Report::default();
         for number in 1.. {
             let pass = self.plan_pass().await?;
-            report.skipped = pass.skipped;
-            report.pending = pass.ops.iter().map(|op| op.path().to_owned()).collect();
+            report = Report {
+                done: report.done,
+                errors: std::mem::take(&mut report.errors),
+                ..Self::report_of(&pass)
+            };
             if pass.ops.is_empty() {
                 report.errors.clear();
                 break;
@@ -375,12 +601,13 @@ impl Engine {
         }
     }
 
-    async fn record_remote(&self, tree: &Mutex<RemoteTree>, node: Node) -> Result<()> {
+    /// Records the server's answer to this client's own change at `path`,
+    /// in the ledger's mirror and in this pass's tree.
+    async fn record_remote(&self, tree: &Mutex<RemoteTree>, path: &str, node: Node) -> Result<()> {
         let noted = node.clone();
         self.with_ledger(move |l| l.note_remote(&noted)).await?;
-        let nodes = self.with_ledger(|l| l.remote_nodes()).await?;
         let mut tree = tree.lock().unwrap_or_else(|p| p.into_inner());
-        *tree = RemoteTree::build(tree.root_id, nodes);
+        tree.place(path, RemoteNode::from(&node));
         Ok(())
     }
 
@@ -398,9 +625,9 @@ impl Engine {
                 let node = self.remote.create_folder(parent, file_name(path)).await?;
                 let stats = transfer::stats(&self.local(path)).map_err(io_err(format!("reading {path}")))?;
                 let entry = Self::entry_for(NodeKind::Folder, &node, stats, None);
-                let path = path.clone();
-                self.with_ledger(move |l| l.put_entry(&path, &entry)).await?;
-                self.record_remote(tree, node).await
+                let at = path.clone();
+                self.with_ledger(move |l| l.put_entry(&at, &entry)).await?;
+                self.record_remote(tree, path, node).await
             }
             Op::MkdirLocal { path, node_id } => {
                 self.note_restored(path, local, ledger, vacated, tree);
@@ -425,13 +652,16 @@ impl Engine {
                     .remote
                     .update_node(*node_id, Some(file_name(to)), Some(parent))
                     .await?;
-                let (from, to) = (from.clone(), to.clone());
-                self.with_ledger(move |l| l.rename_tree(&from, &to)).await?;
-                self.record_remote(tree, node).await
+                let (old, new) = (from.clone(), to.clone());
+                self.with_ledger(move |l| l.rename_tree(&old, &new)).await?;
+                self.record_remote(tree, to, node).await
             }
             Op::MoveLocal { from, to } => {
                 let target = self.local(to);
-                if target.exists() {
+                // A case-only rename on a case-insensitive file system finds
+                // the item itself at its new name.
+                let itself = |a: &Path, b: &Path| matches!((transfer::stats(a), transfer::stats(b)), (Ok(a), Ok(b)) if a.inode == b.inode && a.inode != 0);
+                if target.exists() && !itself(&self.local(from), &target) {
                     return Err(EngineError::Refused(format!("{to} already exists locally")));
                 }
                 std::fs::rename(self.local(from), &target).map_err(io_err(format!("moving {from} to {to}")))?;
@@ -466,11 +696,16 @@ impl Engine {
                     };
                     item.chunks.clone().map(|chunks| (stats, chunks))
                 });
+                let name = tree
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remote_name(path)
+                    .to_owned();
                 let uploaded = transfer::upload(
                     &self.remote,
                     self.local(path),
                     parent,
-                    file_name(path).to_owned(),
+                    name,
                     *base,
                     known,
                     self.progress.clone(),
@@ -482,9 +717,9 @@ impl Engine {
                     uploaded.stats,
                     Some(uploaded.content_id),
                 );
-                let path = path.clone();
-                self.with_ledger(move |l| l.put_entry(&path, &entry)).await?;
-                self.record_remote(tree, uploaded.node).await
+                let at = path.clone();
+                self.with_ledger(move |l| l.put_entry(&at, &entry)).await?;
+                self.record_remote(tree, path, uploaded.node).await
             }
             Op::Download {
                 path,
@@ -637,7 +872,7 @@ impl Engine {
                 }
             }
             let state = match self.sync_once().await {
-                Ok(report) if report.in_sync() => {
+                Ok(report) if report.in_sync() && report.unsyncable.is_empty() => {
                     tracing::info!(done = report.done, "up to date");
                     RunState::UpToDate
                 }
@@ -645,11 +880,15 @@ impl Engine {
                     tracing::warn!(
                         pending = report.pending.len(),
                         errors = report.errors.len(),
+                        held = report.held.as_ref().map_or(0, |held| held.files),
+                        unsyncable = report.unsyncable.len(),
                         "not in sync yet"
                     );
+                    // Held deletions and names this device cannot hold are
+                    // shown with the errors, in words.
                     RunState::Behind {
                         pending: report.pending.len(),
-                        errors: report.errors,
+                        errors: report.problems(),
                     }
                 }
                 Err(error) => {
@@ -668,7 +907,9 @@ impl Engine {
                 loop {
                     let cursor = self.with_ledger(|l| l.cursor()).await.unwrap_or_default();
                     match self.remote.changes(cursor, Duration::from_secs(25)).await {
-                        Ok(page) if !page.changes.is_empty() => return,
+                        // A feed that went backwards answers at once: the
+                        // pass relists.
+                        Ok(page) if !page.changes.is_empty() || page.cursor < cursor => return,
                         Ok(_) => {}
                         Err(error) => {
                             // Offline or the server is down: retry after a pause.
@@ -690,7 +931,8 @@ impl Engine {
     }
 
     /// Deletes a local file or folder the server deleted, but only what is
-    /// exactly as last synced: anything else is kept and reported.
+    /// exactly as last synced: anything else is kept and reported. Files go
+    /// to the folder's local trash, recoverable for 30 days.
     fn delete_local(&self, path: &str, kind: LocalKind, ledger: &HashMap<String, Entry>) -> Result<()> {
         let target = self.local(path);
         let unchanged = |rel: &str, at: &Path| {
@@ -706,7 +948,8 @@ impl Engine {
                 if !unchanged(path, &target) {
                     return Err(EngineError::Refused("it changed locally; kept".into()));
                 }
-                std::fs::remove_file(&target).map_err(io_err(format!("deleting {path}")))
+                self.state.trash(path)?;
+                Ok(())
             }
             LocalKind::Folder => {
                 // Deepest first; what is not known to be in sync (an ignored
@@ -724,7 +967,7 @@ impl Engine {
                     if entry.is_dir() {
                         let _ = std::fs::remove_dir(&entry);
                     } else if is_within(&rel, path) && unchanged(&rel, &entry) {
-                        std::fs::remove_file(&entry).map_err(io_err(format!("deleting {rel}")))?;
+                        self.state.trash(&rel)?;
                     }
                 }
                 Ok(())

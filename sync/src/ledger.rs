@@ -56,6 +56,22 @@ pub struct RemoteNode {
     pub share_id: Option<ShareId>,
 }
 
+impl From<&Node> for RemoteNode {
+    fn from(node: &Node) -> Self {
+        Self {
+            id: node.id,
+            parent_id: node.parent_id,
+            name: node.name.clone(),
+            kind: node.kind,
+            revision: node.revision,
+            size: node.size,
+            modified_ms: node.modified.timestamp_millis(),
+            read_only: node.read_only,
+            share_id: node.share_id,
+        }
+    }
+}
+
 fn kind_str(kind: NodeKind) -> &'static str {
     match kind {
         NodeKind::File => "file",
@@ -300,6 +316,18 @@ impl Ledger {
         Ok(())
     }
 
+    /// Forgets the agreed state, the remote mirror and the cursor, so that
+    /// the next pass relists the server and compares, as a first sync does:
+    /// for a server whose feed went backwards (restored from a backup).
+    pub fn relist(&mut self) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute_batch(
+            "DELETE FROM entries; DELETE FROM remote; DELETE FROM meta WHERE key IN ('cursor', 'server_id');",
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
     pub fn cursor(&self) -> Result<i64> {
         Ok(self.meta("cursor")?.and_then(|v| v.parse().ok()).unwrap_or(0))
     }
@@ -355,6 +383,7 @@ mod tests {
                 .collect(),
             cursor,
             has_more: false,
+            server_id: String::new(),
         }
     }
 

@@ -6,6 +6,13 @@
 //! pure [`planner`] what to do, and carries it out ([`engine`], [`transfer`]).
 //! The [`watcher`] and the feed's long-poll decide when the next pass runs.
 //!
+//! Safety: names from the server are checked against this folder's file
+//! system ([`local_names`]) before they touch a path; ignored paths
+//! ([`ignore_rules`]) are never read as deletions; a pass that would delete
+//! many files on the server is held for a confirmation ([`guard`]); a folder
+//! belongs to one account and one engine at a time, and deletions caused by
+//! the server land in its local trash ([`folder`]).
+//!
 //! For apps: [`service`] runs the engine in the background (pause, resume,
 //! [`throttle`]d speed), [`activity`] turns what it does into a status and a
 //! list of recent activity, [`profile`] is who is signed in and which folder
@@ -28,7 +35,11 @@ pub mod app_socket;
 pub mod chunker;
 pub mod credentials;
 pub mod engine;
+pub mod folder;
+pub mod guard;
+pub mod ignore_rules;
 pub mod ledger;
+pub mod local_names;
 pub mod planner;
 pub mod profile;
 pub mod progress;

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use drive_sync::{
     app_socket,
-    engine::Engine,
+    engine::{Engine, Report},
     profile::Profile,
     progress::{Direction, Progress},
     remote::RemoteError,
@@ -37,6 +37,12 @@ enum Command {
     /// Sign out and forget the tokens.
     Logout,
     /// Sync a folder: continuously, or once with --once.
+    ///
+    /// With --once, the exit status tells how it ended: 0 both sides agree on
+    /// everything; 3 something is still pending or failed (try again); 4
+    /// deletions on the server are held, waiting for --confirm-deletions; 5
+    /// in sync, but some items were left out (skipped here, or names this
+    /// device cannot hold); 1 the sync could not run.
     Sync {
         dir: PathBuf,
         /// One full reconcile both ways; exit 0 only if both sides agree.
@@ -45,9 +51,17 @@ enum Command {
         /// Seconds between full rescans, on top of watching the folder.
         #[arg(long, default_value_t = 60)]
         rescan: u64,
+        /// Send the deletions that were held back because there were many
+        /// of them (all synced files, over 1,000, or over half of them).
+        #[arg(long)]
+        confirm_deletions: bool,
     },
-    /// Show whether a folder is up to date, and what is pending or failing.
+    /// Show whether a folder is up to date, and what is pending, failing,
+    /// held or left out (exit status as for `sync --once`).
     Status { dir: PathBuf },
+    /// Forget a folder's link to this account and its sync state; its next
+    /// sync compares contents with the server and deletes nothing.
+    Unlink { dir: PathBuf },
     /// Create a public link to a file or folder inside a synced folder: prints
     /// the URL alone on standard output and copies it to the clipboard.
     Share(ShareArgs),
@@ -217,29 +231,77 @@ impl Progress for Bars {
     }
 }
 
-async fn sync(dir: PathBuf, once: bool, rescan: u64) -> anyhow::Result<()> {
+/// How `drive sync --once` and `drive status` end when not everything is
+/// in sync: the message, and the exit status that tells why.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+struct Unfinished {
+    code: u8,
+    message: String,
+}
+
+const EXIT_PENDING: u8 = 3;
+const EXIT_HELD: u8 = 4;
+const EXIT_LEFT_OUT: u8 = 5;
+
+fn outcome(dir: &std::path::Path, report: &Report) -> anyhow::Result<()> {
+    let (code, message) = if let Some(held) = &report.held {
+        let confirm = format!("drive sync {} --once --confirm-deletions", dir.display());
+        let message = format!("deletions held: {held}; run `{confirm}` to send them, or restore the files");
+        (EXIT_HELD, message)
+    } else if !report.in_sync() {
+        let count = report.pending.len().max(report.errors.len());
+        (EXIT_PENDING, format!("{count} paths are not in sync yet"))
+    } else if !report.complete() {
+        let count = report.skipped.len() + report.unsyncable.len();
+        (EXIT_LEFT_OUT, format!("in sync, but {count} items were left out"))
+    } else {
+        return Ok(());
+    };
+    Err(Unfinished { code, message }.into())
+}
+
+/// What a report leaves out or holds back, in words, one line each.
+fn report_lines(report: &Report) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(held) = &report.held {
+        lines.push(format!("deletions held: {held}"));
+        lines.extend(held.paths.iter().map(|path| format!("  held: {path}")));
+    }
+    for error in &report.errors {
+        lines.push(format!("not synced: {}: {}", error.path, error.message));
+    }
+    for item in &report.unsyncable {
+        lines.push(format!(
+            "can't be synced on this device: {} ({})",
+            item.path, item.message
+        ));
+    }
+    for skipped in &report.skipped {
+        lines.push(format!("skipped {}: {}", skipped.path, skipped.message));
+    }
+    lines
+}
+
+async fn sync(dir: PathBuf, once: bool, rescan: u64, confirm_deletions: bool) -> anyhow::Result<()> {
     let profile = profile()?;
     let remote = profile.connect()?;
     let ledger = profile.ledger_for(&dir)?;
     let engine = Engine::open(&dir, &ledger, remote, Arc::new(Bars::new()))
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if confirm_deletions {
+        engine.confirm_deletions();
+    }
     if once {
         let report = engine.sync_once().await.map_err(|e| anyhow::anyhow!("{e}"))?;
-        for skipped in &report.skipped {
-            eprintln!("skipped {}: {}", skipped.path, skipped.message);
+        for line in report_lines(&report) {
+            eprintln!("{line}");
         }
         if report.in_sync() {
             eprintln!("Up to date ({} operations)", report.done);
-            return Ok(());
         }
-        for error in &report.errors {
-            eprintln!("not synced: {}: {}", error.path, error.message);
-        }
-        bail!(
-            "{} paths are not in sync",
-            report.pending.len().max(report.errors.len())
-        );
+        return outcome(&dir, &report);
     }
     eprintln!("Syncing {} (Ctrl-C to stop)", engine.root().display());
     engine
@@ -254,32 +316,41 @@ async fn status(dir: PathBuf) -> anyhow::Result<()> {
     let profile = profile()?;
     let remote = profile.connect()?;
     let ledger = profile.ledger_for(&dir)?;
-    let engine = Engine::open(&dir, &ledger, remote, Arc::new(drive_sync::progress::Quiet))
+    let engine = Engine::observe(&dir, &ledger, remote)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let (pending, skipped) = engine.pending().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (_, mut report) = engine.pending().await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let last = engine
         .last_report()
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .unwrap_or_default();
-    if pending.is_empty() && last.errors.is_empty() {
+    // What failed last time and is still planned.
+    report.errors = last
+        .errors
+        .into_iter()
+        .filter(|error| report.pending.contains(&error.path))
+        .collect();
+    if report.in_sync() {
         println!("up to date");
-    } else if !pending.is_empty() {
-        println!("{} pending", pending.len());
-        for op in &pending {
-            println!("  {}", op.path());
+    } else if !report.pending.is_empty() {
+        println!("{} pending", report.pending.len());
+        for path in &report.pending {
+            println!("  {path}");
         }
     }
-    if !last.errors.is_empty() {
-        println!("errors");
-        for error in &last.errors {
-            println!("  {}: {}", error.path, error.message);
-        }
+    for line in report_lines(&report) {
+        println!("{line}");
     }
-    for skip in &skipped {
-        println!("skipped {}: {}", skip.path, skip.message);
-    }
+    outcome(&dir, &report)
+}
+
+async fn unlink(dir: PathBuf) -> anyhow::Result<()> {
+    profile()?.unlink(&dir)?;
+    eprintln!(
+        "{} is no longer linked; its next sync compares it with the server and deletes nothing",
+        dir.display()
+    );
     Ok(())
 }
 
@@ -568,8 +639,14 @@ async fn main() -> std::process::ExitCode {
         Command::Register(args) => sign_in(args, true).await,
         Command::Login(args) => sign_in(args, false).await,
         Command::Logout => logout().await,
-        Command::Sync { dir, once, rescan } => sync(dir, once, rescan).await,
+        Command::Sync {
+            dir,
+            once,
+            rescan,
+            confirm_deletions,
+        } => sync(dir, once, rescan, confirm_deletions).await,
         Command::Status { dir } => status(dir).await,
+        Command::Unlink { dir } => unlink(dir).await,
         Command::Share(args) => share(args).await,
         Command::Shares => shares().await,
         Command::Unshare { id } => unshare(id).await,
@@ -584,6 +661,11 @@ async fn main() -> std::process::ExitCode {
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) if error.is::<Unfinished>() => {
+            let code = error.downcast_ref::<Unfinished>().map_or(1, |u| u.code);
+            eprintln!("drive: {error}");
+            std::process::ExitCode::from(code)
+        }
         Err(error) => {
             eprintln!("drive: {error:#}");
             std::process::ExitCode::FAILURE

@@ -177,6 +177,24 @@ impl Profile {
         Ok(self.ledger_of(&dir))
     }
 
+    /// Forgets the sync state of `dir`: its ledger here and the link in the
+    /// folder to an account. The next sync of it compares contents with the
+    /// server as a first sync does, and deletes nothing.
+    pub fn unlink(&self, dir: &Path) -> Result<()> {
+        let dir = std::fs::canonicalize(dir).map_err(io_err(format!("opening {}", dir.display())))?;
+        let ledger = self.ledger_of(&dir);
+        for suffix in ["", "-wal", "-shm"] {
+            let mut path = ledger.clone().into_os_string();
+            path.push(suffix);
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_err("removing the folder's ledger")(e)),
+            }
+        }
+        crate::folder::StateDir::unlink(&dir).map_err(io_err("removing the folder's link"))
+    }
+
     fn ledger_of(&self, canonical_dir: &Path) -> PathBuf {
         let id = hex::encode(&Sha256::digest(canonical_dir.to_string_lossy().as_bytes())[..8]);
         self.home.join(LEDGERS_DIR).join(format!("{id}.db"))

@@ -42,6 +42,9 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 const MAX_RETRIES: usize = 5;
 /// Error bodies that are not ours (a proxy's HTML page) are cut to this length.
 const MAX_ERROR_TEXT: usize = 300;
+/// The largest answer read from a server: a block is at most 4 MiB and a
+/// page of JSON far less; anything bigger is refused, not buffered.
+const MAX_BODY: u64 = 64 * 1024 * 1024;
 
 type Result<T> = std::result::Result<T, RemoteError>;
 
@@ -84,6 +87,8 @@ pub enum RemoteError {
     Network(#[source] reqwest::Error),
     #[error("unexpected answer from the server: {0}")]
     Decode(#[source] serde_json::Error),
+    #[error("the server's answer is larger than {} MiB; refused", .0 >> 20)]
+    TooLarge(u64),
 }
 
 impl RemoteError {
@@ -580,10 +585,21 @@ async fn exchange(request: RequestBuilder, what: &str) -> Result<Vec<u8>> {
     let response = request.send().await.map_err(network)?;
     let status = response.status();
     let retry_after = retry_after(response.headers());
-    let body = response.bytes().await.map_err(network)?;
+    // Never more than a block or an API answer can honestly be.
+    if response.content_length().is_some_and(|len| len > MAX_BODY) {
+        return Err(RemoteError::TooLarge(MAX_BODY));
+    }
+    let mut body = Vec::new();
+    let mut response = response;
+    while let Some(chunk) = response.chunk().await.map_err(network)? {
+        if body.len() + chunk.len() > MAX_BODY as usize {
+            return Err(RemoteError::TooLarge(MAX_BODY));
+        }
+        body.extend_from_slice(&chunk);
+    }
     tracing::debug!(what, status = status.as_u16(), bytes = body.len(), elapsed = ?started.elapsed(), "request");
     if status.is_success() {
-        Ok(body.into())
+        Ok(body)
     } else {
         Err(RemoteError::from_response(status, retry_after, &body))
     }

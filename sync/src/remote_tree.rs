@@ -1,22 +1,66 @@
-//! The remote tree by path, rebuilt from the ledger's mirror of the changes feed.
+//! The remote tree by local path, rebuilt from the ledger's mirror of the
+//! changes feed.
+//!
+//! Names come from the server and are untrusted: [`RemoteTree::build_for`]
+//! keeps out (with their subtrees) the nodes whose names this folder cannot
+//! hold, reporting them, and those this device ignores; on a
+//! case-insensitive file system it gives a node whose name collides with a
+//! sibling's a local alias. A node's `name` stays the server's; its path in
+//! the tree is where it lives locally.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use drive_wire::NodeId;
 
-use crate::ledger::RemoteNode;
+use crate::{
+    ignore_rules::IgnoreRules,
+    ledger::RemoteNode,
+    local_names::{case_alias, FsRules, Unsyncable},
+};
+
+/// How this device sees the remote tree.
+pub struct LocalView<'a> {
+    pub rules: FsRules,
+    pub ignore: Option<&'a IgnoreRules>,
+    /// Where the ledger last put each node: an alias keeps its name.
+    pub known: &'a HashMap<NodeId, String>,
+}
+
+/// A remote item this device leaves on the server, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unmapped {
+    /// Its path as the server names it.
+    pub path: String,
+    pub why: Unsyncable,
+}
 
 #[derive(Debug, Default, Clone)]
 pub struct RemoteTree {
     pub root_id: NodeId,
     by_path: HashMap<String, RemoteNode>,
     path_of: HashMap<NodeId, String>,
+    /// Nodes left out (unsyncable or ignored here), with their subtrees.
+    left_out: HashSet<NodeId>,
+    /// The unsyncable ones among them, reported.
+    unmapped: Vec<Unmapped>,
 }
 
 impl RemoteTree {
+    /// The tree as a case-sensitive file system that takes any valid name
+    /// sees it, ignoring nothing.
+    pub fn build(root_id: NodeId, nodes: Vec<RemoteNode>) -> Self {
+        let known = HashMap::new();
+        let view = LocalView {
+            rules: FsRules::default(),
+            ignore: None,
+            known: &known,
+        };
+        Self::build_for(root_id, nodes, &view)
+    }
+
     /// Only nodes reachable from the root count: the children of a trashed
     /// folder linger in the mirror but are not in the tree.
-    pub fn build(root_id: NodeId, nodes: Vec<RemoteNode>) -> Self {
+    pub fn build_for(root_id: NodeId, nodes: Vec<RemoteNode>, view: &LocalView<'_>) -> Self {
         let mut children: HashMap<NodeId, Vec<RemoteNode>> = HashMap::new();
         for node in nodes {
             if let Some(parent) = node.parent_id {
@@ -27,20 +71,88 @@ impl RemoteTree {
             root_id,
             ..Default::default()
         };
-        let mut stack = vec![(root_id, String::new())];
-        while let Some((id, prefix)) = stack.pop() {
-            for child in children.remove(&id).unwrap_or_default() {
-                let path = if prefix.is_empty() {
-                    child.name.clone()
+        // (folder id, its local path, its path on the server)
+        let mut stack = vec![(root_id, String::new(), String::new())];
+        while let Some((id, prefix, remote_prefix)) = stack.pop() {
+            let join = |prefix: &str, name: &str| {
+                if prefix.is_empty() {
+                    name.to_owned()
                 } else {
-                    format!("{prefix}/{}", child.name)
-                };
-                stack.push((child.id, path.clone()));
+                    format!("{prefix}/{name}")
+                }
+            };
+            let mut kept = Vec::new();
+            for child in children.remove(&id).unwrap_or_default() {
+                let why = view.rules.check(&child.name, prefix.is_empty()).err();
+                let ignored = why.is_none()
+                    && view.ignore.is_some_and(|rules| {
+                        rules.is_ignored(&join(&prefix, &child.name), child.kind == drive_wire::NodeKind::Folder)
+                    });
+                if why.is_none() && !ignored {
+                    kept.push(child);
+                    continue;
+                }
+                if let Some(why) = why {
+                    tree.unmapped.push(Unmapped {
+                        path: join(&remote_prefix, &child.name),
+                        why,
+                    });
+                }
+                // Nothing under it is synced either.
+                let mut below = vec![child.id];
+                while let Some(id) = below.pop() {
+                    tree.left_out.insert(id);
+                    below.extend(children.remove(&id).unwrap_or_default().iter().map(|n| n.id));
+                }
+            }
+            for (name, child) in local_names(kept, &prefix, view) {
+                let path = join(&prefix, &name);
+                stack.push((child.id, path.clone(), join(&remote_prefix, &child.name)));
                 tree.path_of.insert(child.id, path.clone());
                 tree.by_path.insert(path, child);
             }
         }
+        tree.unmapped.sort_by(|a, b| a.path.cmp(&b.path));
         tree
+    }
+
+    /// Puts `node` at the local `path` (this client's own change, as the
+    /// server answered it): a new node is added, a moved one takes its
+    /// subtree along.
+    pub fn place(&mut self, path: &str, node: RemoteNode) {
+        if let Some(old) = self.path_of.get(&node.id).cloned() {
+            if old != path {
+                let moved: Vec<String> = self.by_path.keys().filter(|p| is_within(p, &old)).cloned().collect();
+                for from in moved {
+                    if let Some(child) = self.by_path.remove(&from) {
+                        let to = format!("{path}{}", &from[old.len()..]);
+                        self.path_of.insert(child.id, to.clone());
+                        self.by_path.insert(to, child);
+                    }
+                }
+            }
+        }
+        self.path_of.insert(node.id, path.to_owned());
+        self.by_path.insert(path.to_owned(), node);
+    }
+
+    /// Whether the node was left out of the tree: its name (or a folder's
+    /// above it) cannot exist here, or this device ignores it.
+    pub fn is_left_out(&self, id: NodeId) -> bool {
+        self.left_out.contains(&id)
+    }
+
+    /// The remote items whose names cannot exist in this folder.
+    pub fn unmapped(&self) -> &[Unmapped] {
+        &self.unmapped
+    }
+
+    /// The server's name of the node at a local path (which differs from the
+    /// path's last name for a case alias).
+    pub fn remote_name<'a>(&'a self, path: &'a str) -> &'a str {
+        self.by_path
+            .get(path)
+            .map_or(file_name(path), |node| node.name.as_str())
     }
 
     pub fn get(&self, path: &str) -> Option<&RemoteNode> {
@@ -107,6 +219,49 @@ impl RemoteTree {
     }
 }
 
+/// The local names of a folder's children. On a case-insensitive file
+/// system, names that fold alike share one local name: the node the ledger
+/// already has there keeps it (else the oldest node), and the others get an
+/// alias, the one the ledger knows if it is still free.
+fn local_names(nodes: Vec<RemoteNode>, prefix: &str, view: &LocalView<'_>) -> Vec<(String, RemoteNode)> {
+    if !view.rules.case_insensitive {
+        return nodes.into_iter().map(|node| (node.name.clone(), node)).collect();
+    }
+    let known_name = |node: &RemoteNode| {
+        view.known
+            .get(&node.id)
+            .filter(|path| path.rsplit_once('/').map_or("", |(folder, _)| folder) == prefix)
+            .map(|path| file_name(path).to_owned())
+    };
+    let mut nodes = nodes;
+    // Who keeps the plain name: the ledger's holder first, then the oldest.
+    nodes.sort_by_key(|node| (known_name(node).as_deref() != Some(node.name.as_str()), node.id));
+    let mut taken: HashSet<String> = HashSet::new();
+    let mut named = Vec::with_capacity(nodes.len());
+    let mut collided = Vec::new();
+    for node in nodes {
+        if taken.insert(view.rules.fold(&node.name)) {
+            named.push((node.name.clone(), node));
+        } else {
+            collided.push(node);
+        }
+    }
+    for node in collided {
+        let known = known_name(&node)
+            .filter(|name| (1..100).any(|n| case_alias(&node.name, n) == *name))
+            .filter(|name| !taken.contains(&view.rules.fold(name)));
+        let name = known.unwrap_or_else(|| {
+            (1..)
+                .map(|n| case_alias(&node.name, n))
+                .find(|alias| !taken.contains(&view.rules.fold(alias)))
+                .unwrap_or_default()
+        });
+        taken.insert(view.rules.fold(&name));
+        named.push((name, node));
+    }
+    named
+}
+
 /// `child` is `ancestor` itself or lies under it.
 pub fn is_within(child: &str, ancestor: &str) -> bool {
     child == ancestor
@@ -160,6 +315,81 @@ mod tests {
         assert_eq!(tree.parent_id("a/new"), Some(2));
         assert_eq!(tree.parent_id("top"), Some(1));
         assert_eq!(tree.parent_id("a/b.txt/x"), None);
+    }
+
+    #[test]
+    fn hostile_and_unholdable_names_stay_out_with_their_subtrees() {
+        let windows = FsRules {
+            case_insensitive: true,
+            windows_names: true,
+        };
+        let known = HashMap::new();
+        let view = LocalView {
+            rules: windows,
+            ignore: None,
+            known: &known,
+        };
+        let tree = RemoteTree::build_for(
+            1,
+            vec![
+                node(2, 1, "..", NodeKind::Folder),
+                node(3, 2, "escaped.txt", NodeKind::File),
+                node(4, 1, "a:b.txt", NodeKind::File),
+                node(5, 1, ".drive", NodeKind::Folder),
+                node(6, 5, "x", NodeKind::File),
+                node(7, 1, "ok", NodeKind::Folder),
+                node(8, 7, "CON", NodeKind::File),
+                node(9, 7, "fine.txt", NodeKind::File),
+            ],
+            &view,
+        );
+        let paths: Vec<&String> = tree.paths().map(|(p, _)| p).collect();
+        assert_eq!(tree.len(), 2, "{paths:?}");
+        assert!(tree.get("ok/fine.txt").is_some());
+        for id in [2, 3, 4, 5, 6, 8] {
+            assert!(tree.is_left_out(id), "{id}");
+        }
+        let unmapped: Vec<&str> = tree.unmapped().iter().map(|u| u.path.as_str()).collect();
+        assert_eq!(unmapped, vec!["..", ".drive", "a:b.txt", "ok/CON"]);
+    }
+
+    #[test]
+    fn case_collisions_get_a_stable_alias() {
+        let rules = FsRules {
+            case_insensitive: true,
+            windows_names: false,
+        };
+        let nodes = vec![
+            node(2, 1, "Docs", NodeKind::Folder),
+            node(3, 1, "docs", NodeKind::Folder),
+            node(4, 3, "Report.txt", NodeKind::File),
+            node(5, 3, "report.txt", NodeKind::File),
+        ];
+        let known = HashMap::new();
+        let view = LocalView {
+            rules,
+            ignore: None,
+            known: &known,
+        };
+        let tree = RemoteTree::build_for(1, nodes.clone(), &view);
+        assert_eq!(tree.path_of(2), Some("Docs"));
+        assert_eq!(tree.path_of(3), Some("docs (case conflict)"));
+        assert_eq!(tree.path_of(4), Some("docs (case conflict)/Report.txt"));
+        assert_eq!(tree.path_of(5), Some("docs (case conflict)/report (case conflict).txt"));
+        assert_eq!(
+            tree.remote_name("docs (case conflict)/report (case conflict).txt"),
+            "report.txt"
+        );
+        // The ledger's holder of a name keeps it, whatever the ids.
+        let known: HashMap<NodeId, String> = [(3, "docs".to_owned()), (2, "Docs (case conflict)".to_owned())].into();
+        let view = LocalView {
+            rules,
+            ignore: None,
+            known: &known,
+        };
+        let tree = RemoteTree::build_for(1, nodes, &view);
+        assert_eq!(tree.path_of(3), Some("docs"));
+        assert_eq!(tree.path_of(2), Some("Docs (case conflict)"));
     }
 
     #[test]

@@ -18,30 +18,8 @@ use crate::{
 
 /// Name of the hidden state directory inside a synced folder.
 pub const STATE_DIR: &str = ".drive";
-/// The ignore file, in gitignore syntax, at any level of the folder.
-pub const IGNORE_FILE: &str = ".driveignore";
-
-/// Editor and OS droppings nobody wants synced.
-const BUILTIN_IGNORES: &[&str] = &[
-    "*.swp",
-    "*.swo",
-    "*.swx",
-    "*~",
-    ".#*",
-    "#*#",
-    ".~lock.*#",
-    "~$*",
-    "*.tmp",
-    "*.part",
-    "*.crdownload",
-    ".DS_Store",
-    "Thumbs.db",
-    "desktop.ini",
-    ".directory",
-];
-
-/// Why a file is left for the next pass.
-pub const CHANGING: &str = "the file is being written to; it will be synced once it settles";
+use crate::ignore_rules::BUILTIN_IGNORES;
+pub use crate::ignore_rules::IGNORE_FILE;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LocalKind {
@@ -72,6 +50,18 @@ pub struct Skipped {
 pub struct Scan {
     pub items: HashMap<String, LocalItem>,
     pub skipped: Vec<Skipped>,
+    /// Files being written to while they were read: left for a later pass.
+    pub changing: Vec<String>,
+}
+
+impl Scan {
+    /// The `.driveignore` files found, by relative path.
+    pub fn ignore_files(&self) -> impl Iterator<Item = &str> {
+        self.items
+            .keys()
+            .map(String::as_str)
+            .filter(|rel| crate::remote_tree::file_name(rel) == IGNORE_FILE)
+    }
 }
 
 /// Stats of one path, for the quick check.
@@ -207,10 +197,7 @@ pub fn scan(root: &Path, ledger: &HashMap<String, Entry>) -> Scan {
             None => match chunker::chunk_file(entry.path()) {
                 // A file written to while it was read would give a torn hash.
                 Ok(_) if stat(entry.path()).ok() != Some((size, mtime_ns, inode, false)) => {
-                    result.skipped.push(Skipped {
-                        path: rel,
-                        reason: CHANGING.into(),
-                    });
+                    result.changing.push(rel);
                     continue;
                 }
                 Ok(chunks) => (Some(chunker::content_id(&chunks)), Some(chunks)),

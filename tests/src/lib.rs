@@ -15,6 +15,13 @@ use std::{
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 
+pub mod api;
+pub mod exfat;
+pub mod proxy;
+
+/// The password of every account the harness makes.
+pub const PASSWORD: &str = "correct horse battery";
+
 /// Path of a workspace binary. `scripts/test` builds them first; when one is
 /// missing (a test run by hand), it is built here, once. Tests outside the
 /// workspace (the desktop app's) set `DRIVE_BIN_DIR` to the folder holding them.
@@ -314,22 +321,27 @@ impl Client {
         command
     }
 
-    fn new() -> Result<Self> {
+    fn new(dir: tempfile::TempDir) -> Result<Self> {
         Ok(Client {
             home: tempfile::tempdir()?,
-            dir: tempfile::tempdir()?,
+            dir,
             background: None,
         })
     }
 
-    fn sign_in(server: &Server, verb: &str, email: &str) -> Result<Self> {
-        let client = Self::new()?;
-        let url = server.url();
-        let args = [verb, "--server", &url, "--email", email, "--password-stdin"];
-        let output = client.run(&args, b"correct horse battery\n")?;
+    /// `drive register|login` with this client's home, against `url`.
+    pub fn sign_in_to(&self, url: &str, verb: &str, email: &str) -> Result<()> {
+        let args = [verb, "--server", url, "--email", email, "--password-stdin"];
+        let output = self.run(&args, format!("{PASSWORD}\n").as_bytes())?;
         if !output.status.success() {
             bail!("drive {verb} failed: {}", String::from_utf8_lossy(&output.stderr));
         }
+        Ok(())
+    }
+
+    fn sign_in(server: &Server, verb: &str, email: &str) -> Result<Self> {
+        let client = Self::new(tempfile::tempdir()?)?;
+        client.sign_in_to(&server.url(), verb, email)?;
         Ok(client)
     }
 
@@ -339,6 +351,14 @@ impl Client {
 
     pub fn login(server: &Server, email: &str) -> Result<Self> {
         Self::sign_in(server, "login", email)
+    }
+
+    /// A client signed in through `url` (a proxy, say) whose folder is a
+    /// new directory under `parent` (a mounted file system, say).
+    pub fn login_at(url: &str, email: &str, parent: &Path) -> Result<Self> {
+        let client = Self::new(tempfile::tempdir_in(parent)?)?;
+        client.sign_in_to(url, "login", email)?;
+        Ok(client)
     }
 
     /// `drive ARGS...` run inside the client's folder, with `stdin` on its
@@ -378,12 +398,24 @@ impl Client {
         Ok(())
     }
 
+    /// What `drive status` prints; an error only if it could not run (exit
+    /// 1): exits 3, 4 and 5 say what is not in sync.
     pub fn status(&self) -> Result<String> {
         let output = self.command().arg("status").arg(self.dir.path()).output()?;
-        if !output.status.success() {
+        if output.status.code() == Some(1) || output.status.code().is_none() {
             bail!("drive status failed: {}", String::from_utf8_lossy(&output.stderr));
         }
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    /// `drive ARGS...` with this client's home; its exit code, stdout and stderr.
+    pub fn drive(&self, args: &[&str]) -> Result<(i32, String, String)> {
+        let output = self.command().args(args).output()?;
+        Ok((
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        ))
     }
 
     /// Starts `drive sync DIR` (continuous) in the background.

@@ -143,7 +143,18 @@ fn symlinks_and_ignored_files_stay_local() {
     write(&a.path("draft.txt.swp"), b"vim");
     #[cfg(unix)]
     std::os::unix::fs::symlink("/etc/hostname", a.path("link")).unwrap();
-    a.sync().unwrap();
+    // In sync, with something left out: exit 5, and the status says what.
+    let output = a.sync_once_output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(a
+        .status()
+        .unwrap()
+        .contains("skipped link: symbolic links are not synced"));
     b.sync().unwrap();
     let tree = b.tree();
     assert!(tree.contains_key("main.c") && tree.contains_key(".driveignore"));

@@ -333,10 +333,18 @@ pub struct ChangesQuery {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct ChangesPage {
     pub changes: Vec<Change>,
-    /// Pass as `since` next time.
+    /// Pass as `since` next time. Less than the `since` asked (with no
+    /// changes): the feed went backwards, the server was restored from an
+    /// older copy of its database; the cursor is then the newest this feed
+    /// holds, and the client should relist instead of trusting its state.
     pub cursor: i64,
     /// More changes are waiting: ask again at once.
     pub has_more: bool,
+    /// The server's database identity: generated once when its metadata
+    /// store is created; a different value means another server, or one
+    /// restored as new. Empty from servers that predate it.
+    #[serde(default)]
+    pub server_id: String,
 }
 
 // ---------------------------------------------------------------- links

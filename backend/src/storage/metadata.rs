@@ -98,6 +98,21 @@ impl Db {
         self.0.writer().begin().await
     }
 
+    /// The identity of this database (see migration 0008): read, or made
+    /// (a random UUID) the first time. Instances starting together on one
+    /// PostgreSQL database each try to insert theirs; one wins, and all read
+    /// the same row back.
+    pub async fn server_identity(&self) -> Result<String, sqlx::Error> {
+        let fresh = uuid::Uuid::new_v4().to_string();
+        sqlx::query("INSERT INTO server_identity (one, id) VALUES (1, $1) ON CONFLICT (one) DO NOTHING")
+            .bind(fresh)
+            .execute(self.0.writer())
+            .await?;
+        sqlx::query_scalar("SELECT id FROM server_identity WHERE one = 1")
+            .fetch_one(self.0.writer())
+            .await
+    }
+
     pub async fn announce(&self, users: &[UserId]) {
         self.0.announce(users).await
     }

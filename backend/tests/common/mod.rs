@@ -1070,6 +1070,7 @@ impl Client {
                     changes: all,
                     cursor: since,
                     has_more: false,
+                    server_id: page.server_id,
                 };
             }
         }

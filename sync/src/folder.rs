@@ -1,0 +1,263 @@
+//! A synced folder's own state dir (`.drive`): the lock that lets one engine
+//! at a time sync it, the link that ties it to one account on one server,
+//! the temp files of downloads, and the local trash where deletions the
+//! server caused are kept, recoverable, for [`TRASH_DAYS`] days.
+
+use std::{
+    fs::File,
+    path::{Path, PathBuf},
+    time::{Duration, SystemTime},
+};
+
+use crate::scanner::{local_path, STATE_DIR};
+
+/// How long deletions caused by the server stay recoverable.
+pub const TRASH_DAYS: u64 = 30;
+const LOCK_FILE: &str = "lock";
+const LINK_FILE: &str = "link.json";
+const TMP_DIR: &str = "tmp";
+const TRASH_DIR: &str = "trash";
+
+#[derive(Debug, thiserror::Error)]
+pub enum FolderError {
+    #[error("{} is already being synced by another drive client (the `drive` command or the desktop app); stop it first", .0.display())]
+    Busy(PathBuf),
+    #[error(
+        "{folder} is linked to {linked}, not to {current}: syncing it with another account or server could \
+         delete or overwrite its files. Sign in as {linked}, or run `drive unlink {folder}` to forget the link \
+         (the next sync then compares contents and deletes nothing)"
+    )]
+    LinkedElsewhere {
+        folder: String,
+        linked: String,
+        current: String,
+    },
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> FolderError {
+    let context = context.into();
+    move |source| FolderError::Io { context, source }
+}
+
+/// Which account on which server a folder syncs with.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Link {
+    pub server: String,
+    pub user_id: i64,
+    pub email: String,
+}
+
+impl std::fmt::Display for Link {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} on {}", self.email, self.server)
+    }
+}
+
+impl Link {
+    /// Same account on the same server (an email may change; the id does not).
+    pub fn same_account(&self, other: &Link) -> bool {
+        self.server.trim_end_matches('/') == other.server.trim_end_matches('/') && self.user_id == other.user_id
+    }
+}
+
+/// The state dir of a synced folder.
+#[derive(Debug)]
+pub struct StateDir {
+    root: PathBuf,
+    dir: PathBuf,
+    /// Held while this engine syncs the folder; released on drop.
+    _lock: Option<File>,
+}
+
+impl StateDir {
+    /// Creates the state dir. With `lock`, takes the folder's lock (or
+    /// fails with [`FolderError::Busy`]) and clears what an engine killed
+    /// earlier left behind: download temp files, trash past its time.
+    pub fn open(root: &Path, lock: bool) -> Result<Self, FolderError> {
+        let dir = root.join(STATE_DIR);
+        std::fs::create_dir_all(dir.join(TMP_DIR)).map_err(io_err("creating the state dir"))?;
+        let mut state = Self {
+            root: root.to_path_buf(),
+            dir,
+            _lock: None,
+        };
+        if lock {
+            let file = File::options()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(state.dir.join(LOCK_FILE))
+                .map_err(io_err("opening the folder's lock"))?;
+            match file.try_lock() {
+                Ok(()) => state._lock = Some(file),
+                Err(std::fs::TryLockError::WouldBlock) => return Err(FolderError::Busy(root.to_path_buf())),
+                Err(std::fs::TryLockError::Error(e)) => return Err(io_err("locking the folder")(e)),
+            }
+            state.clean_tmp();
+            state.purge_trash(Duration::from_secs(TRASH_DAYS * 24 * 3600));
+        }
+        Ok(state)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn tmp(&self) -> PathBuf {
+        self.dir.join(TMP_DIR)
+    }
+
+    /// The link recorded in the folder, if any.
+    pub fn link(&self) -> Option<Link> {
+        let bytes = std::fs::read(self.dir.join(LINK_FILE)).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// Ties the folder to `current`, or refuses if it is tied to another
+    /// account or server.
+    pub fn check_link(&self, current: &Link) -> Result<(), FolderError> {
+        match self.link() {
+            Some(linked) if linked.same_account(current) => {
+                if linked != *current {
+                    self.write_link(current)?;
+                }
+                Ok(())
+            }
+            Some(linked) => Err(FolderError::LinkedElsewhere {
+                folder: self.root.display().to_string(),
+                linked: linked.to_string(),
+                current: current.to_string(),
+            }),
+            None => self.write_link(current),
+        }
+    }
+
+    fn write_link(&self, link: &Link) -> Result<(), FolderError> {
+        let json = serde_json::to_vec_pretty(link).unwrap_or_default();
+        let tmp = self.dir.join(format!("{LINK_FILE}.tmp"));
+        std::fs::write(&tmp, json).map_err(io_err("writing the folder's link"))?;
+        std::fs::rename(&tmp, self.dir.join(LINK_FILE)).map_err(io_err("writing the folder's link"))
+    }
+
+    /// Forgets the folder's link (`drive unlink`).
+    pub fn unlink(root: &Path) -> std::io::Result<()> {
+        match std::fs::remove_file(root.join(STATE_DIR).join(LINK_FILE)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    fn clean_tmp(&self) {
+        if let Ok(entries) = std::fs::read_dir(self.tmp()) {
+            for entry in entries.flatten() {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+
+    /// Moves a local file deleted by the server into the trash, under
+    /// `trash/YYYY-MM-DD/` at its relative path, rather than deleting it.
+    pub fn trash(&self, rel: &str) -> Result<PathBuf, FolderError> {
+        let day = chrono::Local::now().format("%Y-%m-%d").to_string();
+        let base = self.dir.join(TRASH_DIR).join(day);
+        let mut target = local_path(&base, rel);
+        let mut n = 1;
+        while target.exists() {
+            n += 1;
+            target = local_path(&base, &format!("{rel}.{n}"));
+        }
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(io_err("creating the local trash"))?;
+        }
+        std::fs::rename(local_path(&self.root, rel), &target).map_err(io_err(format!("moving {rel} to the trash")))?;
+        Ok(target)
+    }
+
+    /// Deletes the days of trash older than `keep`.
+    fn purge_trash(&self, keep: Duration) {
+        let Ok(days) = std::fs::read_dir(self.dir.join(TRASH_DIR)) else {
+            return;
+        };
+        let now = SystemTime::now();
+        for day in days.flatten() {
+            let old = day
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|modified| now.duration_since(modified).ok())
+                .is_some_and(|age| age > keep);
+            if old {
+                let _ = std::fs::remove_dir_all(day.path());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link(server: &str, user_id: i64) -> Link {
+        Link {
+            server: server.into(),
+            user_id,
+            email: format!("user{user_id}@example.com"),
+        }
+    }
+
+    #[test]
+    fn one_engine_at_a_time_and_stale_temp_files_go() {
+        let root = tempfile::tempdir().unwrap();
+        let first = StateDir::open(root.path(), true).unwrap();
+        std::fs::write(first.tmp().join("download-1"), b"torn").unwrap();
+        assert!(matches!(StateDir::open(root.path(), true), Err(FolderError::Busy(_))));
+        // Observers (status) do not lock and do not clean.
+        let observer = StateDir::open(root.path(), false).unwrap();
+        assert!(observer.tmp().join("download-1").exists());
+        drop(first);
+        let second = StateDir::open(root.path(), true).unwrap();
+        assert!(
+            !second.tmp().join("download-1").exists(),
+            "the killed download's temp file is cleaned"
+        );
+    }
+
+    #[test]
+    fn a_folder_belongs_to_one_account_on_one_server() {
+        let root = tempfile::tempdir().unwrap();
+        let state = StateDir::open(root.path(), false).unwrap();
+        state.check_link(&link("http://a", 1)).unwrap();
+        state.check_link(&link("http://a/", 1)).unwrap();
+        let other_user = state.check_link(&link("http://a", 2)).unwrap_err().to_string();
+        assert!(other_user.contains("user1@example.com on http://a"), "{other_user}");
+        assert!(other_user.contains("user2@example.com on http://a"), "{other_user}");
+        assert!(state.check_link(&link("http://b", 1)).is_err());
+        StateDir::unlink(root.path()).unwrap();
+        state.check_link(&link("http://b", 1)).unwrap();
+    }
+
+    #[test]
+    fn deletions_go_to_a_dated_trash_and_old_days_are_purged() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("a")).unwrap();
+        std::fs::write(root.path().join("a/x.txt"), b"1").unwrap();
+        let state = StateDir::open(root.path(), false).unwrap();
+        let kept = state.trash("a/x.txt").unwrap();
+        assert_eq!(std::fs::read(&kept).unwrap(), b"1");
+        std::fs::write(root.path().join("a/x.txt"), b"2").unwrap();
+        let again = state.trash("a/x.txt").unwrap();
+        assert_ne!(kept, again, "a second deletion of the same path keeps both");
+        state.purge_trash(Duration::from_secs(3600));
+        assert!(kept.exists(), "today's trash stays");
+        state.purge_trash(Duration::ZERO);
+        std::thread::sleep(Duration::from_millis(10));
+        state.purge_trash(Duration::ZERO);
+        assert!(!kept.exists());
+    }
+}

@@ -1,0 +1,168 @@
+//! The mass-delete guard: a pass that would trash on the server all the
+//! files synced so far, or more than a threshold, is held until the user
+//! confirms it. An emptied folder (a disk not mounted, `rm -rf` by mistake,
+//! a restore tool that recreated it empty) reads exactly like that.
+
+use std::collections::HashMap;
+
+use drive_wire::NodeKind;
+
+use crate::{ledger::Entry, planner::Op, remote_tree::is_within};
+
+/// When deletions on the server wait for a confirmation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DeleteGuard {
+    /// More files than this, whatever the share.
+    pub max_files: usize,
+    /// With more than `share_above` files synced, more than half of them.
+    pub share_above: usize,
+}
+
+impl Default for DeleteGuard {
+    fn default() -> Self {
+        Self {
+            max_files: 1000,
+            share_above: 50,
+        }
+    }
+}
+
+/// Deletions on the server held back, waiting for a confirmation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Held {
+    /// Files that would be trashed on the server.
+    pub files: usize,
+    /// Files synced in all.
+    pub of: usize,
+    /// The paths sent to the trash (a folder stands for what is under it).
+    pub paths: Vec<String>,
+}
+
+impl std::fmt::Display for Held {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} of the {} synced files were deleted here; they are kept on the server until you confirm",
+            self.files, self.of
+        )
+    }
+}
+
+impl DeleteGuard {
+    /// Splits off the operations that trash on the server if there are too
+    /// many of them; returns the operations to carry out and what is held.
+    pub fn check(&self, ops: Vec<Op>, ledger: &HashMap<String, Entry>) -> (Vec<Op>, Option<Held>) {
+        let trashed: Vec<&str> = ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::TrashRemote { path, .. } => Some(path.as_str()),
+                _ => None,
+            })
+            .collect();
+        if trashed.is_empty() {
+            return (ops, None);
+        }
+        let files: Vec<&String> = ledger
+            .iter()
+            .filter(|(_, entry)| entry.kind == NodeKind::File)
+            .map(|(path, _)| path)
+            .collect();
+        let deleted = files
+            .iter()
+            .filter(|path| trashed.iter().any(|t| is_within(path, t)))
+            .count();
+        let all = deleted == files.len() && deleted > 1;
+        let too_many = deleted > self.max_files || (files.len() > self.share_above && deleted * 2 > files.len());
+        if !(all || too_many) {
+            return (ops, None);
+        }
+        let held = Held {
+            files: deleted,
+            of: files.len(),
+            paths: trashed.iter().map(|p| (*p).to_owned()).collect(),
+        };
+        let kept = ops
+            .into_iter()
+            .filter(|op| !matches!(op, Op::TrashRemote { .. }))
+            .collect();
+        (kept, Some(held))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ledger(files: usize) -> HashMap<String, Entry> {
+        let mut ledger: HashMap<String, Entry> = (0..files)
+            .map(|i| {
+                let entry = Entry {
+                    kind: NodeKind::File,
+                    node_id: i as i64 + 10,
+                    revision: Some(1),
+                    size: 1,
+                    mtime_ns: 1,
+                    inode: 1,
+                    content_id: None,
+                };
+                (format!("d/{i}.txt"), entry)
+            })
+            .collect();
+        let folder = Entry {
+            kind: NodeKind::Folder,
+            node_id: 2,
+            revision: None,
+            size: 0,
+            mtime_ns: 0,
+            inode: 0,
+            content_id: None,
+        };
+        ledger.insert("d".into(), folder);
+        ledger
+    }
+
+    fn trash(paths: &[&str]) -> Vec<Op> {
+        let mut ops: Vec<Op> = paths
+            .iter()
+            .map(|p| Op::TrashRemote {
+                path: (*p).into(),
+                node_id: 1,
+            })
+            .collect();
+        ops.push(Op::MkdirRemote { path: "new".into() });
+        ops
+    }
+
+    #[test]
+    fn an_emptied_folder_is_held() {
+        let guard = DeleteGuard::default();
+        let (ops, held) = guard.check(trash(&["d"]), &ledger(3));
+        let held = held.expect("all files deleted is held");
+        assert_eq!((held.files, held.of), (3, 3));
+        assert_eq!(ops, vec![Op::MkdirRemote { path: "new".into() }], "the rest goes on");
+    }
+
+    #[test]
+    fn a_few_deletions_go_through() {
+        let guard = DeleteGuard::default();
+        let (ops, held) = guard.check(trash(&["d/1.txt", "d/2.txt"]), &ledger(10));
+        assert!(held.is_none());
+        assert_eq!(ops.len(), 3);
+        // The one file there is: deleting it is no accident worth a question.
+        assert!(guard.check(trash(&["d/0.txt"]), &ledger(1)).1.is_none());
+    }
+
+    #[test]
+    fn more_than_half_of_many_or_over_the_limit_is_held() {
+        let guard = DeleteGuard::default();
+        let half: Vec<String> = (0..31).map(|i| format!("d/{i}.txt")).collect();
+        let half: Vec<&str> = half.iter().map(String::as_str).collect();
+        assert!(guard.check(trash(&half), &ledger(60)).1.is_some());
+        assert!(guard.check(trash(&half[..30]), &ledger(60)).1.is_none());
+        let small = DeleteGuard {
+            max_files: 5,
+            share_above: 50,
+        };
+        assert!(small.check(trash(&half[..6]), &ledger(60)).1.is_some());
+    }
+}

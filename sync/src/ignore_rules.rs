@@ -1,0 +1,118 @@
+//! What this device does not sync: built-in patterns for editor and OS
+//! droppings, and the folder's `.driveignore` files (gitignore syntax, at any
+//! level). The scanner skips ignored paths; the same rules keep ignored
+//! remote items from being downloaded, and an ignored path is never read as
+//! a deletion on either side.
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
+
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
+
+use crate::remote_tree::ancestors;
+
+/// The ignore file, in gitignore syntax, at any level of the folder.
+pub const IGNORE_FILE: &str = ".driveignore";
+
+/// Editor and OS droppings nobody wants synced.
+pub const BUILTIN_IGNORES: &[&str] = &[
+    "*.swp",
+    "*.swo",
+    "*.swx",
+    "*~",
+    ".#*",
+    "#*#",
+    ".~lock.*#",
+    "~$*",
+    "*.tmp",
+    "*.part",
+    "*.crdownload",
+    ".DS_Store",
+    "Thumbs.db",
+    "desktop.ini",
+    ".directory",
+];
+
+/// The ignore rules of one synced folder.
+#[derive(Debug, Clone)]
+pub struct IgnoreRules {
+    root: PathBuf,
+    builtin: Gitignore,
+    /// By the folder (`""` for the root) whose `.driveignore` they come from.
+    files: BTreeMap<String, Gitignore>,
+}
+
+impl IgnoreRules {
+    /// The built-in patterns, plus the `.driveignore` files at the given
+    /// relative paths (unreadable or broken lines are left out, as the
+    /// scanner's walk does).
+    pub fn load<'a>(root: &Path, ignore_files: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut builtin = GitignoreBuilder::new(root);
+        for pattern in BUILTIN_IGNORES {
+            let _ = builtin.add_line(None, pattern);
+        }
+        let mut files = BTreeMap::new();
+        for rel in ignore_files {
+            let folder = rel.rsplit_once('/').map_or("", |(folder, _)| folder);
+            let dir = crate::scanner::local_path(root, folder);
+            let mut builder = GitignoreBuilder::new(&dir);
+            let _ = builder.add(dir.join(IGNORE_FILE));
+            if let Ok(matcher) = builder.build() {
+                files.insert(folder.to_owned(), matcher);
+            }
+        }
+        Self {
+            root: root.to_path_buf(),
+            builtin: builtin.build().unwrap_or_else(|_| Gitignore::empty()),
+            files,
+        }
+    }
+
+    /// Whether the relative path (or a folder above it) is ignored. The
+    /// nearest `.driveignore` that has a say wins (a `!pattern` in a deeper
+    /// one re-includes), then the built-in patterns.
+    pub fn is_ignored(&self, rel: &str, is_dir: bool) -> bool {
+        let path = crate::scanner::local_path(&self.root, rel);
+        for folder in ancestors(rel).chain(std::iter::once("")) {
+            if let Some(matcher) = self.files.get(folder) {
+                let found = matcher.matched_path_or_any_parents(&path, is_dir);
+                if found.is_ignore() {
+                    return true;
+                }
+                if found.is_whitelist() {
+                    return false;
+                }
+            }
+        }
+        self.builtin.matched_path_or_any_parents(&path, is_dir).is_ignore()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtins_and_ignore_files_at_any_level() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join(IGNORE_FILE), "*.log\nbuild/\n").unwrap();
+        std::fs::create_dir_all(root.path().join("sub")).unwrap();
+        std::fs::write(root.path().join("sub").join(IGNORE_FILE), "!keep.log\nsecret.txt\n").unwrap();
+        let rules = IgnoreRules::load(root.path(), [IGNORE_FILE, "sub/.driveignore"]);
+        assert!(rules.is_ignored("notes.tmp", false));
+        assert!(rules.is_ignored("deep/down/Thumbs.db", false));
+        assert!(rules.is_ignored("app.log", false));
+        assert!(rules.is_ignored("build", true));
+        assert!(rules.is_ignored("build/out/x.o", false), "under an ignored folder");
+        assert!(rules.is_ignored("sub/secret.txt", false));
+        assert!(!rules.is_ignored("secret.txt", false), "only under sub/");
+        assert!(
+            !rules.is_ignored("sub/keep.log", false),
+            "re-included by the deeper file"
+        );
+        assert!(!rules.is_ignored("main.c", false));
+        assert!(!rules.is_ignored(IGNORE_FILE, false));
+    }
+}

@@ -1,0 +1,216 @@
+//! Which names this folder's file system can hold. Every name that comes
+//! from the server is untrusted input: it passes the wire rule again, then
+//! the local file system's own rules, before it is joined onto a local path.
+//! A name that fails stays on the server and is reported, never deleted.
+//!
+//! The server's rule is wider (any NFC name without `/` or NUL), so each
+//! client adapts to its disk: Windows (and FAT/exFAT drives anywhere) refuse
+//! `<>:"\|?*`, control characters, reserved device names and a trailing dot
+//! or space; case-insensitive file systems (macOS and Windows defaults,
+//! FAT/exFAT) hold one of `Report.txt` and `report.txt`, so the later one
+//! gets a local alias (see [`case_alias`]).
+
+use std::path::Path;
+
+use drive_wire::names::validate_name;
+
+use crate::scanner::STATE_DIR;
+
+/// Why a name from the server cannot exist in this folder, in words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unsyncable {
+    #[error("the server sent an invalid name: {0}")]
+    Invalid(#[from] drive_wire::names::InvalidName),
+    #[error("the server sent a name that is not in Unicode NFC form")]
+    NotNfc,
+    #[error("the name is reserved for this app's own state folder")]
+    StateDir,
+    #[error("the name contains {0:?}, which this device's file system does not allow")]
+    Character(char),
+    #[error("the name contains a control character, which this device's file system does not allow")]
+    Control,
+    #[error("{0} is a reserved device name on this device's file system")]
+    Reserved(String),
+    #[error("the name ends with a dot or a space, which this device's file system does not allow")]
+    TrailingDotOrSpace,
+}
+
+/// What the file system under a synced folder accepts, probed at start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FsRules {
+    /// `A` and `a` name the same file (macOS, Windows, FAT/exFAT).
+    pub case_insensitive: bool,
+    /// Windows' name rules hold (Windows, FAT/exFAT anywhere).
+    pub windows_names: bool,
+}
+
+const WINDOWS_CHARACTERS: &[char] = &['<', '>', ':', '"', '\\', '|', '?', '*'];
+const WINDOWS_DEVICES: &[&str] = &["CON", "PRN", "AUX", "NUL"];
+
+impl FsRules {
+    /// The rules of the platform, before probing.
+    pub fn platform() -> Self {
+        Self {
+            case_insensitive: cfg!(any(windows, target_os = "macos")),
+            windows_names: cfg!(windows),
+        }
+    }
+
+    /// Probes the file system of `dir` (the folder's state dir): a file
+    /// created in one case is looked up in another, and a name with a
+    /// Windows-illegal character is tried. What cannot be probed keeps the
+    /// platform's default.
+    pub fn probe(dir: &Path) -> Self {
+        let mut rules = Self::platform();
+        let lower = dir.join("case-probe-a");
+        let upper = dir.join("CASE-PROBE-A");
+        let _ = std::fs::remove_file(&lower);
+        if std::fs::write(&lower, b"").is_ok() {
+            rules.case_insensitive = upper.exists();
+            let _ = std::fs::remove_file(&lower);
+        }
+        if !rules.windows_names {
+            let colon = dir.join("name-probe:a");
+            match std::fs::write(&colon, b"") {
+                Ok(()) => {
+                    let _ = std::fs::remove_file(&colon);
+                }
+                Err(_) => rules.windows_names = true,
+            }
+        }
+        rules
+    }
+
+    /// Checks a name from the server before it becomes part of a local path.
+    /// `top_level`: the name is directly in the synced folder, where the
+    /// state dir lives.
+    pub fn check(&self, name: &str, top_level: bool) -> Result<(), Unsyncable> {
+        if validate_name(name)? != name {
+            return Err(Unsyncable::NotNfc);
+        }
+        if top_level && self.fold(name) == self.fold(STATE_DIR) {
+            return Err(Unsyncable::StateDir);
+        }
+        if self.windows_names {
+            check_windows(name)?;
+        }
+        Ok(())
+    }
+
+    /// The key under which this file system tells names apart.
+    pub fn fold(&self, name: &str) -> String {
+        if self.case_insensitive {
+            name.to_lowercase()
+        } else {
+            name.to_owned()
+        }
+    }
+}
+
+fn check_windows(name: &str) -> Result<(), Unsyncable> {
+    if let Some(c) = name.chars().find(|c| WINDOWS_CHARACTERS.contains(c)) {
+        return Err(Unsyncable::Character(c));
+    }
+    if name.chars().any(|c| (c as u32) < 32) {
+        return Err(Unsyncable::Control);
+    }
+    if name.ends_with('.') || name.ends_with(' ') {
+        return Err(Unsyncable::TrailingDotOrSpace);
+    }
+    // `CON`, `con.txt`, `COM1.tar.gz`: the part before the first dot counts.
+    let stem = name.split('.').next().unwrap_or(name).trim_end().to_ascii_uppercase();
+    let numbered = |prefix: &str| {
+        stem.strip_prefix(prefix)
+            .is_some_and(|n| n.len() == 1 && n.as_bytes()[0].is_ascii_digit() && n != "0")
+    };
+    if WINDOWS_DEVICES.contains(&stem.as_str()) || numbered("COM") || numbered("LPT") {
+        return Err(Unsyncable::Reserved(stem));
+    }
+    Ok(())
+}
+
+/// The local alias of a remote name that collides with a sibling's on a
+/// case-insensitive file system: `report (case conflict).txt`, then
+/// `report (case conflict 2).txt`...
+pub fn case_alias(name: &str, n: u32) -> String {
+    let (stem, ext) = match name.rfind('.') {
+        Some(dot) if dot > 0 => (&name[..dot], &name[dot..]),
+        _ => (name, ""),
+    };
+    let number = if n > 1 { format!(" {n}") } else { String::new() };
+    format!("{stem} (case conflict{number}){ext}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POSIX: FsRules = FsRules {
+        case_insensitive: false,
+        windows_names: false,
+    };
+    const WINDOWS: FsRules = FsRules {
+        case_insensitive: true,
+        windows_names: true,
+    };
+
+    #[test]
+    fn the_wire_rule_is_checked_again_on_every_file_system() {
+        for rules in [POSIX, WINDOWS] {
+            assert!(matches!(rules.check("..", false), Err(Unsyncable::Invalid(_))));
+            assert!(matches!(rules.check("../../x", false), Err(Unsyncable::Invalid(_))));
+            assert!(matches!(rules.check("a\0b", false), Err(Unsyncable::Invalid(_))));
+            assert!(matches!(rules.check("", false), Err(Unsyncable::Invalid(_))));
+            assert_eq!(rules.check("e\u{301}.txt", false), Err(Unsyncable::NotNfc));
+            assert_eq!(rules.check(".drive", true), Err(Unsyncable::StateDir));
+            assert!(rules.check(".drive", false).is_ok(), "only the top level is reserved");
+            assert!(rules.check("report.txt", true).is_ok());
+        }
+        assert_eq!(WINDOWS.check(".DRIVE", true), Err(Unsyncable::StateDir));
+        assert!(POSIX.check(".DRIVE", true).is_ok());
+    }
+
+    #[test]
+    fn windows_names_refuse_what_windows_refuses() {
+        assert!(POSIX.check("a:b.txt", false).is_ok());
+        assert!(POSIX.check("C:\\x", false).is_ok());
+        assert_eq!(WINDOWS.check("a:b.txt", false), Err(Unsyncable::Character(':')));
+        assert_eq!(WINDOWS.check("..\\..\\x", false), Err(Unsyncable::Character('\\')));
+        assert_eq!(WINDOWS.check("tab\there", false), Err(Unsyncable::Control));
+        assert_eq!(WINDOWS.check("name.", false), Err(Unsyncable::TrailingDotOrSpace));
+        assert_eq!(WINDOWS.check("name ", false), Err(Unsyncable::TrailingDotOrSpace));
+        for reserved in ["CON", "con.txt", "Nul", "COM1", "lpt9.tar.gz", "aux "] {
+            assert!(
+                matches!(
+                    WINDOWS.check(reserved, false),
+                    Err(Unsyncable::Reserved(_) | Unsyncable::TrailingDotOrSpace)
+                ),
+                "{reserved}"
+            );
+        }
+        for fine in ["CONSOLE", "COM10", "COM0", "icon.png", "lpt.txt"] {
+            assert!(WINDOWS.check(fine, false).is_ok(), "{fine}");
+        }
+    }
+
+    #[test]
+    fn aliases_keep_the_extension() {
+        assert_eq!(case_alias("report.txt", 1), "report (case conflict).txt");
+        assert_eq!(case_alias("Makefile", 2), "Makefile (case conflict 2)");
+        assert_eq!(case_alias(".bashrc", 1), ".bashrc (case conflict)");
+    }
+
+    #[test]
+    fn probing_a_posix_folder_finds_case_and_colons_allowed() {
+        let dir = tempfile::tempdir().unwrap();
+        let rules = FsRules::probe(dir.path());
+        if cfg!(target_os = "linux") {
+            assert_eq!(rules, POSIX);
+        }
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "the probes are cleaned up"
+        );
+    }
+}
