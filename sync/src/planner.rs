@@ -225,7 +225,12 @@ pub fn plan(inputs: &Inputs<'_>) -> Vec<Op> {
         let Some(to) = remote.path_of(base.node_id) else {
             continue;
         };
-        if to == from || local.contains_key(to) || ledger.contains_key(to) || is_claimed(&claimed, to) {
+        // `to` under `from` (not only equal to it): another node took `from`'s
+        // path and this one moved under it (a file into a folder renamed to the
+        // file's old name). The local rename could never succeed and, claiming
+        // both paths, would be planned again on every pass: leave them to the
+        // loop below (delete here if in sync, download at the new place).
+        if is_within(to, from) || local.contains_key(to) || ledger.contains_key(to) || is_claimed(&claimed, to) {
             continue;
         }
         let Some(item) = local.get(from) else { continue };
@@ -420,6 +425,8 @@ fn local_subtree_in_sync(path: &str, inputs: &Inputs<'_>) -> bool {
             .all(|(p, l)| !local_changed(Some(l), inputs.ledger.get(p.as_str())))
 }
 
+#[cfg(test)]
+mod property;
 mod shares;
 #[cfg(test)]
 mod tests;

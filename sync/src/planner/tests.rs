@@ -423,6 +423,38 @@ fn a_remote_rename_becomes_a_local_move() {
 }
 
 #[test]
+fn a_remote_move_under_its_own_old_name_is_not_a_local_move() {
+    // On the server: the file `doc` moved into `dir`, then `dir` renamed
+    // to `doc`. Moving the local file `doc` to `doc/doc` cannot succeed.
+    let ops = Case::new()
+        .local_file("doc", "x", 10)
+        .local_dir("dir", 11)
+        .base_file("doc", 2, 5, "x", 10)
+        .base_dir("dir", 3, 11)
+        .remote(3, ROOT, "doc", None)
+        .remote(2, 3, "doc", Some(5))
+        .plan();
+    assert_eq!(
+        ops,
+        vec![
+            Op::DeleteLocal {
+                path: s("dir"),
+                kind: LocalKind::Folder
+            },
+            Op::DeleteLocal {
+                path: s("doc"),
+                kind: LocalKind::File
+            },
+            Op::Download {
+                path: s("doc/doc"),
+                node_id: 2,
+                revision: 5
+            },
+        ]
+    );
+}
+
+#[test]
 fn a_skipped_file_is_never_taken_for_deleted() {
     let ops = Case::new()
         .base_file("a", 2, 5, "x", 10)
