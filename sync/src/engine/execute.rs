@@ -1,0 +1,347 @@
+//! Carrying out a pass's operations: structural ones in an order that keeps
+//! parents ahead of children, transfers in parallel, then deletions children
+//! first; each result recorded in the ledger only once it is really done.
+
+use super::*;
+
+impl Engine {
+    /// Executes one pass's operations, structural ones in an order that keeps
+    /// parents ahead of children, transfers in parallel. Returns what failed.
+    pub(super) async fn execute(
+        &self,
+        ops: Vec<Op>,
+        local: &HashMap<String, LocalItem>,
+        ledger: &HashMap<String, Entry>,
+        tree: RemoteTree,
+    ) -> Vec<PathError> {
+        let tree = Mutex::new(tree);
+        let mut errors = Vec::new();
+        let depth = |op: &Op| op.path().matches('/').count();
+        // Paths this pass moves out of a share before restoring the server's
+        // version there: the restore must find them free, not as scanned.
+        let vacated: HashSet<String> = ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::MoveOutOfShare { path, .. } => Some(path.clone()),
+                _ => None,
+            })
+            .collect();
+        let (mut structural, rest): (Vec<Op>, Vec<Op>) = ops.into_iter().partition(|op| {
+            matches!(
+                op,
+                Op::MkdirRemote { .. }
+                    | Op::MkdirLocal { .. }
+                    | Op::MoveRemote { .. }
+                    | Op::MoveLocal { .. }
+                    | Op::MoveBack { .. }
+                    | Op::MoveOutOfShare { .. }
+            )
+        });
+        let (transfers, mut finishing): (Vec<Op>, Vec<Op>) = rest
+            .into_iter()
+            .partition(|op| matches!(op, Op::Upload { .. } | Op::Download { .. } | Op::Compare { .. }));
+        // The user's items leave a share first: the folder or file restored in
+        // their place must not find them there.
+        structural.sort_by_key(|op| {
+            (
+                !matches!(op, Op::MoveOutOfShare { .. }),
+                depth(op),
+                !matches!(op, Op::MkdirRemote { .. } | Op::MkdirLocal { .. }),
+            )
+        });
+        // Children before parents, so a folder is empty when its turn comes.
+        finishing.sort_by_key(|op| std::cmp::Reverse(depth(op)));
+
+        for op in structural {
+            let result = self.apply(&op, local, ledger, &vacated, &tree).await;
+            self.note(&op, result, &mut errors);
+        }
+        let results: Vec<_> = futures::stream::iter(transfers)
+            .map(|op| async {
+                let result = self.apply(&op, local, ledger, &vacated, &tree).await;
+                (op, result)
+            })
+            .buffer_unordered(PARALLEL_FILES)
+            .collect()
+            .await;
+        for (op, result) in results {
+            self.note(&op, result, &mut errors);
+        }
+        for op in finishing {
+            let result = self.apply(&op, local, ledger, &vacated, &tree).await;
+            self.note(&op, result, &mut errors);
+        }
+        errors
+    }
+
+    pub(super) fn note(&self, op: &Op, result: Result<()>, errors: &mut Vec<PathError>) {
+        match result {
+            Ok(()) => {
+                tracing::debug!(?op, "done");
+                self.progress.finished(op, None);
+            }
+            Err(err) => {
+                let message = err.to_string();
+                tracing::warn!(path = op.path(), error = %message, "not synced yet");
+                self.progress.finished(op, Some(&message));
+                errors.push(PathError {
+                    path: op.path().to_owned(),
+                    message,
+                });
+            }
+        }
+    }
+
+    pub(super) fn local(&self, rel: &str) -> PathBuf {
+        scanner::local_path(&self.root, rel)
+    }
+
+    pub(super) fn parent_id(tree: &Mutex<RemoteTree>, path: &str) -> Result<i64> {
+        let tree = tree.lock().unwrap_or_else(|p| p.into_inner());
+        tree.parent_id(path)
+            .ok_or_else(|| EngineError::Refused("its folder is not on the server yet".into()))
+    }
+
+    pub(super) fn entry_for(kind: NodeKind, node: &Node, stats: Stats, content_id: Option<String>) -> Entry {
+        Entry {
+            kind,
+            node_id: node.id,
+            revision: node.revision,
+            size: stats.size,
+            mtime_ns: stats.mtime_ns,
+            inode: stats.inode,
+            content_id,
+        }
+    }
+
+    /// Records the server's answer to this client's own change at `path`,
+    /// in the ledger's mirror and in this pass's tree.
+    pub(super) async fn record_remote(&self, tree: &Mutex<RemoteTree>, path: &str, node: Node) -> Result<()> {
+        let noted = node.clone();
+        self.with_ledger(move |l| l.note_remote(&noted)).await?;
+        let mut tree = tree.lock().unwrap_or_else(|p| p.into_inner());
+        tree.place(path, RemoteNode::from(&node));
+        Ok(())
+    }
+
+    pub(super) async fn apply(
+        &self,
+        op: &Op,
+        local: &HashMap<String, LocalItem>,
+        ledger: &HashMap<String, Entry>,
+        vacated: &HashSet<String>,
+        tree: &Mutex<RemoteTree>,
+    ) -> Result<()> {
+        match op {
+            Op::MkdirRemote { path } => {
+                let parent = Self::parent_id(tree, path)?;
+                let node = self.remote.create_folder(parent, file_name(path)).await?;
+                let stats = transfer::stats(&self.local(path)).map_err(io_err(format!("reading {path}")))?;
+                let entry = Self::entry_for(NodeKind::Folder, &node, stats, None);
+                let at = path.clone();
+                self.with_ledger(move |l| l.put_entry(&at, &entry)).await?;
+                self.record_remote(tree, path, node).await
+            }
+            Op::MkdirLocal { path, node_id } => {
+                self.note_restored(path, local, ledger, vacated, tree);
+                let local = self.local(path);
+                std::fs::create_dir_all(&local).map_err(io_err(format!("creating {path}")))?;
+                let stats = transfer::stats(&local).map_err(io_err(format!("reading {path}")))?;
+                let entry = Entry {
+                    kind: NodeKind::Folder,
+                    node_id: *node_id,
+                    revision: None,
+                    size: 0,
+                    mtime_ns: stats.mtime_ns,
+                    inode: stats.inode,
+                    content_id: None,
+                };
+                let path = path.clone();
+                self.with_ledger(move |l| l.put_entry(&path, &entry)).await
+            }
+            Op::MoveRemote { from, to, node_id } => {
+                let parent = Self::parent_id(tree, to)?;
+                let node = self
+                    .remote
+                    .update_node(*node_id, Some(file_name(to)), Some(parent))
+                    .await?;
+                let (old, new) = (from.clone(), to.clone());
+                self.with_ledger(move |l| l.rename_tree(&old, &new)).await?;
+                self.record_remote(tree, to, node).await
+            }
+            Op::MoveLocal { from, to } => {
+                let target = self.local(to);
+                // A case-only rename on a case-insensitive file system finds
+                // the item itself at its new name.
+                let itself = |a: &Path, b: &Path| matches!((transfer::stats(a), transfer::stats(b)), (Ok(a), Ok(b)) if a.inode == b.inode && a.inode != 0);
+                if target.exists() && !itself(&self.local(from), &target) {
+                    return Err(EngineError::Refused(format!("{to} already exists locally")));
+                }
+                std::fs::rename(self.local(from), &target).map_err(io_err(format!("moving {from} to {to}")))?;
+                let (from, to) = (from.clone(), to.clone());
+                self.with_ledger(move |l| l.rename_tree(&from, &to)).await
+            }
+            Op::MoveBack { from, to } => {
+                let target = self.local(to);
+                if target.exists() {
+                    return Err(EngineError::Refused(format!("{to} already exists locally")));
+                }
+                std::fs::rename(self.local(from), &target).map_err(io_err(format!("moving {from} back to {to}")))?;
+                // The ledger never followed the move: it still has `to`.
+                tracing::warn!(
+                    "{from} is in a folder shared with you as a viewer, where nothing can be added: it was moved back to {to}"
+                );
+                Ok(())
+            }
+            Op::MoveOutOfShare { path, folder } => {
+                let copy = self.move_aside(path, folder)?;
+                tracing::warn!("{path} is in a folder shared with you as a viewer: your change was kept as {copy}");
+                let path = path.clone();
+                self.with_ledger(move |l| l.remove_tree(&path)).await
+            }
+            Op::Upload { path, base } => {
+                let parent = Self::parent_id(tree, path)?;
+                let known = local.get(path).and_then(|item| {
+                    let stats = Stats {
+                        size: item.size,
+                        mtime_ns: item.mtime_ns,
+                        inode: item.inode,
+                    };
+                    item.chunks.clone().map(|chunks| (stats, chunks))
+                });
+                let name = tree
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remote_name(path)
+                    .to_owned();
+                let uploaded = transfer::upload(
+                    &self.remote,
+                    self.local(path),
+                    parent,
+                    name,
+                    *base,
+                    known,
+                    self.progress.clone(),
+                )
+                .await?;
+                let entry = Self::entry_for(
+                    NodeKind::File,
+                    &uploaded.node,
+                    uploaded.stats,
+                    Some(uploaded.content_id),
+                );
+                let at = path.clone();
+                self.with_ledger(move |l| l.put_entry(&at, &entry)).await?;
+                self.record_remote(tree, path, uploaded.node).await
+            }
+            Op::Download {
+                path,
+                node_id,
+                revision,
+            } => {
+                self.note_restored(path, local, ledger, vacated, tree);
+                let expected = match (local.get(path), ledger.get(path)) {
+                    // Moved out of a share by this pass: the path must now be free.
+                    _ if vacated.contains(path) => None,
+                    (Some(item), Some(_)) if item.kind == LocalKind::File => Some(Stats {
+                        size: item.size,
+                        mtime_ns: item.mtime_ns,
+                        inode: item.inode,
+                    }),
+                    (None, _) => None,
+                    _ => return Err(EngineError::Refused(format!("{path} is in the way locally"))),
+                };
+                if let Some(parent) = self.local(path).parent() {
+                    std::fs::create_dir_all(parent).map_err(io_err(format!("creating the folder of {path}")))?;
+                }
+                let downloaded = transfer::download(
+                    &self.remote,
+                    &self.root,
+                    path,
+                    *node_id,
+                    *revision,
+                    expected,
+                    self.progress.clone(),
+                )
+                .await?;
+                let entry = Entry {
+                    kind: NodeKind::File,
+                    node_id: *node_id,
+                    revision: Some(*revision),
+                    size: downloaded.stats.size,
+                    mtime_ns: downloaded.stats.mtime_ns,
+                    inode: downloaded.stats.inode,
+                    content_id: Some(downloaded.content_id),
+                };
+                let path = path.clone();
+                self.with_ledger(move |l| l.put_entry(&path, &entry)).await
+            }
+            Op::Compare {
+                path,
+                node_id,
+                revision,
+            } => {
+                let manifest = self.remote.manifest(*node_id, Some(*revision)).await?;
+                let item = local
+                    .get(path)
+                    .ok_or_else(|| EngineError::Refused("it vanished".into()))?;
+                if item.content_id.as_deref() == Some(transfer::manifest_content_id(&manifest).as_str()) {
+                    let entry = Entry {
+                        kind: NodeKind::File,
+                        node_id: *node_id,
+                        revision: Some(*revision),
+                        size: item.size,
+                        mtime_ns: item.mtime_ns,
+                        inode: item.inode,
+                        content_id: item.content_id.clone(),
+                    };
+                    let path = path.clone();
+                    self.with_ledger(move |l| l.put_entry(&path, &entry)).await
+                } else {
+                    self.keep_conflicted_copy(path, tree).await
+                }
+            }
+            Op::Conflict { path } => self.keep_conflicted_copy(path, tree).await,
+            Op::TrashRemote { path, node_id } => {
+                match self.remote.trash(*node_id).await {
+                    Ok(()) | Err(RemoteError::NotFound) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                let (path, id) = (path.clone(), *node_id);
+                self.with_ledger(move |l| {
+                    l.note_remote_gone(id)?;
+                    l.remove_tree(&path)
+                })
+                .await
+            }
+            Op::DeleteLocal { path, kind } => {
+                self.delete_local(path, *kind, ledger)?;
+                let path = path.clone();
+                self.with_ledger(move |l| l.remove_tree(&path)).await
+            }
+            Op::Record {
+                path,
+                node_id,
+                revision,
+                kind,
+            } => {
+                let stats = transfer::stats(&self.local(path)).map_err(io_err(format!("reading {path}")))?;
+                let entry = Entry {
+                    kind: *kind,
+                    node_id: *node_id,
+                    revision: *revision,
+                    size: stats.size,
+                    mtime_ns: stats.mtime_ns,
+                    inode: stats.inode,
+                    content_id: local.get(path).and_then(|item| item.content_id.clone()),
+                };
+                let path = path.clone();
+                self.with_ledger(move |l| l.put_entry(&path, &entry)).await
+            }
+            Op::Forget { path } => {
+                let path = path.clone();
+                self.with_ledger(move |l| l.remove_tree(&path)).await
+            }
+        }
+    }
+}

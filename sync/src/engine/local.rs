@@ -1,0 +1,181 @@
+//! The engine's changes to local files beyond transfers: deletions the
+//! server caused (into the folder's local trash), conflicted copies, and
+//! items moved out of read-only shares.
+
+use super::*;
+
+impl Engine {
+    /// Deletes a local file or folder the server deleted, but only what is
+    /// exactly as last synced: anything else is kept and reported. Files go
+    /// to the folder's local trash, recoverable for 30 days.
+    pub(super) fn delete_local(&self, path: &str, kind: LocalKind, ledger: &HashMap<String, Entry>) -> Result<()> {
+        let target = self.local(path);
+        let unchanged = |rel: &str, at: &Path| {
+            let Some(entry) = ledger.get(rel) else { return false };
+            match transfer::stats(at) {
+                Ok(stats) if entry.kind == NodeKind::Folder => stats.inode == entry.inode || entry.inode == 0,
+                Ok(stats) => stats.size == entry.size && stats.mtime_ns == entry.mtime_ns && stats.inode == entry.inode,
+                Err(_) => false,
+            }
+        };
+        match kind {
+            LocalKind::File => {
+                if !unchanged(path, &target) {
+                    return Err(EngineError::Refused("it changed locally; kept".into()));
+                }
+                self.state.trash(path)?;
+                Ok(())
+            }
+            LocalKind::Folder => {
+                // Deepest first; what is not known to be in sync (an ignored
+                // file, one written meanwhile) stays, and so do its folders:
+                // the next pass uploads it again rather than lose it.
+                let mut entries = walk(&target);
+                entries.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+                for entry in entries {
+                    let rel = entry
+                        .strip_prefix(&self.root)
+                        .ok()
+                        .and_then(|p| p.to_str())
+                        .map(|p| p.replace(std::path::MAIN_SEPARATOR, "/"))
+                        .unwrap_or_default();
+                    if entry.is_dir() {
+                        let _ = std::fs::remove_dir(&entry);
+                    } else if is_within(&rel, path) && unchanged(&rel, &entry) {
+                        self.state.trash(&rel)?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Moves the local version aside as `NAME (conflicted copy HOST DATE).EXT`;
+    /// the next pass downloads the server's version and uploads the copy.
+    /// Beside the original, or out of the share if the original is in one that
+    /// would refuse the copy.
+    pub(super) async fn keep_conflicted_copy(&self, path: &str, tree: &Mutex<RemoteTree>) -> Result<()> {
+        let viewer = {
+            let tree = tree.lock().unwrap_or_else(|p| p.into_inner());
+            tree.read_only(path).then(|| tree.outside_share(path))
+        };
+        let folder = match &viewer {
+            Some(outside) => outside.as_str(),
+            None => path.rsplit_once('/').map_or("", |(parent, _)| parent),
+        };
+        let copy = self.move_aside(path, folder)?;
+        if viewer.is_some() {
+            tracing::warn!(
+                "{path} is in a folder shared with you as a viewer and changed on both sides: your version was kept as {copy}"
+            );
+        } else {
+            tracing::warn!(path, copy = %copy, "changed on both sides: kept the local version as a conflicted copy");
+        }
+        let path = path.to_owned();
+        self.with_ledger(move |l| l.remove_tree(&path)).await
+    }
+
+    /// Renames the local item at `path` to a conflicted copy in `folder`;
+    /// returns the copy's path.
+    pub(super) fn move_aside(&self, path: &str, folder: &str) -> Result<String> {
+        let date = chrono::Local::now().format("%Y-%m-%d").to_string();
+        let copy = free_conflicted_path(&self.root, path, folder, &self.host, &date)
+            .ok_or_else(|| EngineError::Refused("too many conflicted copies".into()))?;
+        std::fs::rename(self.local(path), self.local(&copy))
+            .map_err(io_err(format!("keeping a conflicted copy of {path}")))?;
+        Ok(copy)
+    }
+
+    /// Says why a path deleted or moved away here comes back: it is in a
+    /// share, where the deletion cannot be sent.
+    pub(super) fn note_restored(
+        &self,
+        path: &str,
+        local: &HashMap<String, LocalItem>,
+        ledger: &HashMap<String, Entry>,
+        vacated: &HashSet<String>,
+        tree: &Mutex<RemoteTree>,
+    ) {
+        let restored = !local.contains_key(path) && ledger.contains_key(path) && !vacated.contains(path);
+        if restored && tree.lock().unwrap_or_else(|p| p.into_inner()).read_only(path) {
+            tracing::warn!(
+                "{path} is in a folder shared with you as a viewer: it cannot be deleted or moved there, so it was downloaded again"
+            );
+        }
+    }
+}
+
+/// The first free `NAME (conflicted copy HOST DATE[ N]).EXT` for the item at
+/// `path`, in `folder` ("" for the root); `None` once 99 are taken.
+fn free_conflicted_path(root: &Path, path: &str, folder: &str, host: &str, date: &str) -> Option<String> {
+    (1..100)
+        .map(|n| {
+            let name = conflicted_name(file_name(path), host, date, n);
+            if folder.is_empty() {
+                name
+            } else {
+                format!("{folder}/{name}")
+            }
+        })
+        .find(|candidate| !scanner::local_path(root, candidate).exists())
+}
+
+/// Everything under `dir`, itself included, without following links.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut found = vec![dir.to_path_buf()];
+    let mut index = 0;
+    while index < found.len() {
+        if let Ok(entries) = std::fs::read_dir(&found[index]) {
+            if std::fs::symlink_metadata(&found[index])
+                .map(|m| m.is_dir())
+                .unwrap_or(false)
+            {
+                found.extend(entries.flatten().map(|e| e.path()));
+            }
+        }
+        index += 1;
+    }
+    found
+}
+
+/// `report (conflicted copy laptop 2026-11-25).pdf`, then ` 2`, ` 3`... if taken.
+pub fn conflicted_name(name: &str, host: &str, date: &str, n: u32) -> String {
+    let (stem, ext) = match name.rfind('.') {
+        Some(dot) if dot > 0 => (&name[..dot], &name[dot..]),
+        _ => (name, ""),
+    };
+    let suffix = if n > 1 { format!(" {n}") } else { String::new() };
+    format!("{stem} (conflicted copy {host} {date}{suffix}){ext}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{conflicted_name, free_conflicted_path};
+
+    #[test]
+    fn conflicted_names_keep_the_extension() {
+        assert_eq!(
+            conflicted_name("a.txt", "h", "2026-11-25", 1),
+            "a (conflicted copy h 2026-11-25).txt"
+        );
+        assert_eq!(conflicted_name(".bashrc", "h", "d", 1), ".bashrc (conflicted copy h d)");
+        assert_eq!(
+            conflicted_name("Makefile", "h", "d", 2),
+            "Makefile (conflicted copy h d 2)"
+        );
+    }
+
+    #[test]
+    fn a_copy_leaving_a_share_takes_a_free_name_in_the_folder_holding_it() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("a (conflicted copy h d).txt"), "taken").unwrap();
+        assert_eq!(
+            free_conflicted_path(root.path(), "Shared/docs/a.txt", "", "h", "d").as_deref(),
+            Some("a (conflicted copy h d 2).txt")
+        );
+        assert_eq!(
+            free_conflicted_path(root.path(), "Shared/a.txt", "mine", "h", "d").as_deref(),
+            Some("mine/a (conflicted copy h d).txt")
+        );
+    }
+}
