@@ -263,3 +263,38 @@ fn a_case_insensitive_disk_keeps_both_names_and_refuses_illegal_ones() {
     a.sync().unwrap();
     assert_eq!(std::fs::read(a.path("DOCS/x.txt")).unwrap(), b"x");
 }
+
+#[test]
+fn a_file_still_being_written_is_not_reported_in_sync() {
+    let (server, a, _) = pair();
+    write(&a.path("settled.txt"), b"done");
+    let growing = a.path("recording.wav");
+    write(&growing, &drive_e2e::random_bytes(7, 1 << 20));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (stop, growing) = (stop.clone(), growing.clone());
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let mut file = std::fs::OpenOptions::new().append(true).open(&growing).unwrap();
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                file.write_all(&drive_e2e::random_bytes(n, 64 * 1024)).unwrap();
+                file.sync_data().unwrap();
+                n += 1;
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+        })
+    };
+    let output = a.sync_once_output().unwrap();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    writer.join().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "pending, not up to date: {stderr}");
+    assert!(!stderr.contains("Up to date"), "{stderr}");
+    assert!(server_paths(&server).contains(&"settled.txt".to_owned()));
+    // Once it settles, it syncs whole.
+    a.sync().unwrap();
+    let api = Api::login(&server, EMAIL).unwrap();
+    let size = api.tree().unwrap()["recording.wav"]["size"].as_u64().unwrap();
+    assert_eq!(size, std::fs::metadata(&growing).unwrap().len());
+}
