@@ -12,7 +12,7 @@ use drive_wire::{NodeId, NodeKind, RevisionId};
 
 use crate::{
     ledger::{Entry, RemoteNode},
-    remote_tree::{is_within, RemoteTree},
+    remote_tree::{ancestors, is_within, RemoteTree},
     scanner::{LocalItem, LocalKind},
 };
 
@@ -114,6 +114,22 @@ impl Op {
     }
 }
 
+/// Paths taken with their subtrees; a lookup walks the path's ancestors, so
+/// it costs the path's depth, not the number of paths taken.
+#[derive(Debug, Default)]
+pub(crate) struct Subtrees(HashSet<String>);
+
+impl Subtrees {
+    fn push(&mut self, path: String) {
+        self.0.insert(path);
+    }
+
+    /// `path` is one of them or lies under one.
+    fn covers(&self, path: &str) -> bool {
+        self.0.contains(path) || ancestors(path).any(|folder| self.0.contains(folder))
+    }
+}
+
 pub struct Inputs<'a> {
     pub local: &'a HashMap<String, LocalItem>,
     /// Paths the scan could not read: left alone, never taken for deletions.
@@ -158,11 +174,15 @@ pub fn plan(inputs: &Inputs<'_>) -> Vec<Op> {
         ledger,
         remote,
     } = *inputs;
-    let is_skipped = |path: &str| skipped.iter().any(|s| is_within(path, s) || is_within(s, path));
+    // A skipped path is left alone with what is under it and the folders
+    // above it (which are not known to be empty, nor deleted).
+    let skipped_below = Subtrees(skipped.clone());
+    let skipped_above: HashSet<&str> = skipped.iter().flat_map(|path| ancestors(path)).collect();
+    let is_skipped = |path: &str| skipped_below.covers(path) || skipped_above.contains(path);
     let mut ops = Vec::new();
     // Paths (with their subtrees) already decided this pass.
-    let mut claimed: Vec<String> = Vec::new();
-    let is_claimed = |claimed: &[String], path: &str| claimed.iter().any(|c| is_within(path, c));
+    let mut claimed = Subtrees::default();
+    let is_claimed = |claimed: &Subtrees, path: &str| claimed.covers(path);
 
     let mut all: BTreeSet<&str> = BTreeSet::new();
     all.extend(local.keys().map(String::as_str));
@@ -326,7 +346,7 @@ fn push_local(
     b: Option<&Entry>,
     r: Option<&RemoteNode>,
     inputs: &Inputs<'_>,
-    claimed: &mut Vec<String>,
+    claimed: &mut Subtrees,
 ) -> Option<Op> {
     match (l, r) {
         (None, Some(r)) => {
@@ -371,7 +391,7 @@ fn pull_remote(
     l: Option<&LocalItem>,
     r: Option<&RemoteNode>,
     inputs: &Inputs<'_>,
-    claimed: &mut Vec<String>,
+    claimed: &mut Subtrees,
 ) -> Option<Op> {
     match (l, r) {
         (Some(l), None) => {

@@ -8,7 +8,7 @@
 //! user's bytes leave the share (as a conflicted copy in the folder holding
 //! it, theirs to keep) and the share is put back as the server has it.
 
-use super::{fetch, local_subtree_in_sync, Inputs, Op};
+use super::{fetch, local_subtree_in_sync, Inputs, Op, Subtrees};
 use crate::{
     ledger::RemoteNode,
     remote_tree::RemoteTree,
@@ -49,7 +49,7 @@ pub(super) fn decide(
     r: Option<&RemoteNode>,
     changed: (bool, bool),
     inputs: &Inputs<'_>,
-    claimed: &mut Vec<String>,
+    claimed: &mut Subtrees,
 ) -> Option<Vec<Op>> {
     let remote = inputs.remote;
     // Deleting the root of a share, whatever the role, is leaving it: the
@@ -69,7 +69,7 @@ pub(super) fn decide(
     if !remote.read_only(path) {
         return None;
     }
-    let move_out = |l: &LocalItem, claimed: &mut Vec<String>| {
+    let move_out = |l: &LocalItem, claimed: &mut Subtrees| {
         // A folder leaves with everything in it.
         if l.kind == LocalKind::Folder {
             claimed.push(path.into());
