@@ -277,7 +277,8 @@ impl Desktop {
         if !text.is_empty() {
             text.push('\n');
         }
-        std::fs::write(folder.join(IGNORE_FILE), text).map_err(io_err("saving the ignore patterns"))
+        std::fs::write(folder.join(IGNORE_FILE), text).map_err(io_err("saving the ignore patterns"))?;
+        Ok(())
     }
 
     /// The full local path of a path relative to the synced folder.

@@ -24,22 +24,15 @@ pub enum DesktopError {
     Profile(#[from] ProfileError),
     #[error(transparent)]
     Share(#[from] ShareError),
-    #[error("{context}: {source}")]
-    Io {
-        context: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] IoError),
     #[error("{0}")]
     Plugin(#[from] tauri::Error),
 }
 
 pub type Result<T, E = DesktopError> = std::result::Result<T, E>;
 
-pub fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> DesktopError {
-    let context = context.into();
-    move |source| DesktopError::Io { context, source }
-}
+pub use drive_sync::io_error::{io_err, IoError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -18,6 +18,7 @@ use crate::{
     folder::{FolderError, Link, StateDir},
     guard::{DeleteGuard, Held},
     ignore_rules::IgnoreRules,
+    io_error::{io_err, IoError},
     ledger::{Entry, Ledger, LedgerError, RemoteNode},
     local_names::FsRules,
     planner::{self, Op},
@@ -46,12 +47,8 @@ pub enum EngineError {
     Transfer(#[from] TransferError),
     #[error(transparent)]
     Folder(#[from] FolderError),
-    #[error("{context}: {source}")]
-    Io {
-        context: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] IoError),
     #[error("{0}")]
     Refused(String),
 }
@@ -72,11 +69,6 @@ impl EngineError {
             _ => RunState::Failed { message },
         }
     }
-}
-
-fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> EngineError {
-    let context = context.into();
-    move |source| EngineError::Io { context, source }
 }
 
 /// A path that could not be synced, and why, in words.

@@ -3,6 +3,7 @@
 //! the temp files of downloads, and the local trash where deletions the
 //! server caused are kept, recoverable, for [`TRASH_DAYS`] days.
 
+use crate::io_error::{io_err, IoError};
 use std::{
     fs::File,
     path::{Path, PathBuf},
@@ -32,17 +33,8 @@ pub enum FolderError {
         linked: String,
         current: String,
     },
-    #[error("{context}: {source}")]
-    Io {
-        context: String,
-        #[source]
-        source: std::io::Error,
-    },
-}
-
-fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> FolderError {
-    let context = context.into();
-    move |source| FolderError::Io { context, source }
+    #[error(transparent)]
+    Io(#[from] IoError),
 }
 
 /// Which account on which server a folder syncs with.
@@ -97,7 +89,7 @@ impl StateDir {
             match file.try_lock() {
                 Ok(()) => state._lock = Some(file),
                 Err(std::fs::TryLockError::WouldBlock) => return Err(FolderError::Busy(root.to_path_buf())),
-                Err(std::fs::TryLockError::Error(e)) => return Err(io_err("locking the folder")(e)),
+                Err(std::fs::TryLockError::Error(e)) => return Err(io_err("locking the folder")(e).into()),
             }
             state.clean_tmp();
             state.purge_trash(Duration::from_secs(TRASH_DAYS * 24 * 3600));
@@ -142,7 +134,8 @@ impl StateDir {
         let json = serde_json::to_vec_pretty(link).unwrap_or_default();
         let tmp = self.dir.join(format!("{LINK_FILE}.tmp"));
         std::fs::write(&tmp, json).map_err(io_err("writing the folder's link"))?;
-        std::fs::rename(&tmp, self.dir.join(LINK_FILE)).map_err(io_err("writing the folder's link"))
+        std::fs::rename(&tmp, self.dir.join(LINK_FILE)).map_err(io_err("writing the folder's link"))?;
+        Ok(())
     }
 
     /// Forgets the folder's link (`drive unlink`).

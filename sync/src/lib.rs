@@ -38,6 +38,7 @@ pub mod engine;
 pub mod folder;
 pub mod guard;
 pub mod ignore_rules;
+pub mod io_error;
 pub mod ledger;
 pub mod local_names;
 pub mod planner;

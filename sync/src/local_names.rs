@@ -133,12 +133,17 @@ fn check_windows(name: &str) -> Result<(), Unsyncable> {
 /// case-insensitive file system: `report (case conflict).txt`, then
 /// `report (case conflict 2).txt`...
 pub fn case_alias(name: &str, n: u32) -> String {
+    tagged(name, "case conflict", n)
+}
+
+/// `NAME (TAG).EXT`, the tag numbered from the second on: `a (TAG 2).txt`.
+pub fn tagged(name: &str, tag: &str, n: u32) -> String {
     let (stem, ext) = match name.rfind('.') {
         Some(dot) if dot > 0 => (&name[..dot], &name[dot..]),
         _ => (name, ""),
     };
     let number = if n > 1 { format!(" {n}") } else { String::new() };
-    format!("{stem} (case conflict{number}){ext}")
+    format!("{stem} ({tag}{number}){ext}")
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     credentials::{Backend, CredentialError, CredentialStore},
+    io_error::{io_err, IoError},
     remote::{Remote, RemoteError, Session},
 };
 
@@ -34,20 +35,11 @@ pub enum ProfileError {
     Credentials(#[from] CredentialError),
     #[error(transparent)]
     Remote(#[from] RemoteError),
-    #[error("{context}: {source}")]
-    Io {
-        context: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] IoError),
 }
 
 pub type Result<T, E = ProfileError> = std::result::Result<T, E>;
-
-fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ProfileError {
-    let context = context.into();
-    move |source| ProfileError::Io { context, source }
-}
 
 /// Who is signed in, where.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -165,7 +157,7 @@ impl Profile {
         match std::fs::remove_file(self.home.join(CONFIG_FILE)) {
             Ok(()) => {}
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-            Err(error) => return Err(io_err("removing the configuration")(error)),
+            Err(error) => return Err(io_err("removing the configuration")(error).into()),
         }
         Ok(refused)
     }
@@ -189,10 +181,11 @@ impl Profile {
             match std::fs::remove_file(&path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(io_err("removing the folder's ledger")(e)),
+                Err(e) => return Err(io_err("removing the folder's ledger")(e).into()),
             }
         }
-        crate::folder::StateDir::unlink(&dir).map_err(io_err("removing the folder's link"))
+        crate::folder::StateDir::unlink(&dir).map_err(io_err("removing the folder's link"))?;
+        Ok(())
     }
 
     fn ledger_of(&self, canonical_dir: &Path) -> PathBuf {

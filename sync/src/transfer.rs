@@ -17,6 +17,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::{
     chunker::{self, Chunk},
+    io_error::{io_err, IoError},
     progress::{Direction, Progress},
     remote::{Remote, RemoteError},
     scanner::{self, STATE_DIR},
@@ -46,17 +47,8 @@ pub enum TransferError {
     Corrupt(BlockHash),
     #[error(transparent)]
     Remote(#[from] RemoteError),
-    #[error("{context}: {source}")]
-    Io {
-        context: String,
-        #[source]
-        source: std::io::Error,
-    },
-}
-
-fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> TransferError {
-    let context = context.into();
-    move |source| TransferError::Io { context, source }
+    #[error(transparent)]
+    Io(#[from] IoError),
 }
 
 /// Local stats of a file after a transfer, for the ledger.
@@ -75,10 +67,9 @@ pub fn stats(path: &Path) -> std::io::Result<Stats> {
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, TransferError> + Send + 'static,
 ) -> Result<T, TransferError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| TransferError::Io {
-        context: "a worker thread failed".into(),
-        source: std::io::Error::other(e),
-    })?
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| io_err("a worker thread failed")(std::io::Error::other(e)))?
 }
 
 fn read_block(path: &Path, offset: u64, size: u64) -> Result<Vec<u8>, TransferError> {
@@ -115,7 +106,7 @@ pub async fn upload(
         Some((stats, chunks)) if stats == before => chunks,
         _ => {
             let path = path.clone();
-            blocking(move || chunker::chunk_file(&path).map_err(io_err("reading the file"))).await?
+            blocking(move || Ok(chunker::chunk_file(&path).map_err(io_err("reading the file"))?)).await?
         }
     };
     let modified = DateTime::<Utc>::from_timestamp_nanos(before.mtime_ns);
@@ -271,7 +262,7 @@ pub async fn download(
     let now = match stats(&target) {
         Ok(stats) => Some(stats),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(io_err(format!("reading {}", target.display()))(e)),
+        Err(e) => return Err(io_err(format!("reading {}", target.display()))(e).into()),
     };
     if now != expected {
         return Err(TransferError::Changed);

@@ -140,12 +140,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 
 /// `report (conflicted copy laptop 2026-11-25).pdf`, then ` 2`, ` 3`... if taken.
 pub fn conflicted_name(name: &str, host: &str, date: &str, n: u32) -> String {
-    let (stem, ext) = match name.rfind('.') {
-        Some(dot) if dot > 0 => (&name[..dot], &name[dot..]),
-        _ => (name, ""),
-    };
-    let suffix = if n > 1 { format!(" {n}") } else { String::new() };
-    format!("{stem} (conflicted copy {host} {date}{suffix}){ext}")
+    crate::local_names::tagged(name, &format!("conflicted copy {host} {date}"), n)
 }
 
 #[cfg(test)]
