@@ -17,6 +17,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::{
     error::{ApiError, ApiResult, Path, Query},
     state::AppState,
+    storage::health::{io_out_of_space, Dependency},
     storage::{presign::Method, presign::SignatureError, BlobStore, LocalBlobStore, StorageError},
     uploads::register_blocks,
 };
@@ -55,6 +56,10 @@ impl From<StorageError> for ApiError {
             StorageError::HashMismatch => ApiError::HashMismatch,
             StorageError::SizeMismatch => ApiError::SizeMismatch,
             StorageError::NotFound(_) => ApiError::NotFound,
+            StorageError::Io { ref source, .. } if io_out_of_space(source) => {
+                tracing::error!(error = ?err, "a blob write failed for lack of space");
+                ApiError::InsufficientStorage(Dependency::Blobs)
+            }
             err @ (StorageError::Io { .. } | StorageError::S3 { .. }) => ApiError::internal(err),
         }
     }
@@ -72,7 +77,8 @@ pub(crate) fn local_store(state: &AppState) -> ApiResult<&Arc<LocalBlobStore>> {
 /// Upload one block's bytes to a presigned URL.
 #[utoipa::path(put, path = "/blobs/{hash}", tag = "blobs", params(("hash" = String, Path, description = "SHA-256 of the bytes, hex"), PutQuery),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
-    responses((status = 201, description = "Stored"), (status = 200, description = "Already stored"), (status = 400, body = drive_wire::ErrorBody), (status = 403, body = drive_wire::ErrorBody)))]
+    responses((status = 201, description = "Stored"), (status = 200, description = "Already stored"), (status = 400, body = drive_wire::ErrorBody), (status = 403, body = drive_wire::ErrorBody),
+        (status = 507, description = "No space left: nothing was stored", body = drive_wire::ErrorBody)))]
 async fn put_blob(
     State(state): State<AppState>,
     Path(hash): Path<String>,

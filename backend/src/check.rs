@@ -1,5 +1,13 @@
 //! `drive-server --check`: verifies that the metadata and the blob store agree
-//! and that every invariant the server relies on holds. It reports, never repairs.
+//! and that every invariant the server relies on holds. It reports, and
+//! repairs one thing only, on the local blob store: a block whose bytes do
+//! not match its hash (wrong size, or another SHA-256: a torn or corrupted
+//! file) is quarantined, i.e. moved to `DATA_DIR/blobs/quarantine/HASH` (kept
+//! for inspection, never served), and its row in `blocks` is forgotten, so
+//! that the next upload of a file with that block asks the client for its
+//! bytes again (files already using it fail to download it until then, and
+//! later checks report "uses unknown block" until it is uploaded again).
+//! Run it with the server stopped. It exits 1 whenever it found a problem.
 
 use std::collections::{HashMap, HashSet};
 
@@ -91,17 +99,24 @@ pub async fn run(db: &Db, blobs: &dyn BlobStore, local: Option<&LocalBlobStore>)
             report(vec![format!("block row {hash:?} is not a SHA-256")]);
             continue;
         };
-        match stored.get(&parsed) {
-            None => report(vec![format!(
-                "block {hash} is in the database but not in the blob store"
-            )]),
-            Some(&stored_size) if stored_size as i64 != size => report(vec![format!(
-                "block {hash} is {stored_size} bytes in the store, {size} in the database"
-            )]),
-            Some(&stored_size) if !verify(blobs, parsed, stored_size).await? => {
-                report(vec![format!("block {hash} does not hash to its name")])
+        let damage = match stored.get(&parsed) {
+            None => {
+                report(vec![format!(
+                    "block {hash} is in the database but not in the blob store"
+                )]);
+                continue;
             }
-            Some(_) => {}
+            Some(&stored_size) if stored_size as i64 != size => {
+                format!("block {hash} is {stored_size} bytes in the store, {size} in the database")
+            }
+            Some(&stored_size) if !verify(blobs, parsed, stored_size).await? => {
+                format!("block {hash} does not hash to its name")
+            }
+            Some(_) => continue,
+        };
+        match local {
+            Some(local) => report(vec![quarantine(db, local, parsed, &damage).await]),
+            None => report(vec![damage]),
         }
     }
     report(check_photos(db, blobs).await?);
@@ -114,6 +129,24 @@ pub async fn run(db: &Db, blobs: &dyn BlobStore, local: Option<&LocalBlobStore>)
         }
     }
     Ok(problems)
+}
+
+/// Moves a damaged block aside and forgets its row; says what was done.
+async fn quarantine(db: &Db, local: &LocalBlobStore, hash: BlockHash, damage: &str) -> String {
+    let moved = match local.quarantine(hash).await {
+        Ok(to) => to,
+        Err(e) => return format!("{damage}; moving it to quarantine failed: {e:#}"),
+    };
+    match db.forget_block(&hash.to_string()).await {
+        Ok(()) => format!(
+            "{damage}: moved to {} and its row forgotten; it is asked for again at the next upload",
+            moved.display()
+        ),
+        Err(e) => format!(
+            "{damage}: moved to {}, but forgetting its row failed: {e}",
+            moved.display()
+        ),
+    }
 }
 
 /// Reads a whole block back and checks its SHA-256.

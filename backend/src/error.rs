@@ -12,6 +12,8 @@ use axum::{
 };
 use drive_wire::{names::InvalidName, BlockHash, ErrorBody, ErrorDetail, Node};
 
+use crate::storage::health::{sqlx_out_of_space, sqlx_unreachable, Dependency};
+
 pub type ApiResult<T> = Result<T, ApiError>;
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +92,9 @@ pub enum ApiError {
     ImageTooLarge(String),
     #[error("the service is not ready: {0}")]
     Unavailable(String),
+    /// A write failed for lack of space: nothing of it was kept.
+    #[error("the server has no space left for {0}: nothing was stored; try again later")]
+    InsufficientStorage(Dependency),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -117,6 +122,7 @@ impl ApiError {
             RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -162,6 +168,7 @@ impl ApiError {
             InvalidImage(_) => "invalid_image",
             ImageTooLarge(_) => "image_too_large",
             Unavailable(_) => "unavailable",
+            InsufficientStorage(_) => "insufficient_storage",
             Internal(_) => "internal",
         }
     }
@@ -174,6 +181,14 @@ impl From<sqlx::Error> for ApiError {
             // The only unique index a request can hit is a live name in a folder;
             // emails are checked by their own query.
             sqlx::Error::Database(db) if db.is_unique_violation() => Self::NameTaken,
+            _ if sqlx_out_of_space(&err) => {
+                tracing::error!(error = %err, "a metadata write failed for lack of space");
+                Self::InsufficientStorage(Dependency::Metadata)
+            }
+            _ if sqlx_unreachable(&err) => {
+                tracing::error!(error = %err, "the metadata database cannot be reached");
+                Self::Unavailable(format!("metadata: the database cannot be reached ({err})"))
+            }
             _ => Self::Internal(err.into()),
         }
     }
@@ -194,9 +209,14 @@ impl IntoResponse for ApiError {
             missing: Vec::new(),
         };
         let mut extra_headers = Vec::new();
+        let mut extra_extensions = None;
         match self {
             ApiError::StaleRevision(current) => detail.current = current,
             ApiError::MissingBlocks(missing) => detail.missing = missing,
+            // Lets `ops::record_storage_failures` tell readiness.
+            ApiError::InsufficientStorage(dependency) => {
+                extra_extensions = Some(dependency);
+            }
             ApiError::RateLimited { retry_after_secs } => {
                 extra_headers.push((header::RETRY_AFTER, HeaderValue::from(retry_after_secs)));
             }
@@ -212,6 +232,9 @@ impl IntoResponse for ApiError {
         response.headers_mut().extend(extra_headers);
         // Lets the request-id middleware re-render the body with the id in it.
         response.extensions_mut().insert(body);
+        if let Some(dependency) = extra_extensions {
+            response.extensions_mut().insert(dependency);
+        }
         response
     }
 }

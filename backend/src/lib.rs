@@ -125,6 +125,10 @@ pub fn app(state: AppState) -> Router {
                 )
                 .layer(middleware::from_fn(ops::stamp_request_id))
                 .layer(middleware::from_fn(ops::record_metrics))
+                .layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    ops::record_storage_failures,
+                ))
                 .layer(DefaultBodyLimit::max(MAX_JSON_BODY)),
         )
         .with_state(state)

@@ -16,6 +16,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::{
     error::{ApiError, ApiResult},
     state::AppState,
+    storage::health::Dependency,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -31,20 +32,47 @@ async fn health() -> &'static str {
     "ok"
 }
 
-/// Readiness: the database and the blob store answer.
+/// Readiness: the metadata database and the blob store answer and take
+/// writes. After a write failed for lack of space (a 507 answered), the
+/// dependency stays "not ready" until a write probe shows that space is back;
+/// the 503 names the failing dependencies ("metadata", "blobs").
 #[utoipa::path(get, path = "/ready", tag = "ops",
     responses((status = 200, body = String), (status = 503, body = drive_wire::ErrorBody)))]
 async fn ready(State(state): State<AppState>) -> ApiResult<&'static str> {
-    sqlx::query("SELECT 1")
-        .execute(state.db.reader())
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("database: {e}")))?;
-    state
-        .blobs
-        .ready()
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("blob store: {e}")))?;
-    Ok("ready")
+    let mut failing = Vec::new();
+    if let Err(e) = state.db.ready().await {
+        failing.push(format!("metadata: {e}"));
+    }
+    if let Err(e) = state.blobs.ready().await {
+        failing.push(format!("blobs: {}", error_chain(&e)));
+    }
+    if failing.is_empty() {
+        Ok("ready")
+    } else {
+        Err(ApiError::Unavailable(failing.join("; ")))
+    }
+}
+
+/// An error and its causes, on one line.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Tells readiness of a metadata write that failed for lack of space (the
+/// blob store keeps track of its own).
+pub async fn record_storage_failures(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if response.extensions().get::<Dependency>() == Some(&Dependency::Metadata) {
+        state.db.mark_out_of_space();
+    }
+    response
 }
 
 /// Prometheus metrics in the text exposition format.

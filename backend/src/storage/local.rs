@@ -3,6 +3,21 @@
 //! are renamed into place only once their size and SHA-256 are verified, so a
 //! torn or wrong upload never becomes a block.
 //!
+//! A block is acknowledged only once it is durable: the temp file is written,
+//! flushed (tokio reports the error of the last write only then) and fsynced,
+//! its size on disk is checked, and the SHA-256 of exactly the bytes written
+//! is compared with the block's name; only then is it renamed into place and
+//! the directory fsynced. Any failure removes the temp file and fails the
+//! upload (507 `insufficient_storage` when the disk is full, else 500), so a
+//! disk filling up mid-upload never leaves a short file under a block's hash.
+//! A write that failed for lack of space is remembered for `/ready` until a
+//! write probe of the same size succeeds (see [`BlobStore::ready`]).
+//!
+//! `drive-server --check` reads every block back; one whose bytes do not hash
+//! to its name is moved to `DATA_DIR/blobs/quarantine/` (see
+//! [`LocalBlobStore::quarantine`]) and its row forgotten, so that the next
+//! upload that needs it asks the client for its bytes again.
+//!
 //! Photo objects live apart, under `DATA_DIR/photos`, fanned out the same way
 //! and written through `DATA_DIR/tmp` too.
 
@@ -21,6 +36,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use super::{
     blobs::{BlobReader, BlobStore, PhotoKey, PresignedUrl, StorageError, StoredBlock},
+    health::{io_out_of_space, probe_write, OutOfSpace},
     presign::{Method, UrlSigner},
 };
 
@@ -33,7 +49,13 @@ pub struct LocalBlobStore {
     tmp: PathBuf,
     public_url: String,
     signer: UrlSigner,
+    /// Set when a write failed for lack of space (with its size).
+    out_of_space: OutOfSpace,
 }
+
+/// Where `--check` moves blocks whose bytes do not match their hash (under
+/// `DATA_DIR/blobs`; its name is no block's fan-out dir, so listing skips it).
+pub const QUARANTINE_DIR: &str = "quarantine";
 
 /// Removes a temporary upload file unless it was renamed into place.
 struct TempFile(Option<PathBuf>);
@@ -69,6 +91,7 @@ impl LocalBlobStore {
             tmp,
             public_url: public_url.trim_end_matches('/').to_owned(),
             signer,
+            out_of_space: OutOfSpace::default(),
         })
     }
 
@@ -108,12 +131,28 @@ impl LocalBlobStore {
 
     /// Streams an upload into the store. Returns `true` if the block is new,
     /// `false` if it was already stored (the bytes are still verified).
-    pub async fn put(&self, hash: BlockHash, size: u64, mut body: ByteStream) -> Result<bool, StorageError> {
+    pub async fn put(&self, hash: BlockHash, size: u64, body: ByteStream) -> Result<bool, StorageError> {
+        let result = self.write_block(hash, size, body).await;
+        self.note_write(&result, size);
+        result
+    }
+
+    /// Remembers a write that failed for lack of space, or forgets it once
+    /// one succeeds.
+    fn note_write<T>(&self, result: &Result<T, StorageError>, size: u64) {
+        match result {
+            Ok(_) => self.out_of_space.clear(),
+            Err(StorageError::Io { source, .. }) if io_out_of_space(source) => self.out_of_space.mark(size),
+            Err(_) => {}
+        }
+    }
+
+    async fn write_block(&self, hash: BlockHash, size: u64, mut body: ByteStream) -> Result<bool, StorageError> {
         let temp_path = self.tmp.join(uuid::Uuid::new_v4().to_string());
+        let guard = TempFile(Some(temp_path.clone()));
         let mut file = tokio::fs::File::create(&temp_path)
             .await
             .map_err(|e| StorageError::io("creating a temp file", e))?;
-        let guard = TempFile(Some(temp_path.clone()));
         let mut hasher = Sha256::new();
         let mut received: u64 = 0;
         while let Some(chunk) = body.next().await {
@@ -132,27 +171,103 @@ impl LocalBlobStore {
         if received != size {
             return Err(StorageError::SizeMismatch);
         }
+        // The SHA-256 of exactly the bytes handed to the file.
         if hasher.finalize().as_slice() != hash.as_bytes() {
             return Err(StorageError::HashMismatch);
         }
         let final_path = self.path_of(hash);
-        if tokio::fs::try_exists(&final_path).await.unwrap_or(false) {
-            return Ok(false);
+        // A block already in place is kept, unless it is short or long (a
+        // torn file from before: this upload replaces it).
+        if let Ok(meta) = tokio::fs::metadata(&final_path).await {
+            if meta.len() == size {
+                return Ok(false);
+            }
+            tracing::warn!(%hash, stored = meta.len(), size, "replacing a stored block of the wrong size");
         }
+        // tokio's file hands writes to a blocking thread: the error of the
+        // last one only comes out of flush (sync_all would not report it).
+        file.flush()
+            .await
+            .map_err(|e| StorageError::io("writing a temp file", e))?;
         file.sync_all()
             .await
             .map_err(|e| StorageError::io("syncing a block", e))?;
+        let on_disk = file
+            .metadata()
+            .await
+            .map_err(|e| StorageError::io("reading a temp file's size", e))?
+            .len();
+        if on_disk != size {
+            return Err(StorageError::io(
+                "checking a temp file",
+                std::io::Error::other(format!("{on_disk} bytes on disk, {size} written")),
+            ));
+        }
         drop(file);
-        if let Some(parent) = final_path.parent() {
-            tokio::fs::create_dir_all(parent)
+        let parent = final_path.parent().unwrap_or(&self.blobs).to_owned();
+        let new_fan = !tokio::fs::try_exists(&parent).await.unwrap_or(false);
+        if new_fan {
+            tokio::fs::create_dir_all(&parent)
                 .await
                 .map_err(|e| StorageError::io("creating a blob dir", e))?;
+            sync_dir(&self.blobs).await?;
         }
         tokio::fs::rename(&temp_path, &final_path)
             .await
             .map_err(|e| StorageError::io("moving a block into place", e))?;
         std::mem::forget(guard);
+        sync_dir(&parent).await?;
         Ok(true)
+    }
+
+    async fn write_photo(&self, key: PhotoKey, bytes: Vec<u8>) -> Result<(), StorageError> {
+        let temp_path = self.tmp.join(uuid::Uuid::new_v4().to_string());
+        let guard = TempFile(Some(temp_path.clone()));
+        let mut file = tokio::fs::File::create(&temp_path)
+            .await
+            .map_err(|e| StorageError::io("creating a temp file", e))?;
+        file.write_all(&bytes)
+            .await
+            .map_err(|e| StorageError::io("writing a photo", e))?;
+        file.flush().await.map_err(|e| StorageError::io("writing a photo", e))?;
+        file.sync_all()
+            .await
+            .map_err(|e| StorageError::io("syncing a photo", e))?;
+        drop(file);
+        let final_path = self.photo_path(key);
+        if let Some(parent) = final_path.parent() {
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(|e| StorageError::io("creating a photo dir", e))?;
+        }
+        tokio::fs::rename(&temp_path, &final_path)
+            .await
+            .map_err(|e| StorageError::io("moving a photo into place", e))?;
+        std::mem::forget(guard);
+        if let Some(parent) = final_path.parent() {
+            sync_dir(parent).await?;
+        }
+        Ok(())
+    }
+
+    /// Moves a block aside to `DATA_DIR/blobs/quarantine/HASH` (replacing an
+    /// earlier one there), so that it is no longer served or listed as the
+    /// block; returns where it went.
+    pub async fn quarantine(&self, hash: BlockHash) -> Result<PathBuf, StorageError> {
+        let dir = self.blobs.join(QUARANTINE_DIR);
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(|e| StorageError::io("creating the quarantine dir", e))?;
+        let to = dir.join(hash.to_string());
+        let from = self.path_of(hash);
+        tokio::fs::rename(&from, &to)
+            .await
+            .map_err(|e| StorageError::io(format!("moving block {hash} to quarantine"), e))?;
+        sync_dir(&dir).await?;
+        if let Some(parent) = from.parent() {
+            sync_dir(parent).await?;
+        }
+        Ok(to)
     }
 
     /// Uploads cut off mid-way leave temp files until the next start; the
@@ -209,6 +324,9 @@ impl BlobStore for LocalBlobStore {
             .await
             .map_err(|e| StorageError::io("listing blobs", e))?
         {
+            if fan.file_name() == QUARANTINE_DIR {
+                continue;
+            }
             let mut files = tokio::fs::read_dir(fan.path())
                 .await
                 .map_err(|e| StorageError::io("listing blobs", e))?;
@@ -246,29 +364,10 @@ impl BlobStore for LocalBlobStore {
     }
 
     async fn put_photo(&self, key: PhotoKey, bytes: Vec<u8>) -> Result<(), StorageError> {
-        let temp_path = self.tmp.join(uuid::Uuid::new_v4().to_string());
-        let guard = TempFile(Some(temp_path.clone()));
-        let mut file = tokio::fs::File::create(&temp_path)
-            .await
-            .map_err(|e| StorageError::io("creating a temp file", e))?;
-        file.write_all(&bytes)
-            .await
-            .map_err(|e| StorageError::io("writing a photo", e))?;
-        file.sync_all()
-            .await
-            .map_err(|e| StorageError::io("syncing a photo", e))?;
-        drop(file);
-        let final_path = self.photo_path(key);
-        if let Some(parent) = final_path.parent() {
-            tokio::fs::create_dir_all(parent)
-                .await
-                .map_err(|e| StorageError::io("creating a photo dir", e))?;
-        }
-        tokio::fs::rename(&temp_path, &final_path)
-            .await
-            .map_err(|e| StorageError::io("moving a photo into place", e))?;
-        std::mem::forget(guard);
-        Ok(())
+        let size = bytes.len() as u64;
+        let result = self.write_photo(key, bytes).await;
+        self.note_write(&result, size);
+        result
     }
 
     async fn read_photo(&self, key: PhotoKey) -> Result<Vec<u8>, StorageError> {
@@ -329,12 +428,33 @@ impl BlobStore for LocalBlobStore {
         })
     }
 
+    /// A write probe in the temp dir: one byte normally; after a write failed
+    /// for lack of space, as many bytes as it needed, fsynced (the mark is
+    /// cleared once that succeeds).
     async fn ready(&self) -> Result<(), StorageError> {
-        let probe = self.tmp.join(format!(".ready-{}", uuid::Uuid::new_v4()));
-        tokio::fs::write(&probe, b"")
-            .await
-            .map_err(|e| StorageError::io("writing to the blob store", e))?;
-        let _ = tokio::fs::remove_file(&probe).await;
-        Ok(())
+        match self.out_of_space.needed() {
+            None => probe_write(&self.tmp, 1, false)
+                .await
+                .map_err(|e| StorageError::io("writing to the blob store", e)),
+            Some(needed) => {
+                probe_write(&self.tmp, needed.max(64 * 1024), true).await.map_err(|e| {
+                    StorageError::io(
+                        format!("a write failed for lack of space, and writing {needed} bytes still fails"),
+                        e,
+                    )
+                })?;
+                self.out_of_space.clear();
+                Ok(())
+            }
+        }
     }
+}
+
+/// Makes a rename or a new entry in `dir` durable.
+async fn sync_dir(dir: &Path) -> Result<(), StorageError> {
+    let owned = dir.to_owned();
+    tokio::task::spawn_blocking(move || std::fs::File::open(&owned)?.sync_all())
+        .await
+        .map_err(|e| StorageError::io("syncing a directory", std::io::Error::other(e)))?
+        .map_err(|e| StorageError::io(format!("syncing {}", dir.display()), e))
 }

@@ -8,12 +8,18 @@
 //! connect and migrate, how writers take turns, and how other instances hear
 //! that a feed grew.
 
-use std::{path::Path, sync::Arc, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
 
 use async_trait::async_trait;
 use drive_wire::UserId;
 use futures::stream::BoxStream;
-use sqlx::{any::AnyPoolOptions, postgres::PgListener, AnyPool, Executor};
+use sqlx::{any::AnyPoolOptions, postgres::PgListener, AnyPool, Connection as _, Executor};
+
+use super::health::{probe_write, OutOfSpace};
 
 pub type Pool = AnyPool;
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
@@ -58,11 +64,22 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// The users whose feeds grew through other instances, as announced;
     /// `None` where no other instance can exist.
     async fn subscribe(&self) -> Result<Option<BoxStream<'static, UserId>>, DbError>;
+
+    /// The directory of the database file, when it is on this machine: where
+    /// `/ready` checks that space came back after a write failed for lack of it.
+    fn local_dir(&self) -> Option<&Path> {
+        None
+    }
 }
 
 /// The metadata database every handler uses.
 #[derive(Clone)]
-pub struct Db(Arc<dyn MetadataStore>);
+pub struct Db {
+    store: Arc<dyn MetadataStore>,
+    /// Set when a write failed for lack of space; `/ready` answers 503
+    /// naming "metadata" until a write probe succeeds again.
+    out_of_space: Arc<OutOfSpace>,
+}
 
 impl Db {
     /// Opens (creating and migrating as needed) the database at `url`:
@@ -70,9 +87,9 @@ impl Db {
     pub async fn connect(url: &str) -> Result<Self, DbError> {
         sqlx::any::install_default_drivers();
         if let Some(path) = url.strip_prefix("sqlite://") {
-            Ok(Self(Arc::new(SqliteStore::open(Path::new(path)).await?)))
+            Ok(Self::new(SqliteStore::open(Path::new(path)).await?))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(Self(Arc::new(PostgresStore::open(url).await?)))
+            Ok(Self::new(PostgresStore::open(url).await?))
         } else {
             Err(DbError::UnknownScheme(redact_url(url)))
         }
@@ -81,21 +98,82 @@ impl Db {
     /// The embedded default: a SQLite file.
     pub async fn open_sqlite(path: &Path) -> Result<Self, DbError> {
         sqlx::any::install_default_drivers();
-        Ok(Self(Arc::new(SqliteStore::open(path).await?)))
+        Ok(Self::new(SqliteStore::open(path).await?))
+    }
+
+    fn new(store: impl MetadataStore) -> Self {
+        Self {
+            store: Arc::new(store),
+            out_of_space: Arc::default(),
+        }
+    }
+
+    /// Remembers that a write failed for lack of space (see [`Db::ready`]).
+    pub fn mark_out_of_space(&self) {
+        self.out_of_space.mark(0);
+    }
+
+    /// Readiness: the database answers; and, after a write failed for lack
+    /// of space, space is back: a write probe next to the database file (for
+    /// SQLite) and a write transaction both succeed. Until then the answer
+    /// names the failure; once they succeed the mark is cleared.
+    pub async fn ready(&self) -> Result<(), String> {
+        sqlx::query("SELECT 1")
+            .execute(self.reader())
+            .await
+            .map_err(|e| format!("the database does not answer: {e}"))?;
+        if self.out_of_space.needed().is_none() {
+            return Ok(());
+        }
+        let still_full = |e: &dyn std::fmt::Display| format!("a write failed for lack of space, and still fails: {e}");
+        if let Some(dir) = self.store.local_dir() {
+            probe_write(dir, READY_PROBE_BYTES, true)
+                .await
+                .map_err(|e| still_full(&e))?;
+        }
+        let mut tx = self.begin().await.map_err(|e| still_full(&e))?;
+        sqlx::query("UPDATE server_identity SET id = id WHERE one = 1")
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| still_full(&e))?;
+        tx.commit().await.map_err(|e| still_full(&e))?;
+        self.out_of_space.clear();
+        Ok(())
     }
 
     pub fn engine(&self) -> &'static str {
-        self.0.engine()
+        self.store.engine()
     }
 
     /// For queries that change nothing.
     pub fn reader(&self) -> &Pool {
-        self.0.reader()
+        self.store.reader()
     }
 
     /// Starts a write transaction.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
-        self.0.writer().begin().await
+        self.store.writer().begin().await
+    }
+
+    /// Forgets the row of a block whose object is gone (see `check`), even
+    /// if revisions still use it: uploads then find the block missing and ask
+    /// the client for its bytes again, whose PUT registers the row anew. On
+    /// SQLite the foreign key from `revision_blocks` is suspended for that one
+    /// statement; PostgreSQL refuses when revisions use the block.
+    pub async fn forget_block(&self, hash: &str) -> Result<(), sqlx::Error> {
+        let mut conn = self.store.writer().acquire().await?;
+        let sqlite = self.engine() == "sqlite";
+        if sqlite {
+            conn.execute("PRAGMA foreign_keys = OFF").await?;
+        }
+        let deleted = sqlx::query("DELETE FROM blocks WHERE hash = $1")
+            .bind(hash)
+            .execute(&mut *conn)
+            .await;
+        if sqlite {
+            conn.execute("PRAGMA foreign_keys = ON").await?;
+        }
+        deleted.map(drop)
     }
 
     /// The identity of this database (see migration 0008): read, or made
@@ -106,19 +184,19 @@ impl Db {
         let fresh = uuid::Uuid::new_v4().to_string();
         sqlx::query("INSERT INTO server_identity (one, id) VALUES (1, $1) ON CONFLICT (one) DO NOTHING")
             .bind(fresh)
-            .execute(self.0.writer())
+            .execute(self.store.writer())
             .await?;
         sqlx::query_scalar("SELECT id FROM server_identity WHERE one = 1")
-            .fetch_one(self.0.writer())
+            .fetch_one(self.store.writer())
             .await
     }
 
     pub async fn announce(&self, users: &[UserId]) {
-        self.0.announce(users).await
+        self.store.announce(users).await
     }
 
     pub async fn subscribe(&self) -> Result<Option<BoxStream<'static, UserId>>, DbError> {
-        self.0.subscribe().await
+        self.store.subscribe().await
     }
 }
 
@@ -129,7 +207,11 @@ impl Db {
 struct SqliteStore {
     read: Pool,
     write: Pool,
+    dir: PathBuf,
 }
+
+/// How much `/ready` writes (and fsyncs) to see whether space is back.
+const READY_PROBE_BYTES: u64 = 1024 * 1024;
 
 impl SqliteStore {
     async fn open(path: &Path) -> Result<Self, DbError> {
@@ -140,19 +222,59 @@ impl SqliteStore {
             url: url.clone(),
             source,
         };
-        let write = sqlite_pool(&format!("{url}?mode=rwc"), 1).await.map_err(open_err)?;
+        let write = sqlite_pool(&format!("{url}?mode=rwc"), 1, true)
+            .await
+            .map_err(open_err)?;
         write.execute("PRAGMA journal_mode = WAL").await.map_err(open_err)?;
         sqlx::migrate!("./migrations/sqlite").run(&write).await?;
-        let read = sqlite_pool(&format!("{url}?mode=ro"), 8).await.map_err(open_err)?;
-        Ok(Self { read, write })
+        let read = sqlite_pool(&format!("{url}?mode=ro"), 8, false)
+            .await
+            .map_err(open_err)?;
+        let dir = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        Ok(Self { read, write, dir })
     }
 }
 
 const URL_UNSAFE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS.add(b' ').add(b'%').add(b'?').add(b'#');
 
-async fn sqlite_pool(url: &str, connections: u32) -> Result<Pool, sqlx::Error> {
-    AnyPoolOptions::new()
-        .max_connections(connections)
+/// A pool of SQLite connections; `writer` for the one that writes.
+///
+/// A writer connection goes back to the pool only outside any transaction.
+/// A transaction whose COMMIT failed (e.g. `SQLITE_FULL`) has already been
+/// rolled back by SQLite, so the ROLLBACK sqlx sends when it is dropped fails
+/// too and sqlx still counts the connection as inside a transaction: its next
+/// `begin` would be a SAVEPOINT, a later rollback would leave a transaction
+/// open, and every "commit" after that would go into it and be lost. So when
+/// a connection comes back, sqlx must count no transaction and SQLite must
+/// accept a `BEGIN` (it refuses one inside a transaction); otherwise the
+/// connection is closed (which rolls back whatever it held) and the pool
+/// opens a fresh one for the next writer.
+async fn sqlite_pool(url: &str, connections: u32, writer: bool) -> Result<Pool, sqlx::Error> {
+    let options = AnyPoolOptions::new().max_connections(connections);
+    let options = if writer {
+        options.after_release(|conn, _| {
+            Box::pin(async move {
+                // Lets the rollback the dropped transaction queued run first.
+                conn.ping().await?;
+                if conn.is_in_transaction() {
+                    tracing::warn!("a write transaction was left open: closing its connection");
+                    return Ok(false);
+                }
+                if let Err(error) = conn.execute("BEGIN").await {
+                    tracing::warn!(%error, "the writer connection is inside a transaction: closing it");
+                    return Ok(false);
+                }
+                conn.execute("ROLLBACK").await?;
+                Ok(true)
+            })
+        })
+    } else {
+        options
+    };
+    options
         // Per connection: sqlx turns foreign keys on itself.
         .after_connect(|conn, _| {
             Box::pin(async move {
@@ -184,6 +306,10 @@ impl MetadataStore for SqliteStore {
     async fn subscribe(&self) -> Result<Option<BoxStream<'static, UserId>>, DbError> {
         // One process owns the file: there is nobody else to hear from.
         Ok(None)
+    }
+
+    fn local_dir(&self) -> Option<&Path> {
+        Some(&self.dir)
     }
 }
 

@@ -2,6 +2,7 @@
 //! profile photos in a blob store.
 
 pub mod blobs;
+pub mod health;
 pub mod local;
 pub mod metadata;
 pub mod presign;

@@ -222,6 +222,29 @@ impl TestServer {
         }
     }
 
+    /// Starts a server whose data dir is `data_dir` (e.g. a small [`Tmpfs`]),
+    /// made by the caller and left to it; the log goes to a temp dir.
+    pub async fn start_in(data_dir: &Path, args: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("creating a temp dir for the server log");
+        let log_path = dir.path().join("server.log");
+        let data_dir = data_dir.to_owned();
+        if let Some(database) = Database::of(&data_dir) {
+            database.create();
+        }
+        let store_env = store_env(&format!("test-{}", uuid::Uuid::new_v4()));
+        let (child, addr) = spawn(&data_dir, &log_path, &store_env, args);
+        TestServer {
+            child: Some(child),
+            store_env,
+            _dir: dir,
+            data_dir,
+            log_path,
+            addr,
+            base: format!("http://{addr}"),
+            http: http_client(),
+        }
+    }
+
     /// Stops the server and starts it again on the same data dir, with these
     /// flags. It listens on a new port: make clients anew with [`TestServer::client`].
     pub fn restart_with(&mut self, args: &[&str]) {
@@ -355,6 +378,23 @@ impl TestServer {
     pub fn check(&mut self) {
         self.stop();
         run_check(&self.data_dir, &self.store_env);
+    }
+
+    /// Stops the server and runs `drive-server --check` on its data dir;
+    /// returns whether it found everything consistent, and what it printed.
+    pub fn check_report(&mut self) -> (bool, String) {
+        self.stop();
+        let output = command(&self.data_dir, &self.store_env)
+            .arg("--check")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("running {BIN} --check: {e}"));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (output.status.success(), text)
     }
 
     /// Runs one garbage collection pass (`drive-server --gc-once`) on the
@@ -495,6 +535,75 @@ impl Drop for TestServer {
         if let Some(database) = Database::of(&self.data_dir) {
             database.drop();
         }
+    }
+}
+
+// ---------------------------------------------------------------- small disks
+
+/// A small tmpfs of its own, for tests of a full disk (root only: `mount -t
+/// tmpfs -o size=SIZE`); unmounted when dropped. Drop the server using it
+/// first.
+pub struct Tmpfs {
+    dir: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `size` (e.g. `"8m"`). When that is not possible
+    /// (not root, no mount): `None` with a message, so the test skips
+    /// itself; but under CI (env `CI` set) it fails instead.
+    pub fn mount(size: &str) -> Option<Tmpfs> {
+        let dir = tempfile::tempdir().expect("creating a mount point");
+        let output = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .output();
+        let failure = match output {
+            Ok(output) if output.status.success() => return Some(Tmpfs { dir }),
+            Ok(output) => format!("{}: {}", output.status, String::from_utf8_lossy(&output.stderr).trim()),
+            Err(e) => e.to_string(),
+        };
+        let message = format!("mounting a {size} tmpfs failed ({failure}): this test needs root");
+        if std::env::var_os("CI").is_some() {
+            panic!("{message}");
+        }
+        eprintln!("skipped: {message}");
+        None
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Changes its size in place (`mount -o remount,size=SIZE`), e.g. to
+    /// give space back.
+    pub fn resize(&self, size: &str) {
+        let status = Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(self.dir.path())
+            .status()
+            .expect("running mount");
+        assert!(status.success(), "remounting the tmpfs with size={size}: {status}");
+    }
+
+    /// Bytes free for an unprivileged writer now.
+    pub fn available(&self) -> u64 {
+        let output = Command::new("stat")
+            .args(["-f", "--format=%a %S"])
+            .arg(self.dir.path())
+            .output()
+            .expect("running stat -f");
+        let text = String::from_utf8_lossy(&output.stdout);
+        let mut fields = text
+            .split_whitespace()
+            .map(|f| f.parse::<u64>().expect("a number from stat -f"));
+        let (blocks, block_size) = (fields.next().unwrap_or(0), fields.next().unwrap_or(0));
+        blocks * block_size
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.dir.path()).status();
     }
 }
 
