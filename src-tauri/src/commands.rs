@@ -3,7 +3,7 @@
 
 use std::{num::NonZeroU32, path::PathBuf};
 
-use drive_sync::{profile::Account, throttle::Limits};
+use drive_sync::{guard::Choice, profile::Account, throttle::Limits};
 use tauri::{AppHandle, Manager, Runtime, State};
 
 use crate::{
@@ -85,6 +85,15 @@ pub async fn choose_folder<R: Runtime>(
 #[tauri::command]
 pub async fn set_paused<R: Runtime>(app: AppHandle<R>, desktop: State<'_, Desktop>, paused: bool) -> Result<()> {
     desktop.set_paused(paused).await?;
+    events::changed(&app);
+    Ok(())
+}
+
+/// Keep (`keep`) or delete on the server (`delete`) the files whose
+/// deletion the engine held back.
+#[tauri::command]
+pub async fn decide_held<R: Runtime>(app: AppHandle<R>, desktop: State<'_, Desktop>, choice: Choice) -> Result<()> {
+    desktop.decide_held(choice).await?;
     events::changed(&app);
     Ok(())
 }

@@ -11,6 +11,7 @@ use std::{
 
 use drive_sync::{
     activity::{Activity, Monitor, Status, Summary},
+    guard::Choice,
     profile::{Account, Profile},
     scanner::IGNORE_FILE,
     service::{ServiceConfig, SyncService},
@@ -260,6 +261,18 @@ impl Desktop {
             service.set_paused(paused);
         }
         Ok(())
+    }
+
+    /// The user's choice for the deletions held back: keep the files (they
+    /// download again) or delete them on the server too.
+    pub async fn decide_held(&self, choice: Choice) -> Result<()> {
+        match self.service.lock().await.as_ref() {
+            Some(service) => {
+                service.decide(choice);
+                Ok(())
+            }
+            None => Err(DesktopError::NoFolder),
+        }
     }
 
     pub async fn set_limits(&self, limits: Limits) -> Result<()> {

@@ -7,7 +7,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use drive_sync::activity::Event;
 
-use crate::{desktop::Desktop, desktop::StatusView, tray};
+use crate::{desktop::Desktop, desktop::StatusView, share::notify, tray};
 
 pub const STATUS: &str = "drive://status";
 pub const ACTIVITY: &str = "drive://activity";
@@ -28,9 +28,16 @@ pub fn forward<R: Runtime>(app: &AppHandle<R>) {
     let mut events = app.state::<Desktop>().monitor().subscribe();
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
+        // Held deletions are announced once, when they start being held.
+        let mut held = false;
         loop {
             let sent = match events.recv().await {
                 Ok(Event::Status(status)) => {
+                    if let (Some(deletions), false) = (&status.held, held) {
+                        let body = format!("{deletions}. Open Drive to keep them or delete them.");
+                        notify(&app, "Files deleted here were not deleted on the server", &body);
+                    }
+                    held = status.held.is_some();
                     tray::refresh(&app);
                     app.emit(STATUS, StatusView::from(status))
                 }

@@ -33,6 +33,7 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         commands::pick_folder,
         commands::choose_folder,
         commands::set_paused,
+        commands::decide_held,
         commands::set_limits,
         commands::set_autostart,
         commands::set_ignore,

@@ -37,7 +37,7 @@ pub async fn copy_share_link<R: Runtime>(app: &AppHandle<R>, path: &Path) -> Res
     }
 }
 
-fn notify<R: Runtime>(app: &AppHandle<R>, title: &str, body: &str) {
+pub(crate) fn notify<R: Runtime>(app: &AppHandle<R>, title: &str, body: &str) {
     if app.try_state::<tauri_plugin_notification::Notification<R>>().is_none() {
         return;
     }

@@ -18,7 +18,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 
 const EMAIL: &str = "desktop@example.com";
 /// The harness's clients sign in with this password.
-const PASSWORD: &str = "correct horse battery";
+const PASSWORD: &str = drive_e2e::PASSWORD;
 
 /// The environment the app runs in: a home of its own, so that nothing of the
 /// user's (keyring, menus, autostart, socket) is touched.
@@ -309,6 +309,55 @@ async fn sign_in_choose_a_folder_sync_a_file_and_share_it() {
         .home
         .join(".local/share/nemo/actions/drive-copy-share-link.nemo_action")
         .is_file());
+
+    // A folder emptied by mistake: nothing is deleted on the server; the
+    // app asks, and "Keep my files" brings them back. A server item whose
+    // name this device cannot hold is listed in words.
+    // (The harness's API client blocks: off the runtime's workers.)
+    let api = tokio::task::block_in_place(|| {
+        let api = drive_e2e::api::Api::login(&server, EMAIL).expect("the API");
+        api.create_folder(api.root_id, ".drive")
+            .expect("a folder named like the state dir");
+        api
+    });
+    std::fs::write(folder.join("notes.txt"), "a second file").unwrap();
+    let uploaded = until(Duration::from_secs(30), || async {
+        text_of(&browser, r#".activity-item[data-path="notes.txt"]"#)
+            .await
+            .is_some_and(|text| text.contains("Uploaded"))
+    })
+    .await;
+    assert!(uploaded, "notes.txt is not in the activity list");
+    for name in ["hello.txt", "notes.txt"] {
+        std::fs::remove_file(folder.join(name)).unwrap();
+    }
+    let asked = until(Duration::from_secs(30), || async {
+        let held = text_of(&browser, "#held").await.unwrap_or_default();
+        let problems = text_of(&browser, ".problems:not(#held)").await.unwrap_or_default();
+        held.contains("2 of your 2 files were deleted here") && problems.contains("can't be synced on this device")
+    })
+    .await;
+    assert!(
+        asked,
+        "held: {:?}, problems: {:?}",
+        text_of(&browser, "#held").await,
+        text_of(&browser, ".problems").await
+    );
+    let on_server = tokio::task::block_in_place(|| api.tree().expect("the server's tree"));
+    assert!(on_server.contains_key("hello.txt"), "nothing deleted on the server");
+    screenshot(&browser, "desktop-6-held-deletions.png").await;
+    find(&browser, "#held-keep")
+        .await
+        .click()
+        .await
+        .expect("keeping the files");
+    let kept = until(Duration::from_secs(30), || async {
+        folder.join("hello.txt").is_file()
+            && folder.join("notes.txt").is_file()
+            && text_of(&browser, "#held").await.is_none()
+    })
+    .await;
+    assert!(kept, "the files did not come back");
 
     // The other settings screens.
     find(&browser, "#tab-network").await.click().await.unwrap();

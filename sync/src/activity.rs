@@ -11,6 +11,7 @@ use tokio::sync::broadcast;
 
 use crate::{
     engine::PathError,
+    guard::Held,
     planner::Op,
     progress::{Direction, Progress, RunState},
 };
@@ -36,6 +37,8 @@ pub enum Summary {
     Behind {
         pending: usize,
         failed: usize,
+        /// Files deleted here whose deletion on the server waits for a choice.
+        held: usize,
     },
     SignedOut {
         message: String,
@@ -55,7 +58,9 @@ impl Summary {
             Summary::Syncing { files } => format!("Syncing {files} files"),
             Summary::Paused => "Paused".to_owned(),
             Summary::Offline { .. } => "Offline: the server cannot be reached".to_owned(),
-            Summary::Behind { failed: 0, pending } => format!("{pending} items waiting to sync"),
+            Summary::Behind { held: 1, .. } => "1 deleted file waits for your choice".to_owned(),
+            Summary::Behind { held: files @ 2.., .. } => format!("{files} deleted files wait for your choice"),
+            Summary::Behind { failed: 0, pending, .. } => format!("{pending} items waiting to sync"),
             Summary::Behind { failed: 1, .. } => "1 item could not be synced".to_owned(),
             Summary::Behind { failed, .. } => format!("{failed} items could not be synced"),
             Summary::SignedOut { .. } => "Signed out: sign in again".to_owned(),
@@ -74,6 +79,8 @@ pub struct Status {
     pub summary: Summary,
     /// Paths that failed in the last pass, with the reason in words.
     pub errors: Vec<PathError>,
+    /// Deletions held back until the user keeps or confirms them.
+    pub held: Option<Held>,
     /// When both sides last agreed.
     pub last_synced: Option<DateTime<Utc>>,
     /// Bytes of content moved since start, each way.
@@ -193,6 +200,7 @@ impl Monitor {
                     seq: 0,
                     summary: Summary::Starting,
                     errors: Vec::new(),
+                    held: None,
                     last_synced: None,
                     uploaded_bytes: 0,
                     downloaded_bytes: 0,
@@ -338,14 +346,17 @@ impl Progress for Monitor {
         inner.status.summary = match state {
             RunState::UpToDate => {
                 inner.status.errors.clear();
+                inner.status.held = None;
                 inner.status.last_synced = Some(Utc::now());
                 Summary::UpToDate
             }
-            RunState::Behind { pending, errors } => {
+            RunState::Behind { pending, errors, held } => {
                 inner.status.errors = errors.clone();
+                inner.status.held = held.clone();
                 Summary::Behind {
                     pending: *pending,
                     failed: errors.len(),
+                    held: held.as_ref().map_or(0, |held| held.files),
                 }
             }
             RunState::Paused => Summary::Paused,
@@ -439,6 +450,7 @@ mod tests {
         monitor.state(&RunState::Behind {
             pending: 1,
             errors: errors.clone(),
+            held: None,
         });
         let status = monitor.status();
         assert_eq!(status.summary.label(), "1 item could not be synced");

@@ -4,10 +4,7 @@
 use std::{
     collections::{HashMap, HashSet},
     path::{Path, PathBuf},
-    sync::{
-        atomic::{AtomicBool, Ordering},
-        Arc, Mutex,
-    },
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
@@ -16,7 +13,7 @@ use futures::StreamExt;
 
 use crate::{
     folder::{FolderError, Link, StateDir},
-    guard::{DeleteGuard, Held},
+    guard::{Choice, Decisions, DeleteGuard, Held},
     ignore_rules::IgnoreRules,
     io_error::{io_err, IoError},
     ledger::{Entry, Ledger, LedgerError, RemoteNode},
@@ -109,17 +106,14 @@ impl Report {
         self.in_sync() && self.skipped.is_empty() && self.unsyncable.is_empty()
     }
 
-    /// What keeps a running engine from "up to date", in words, for people.
+    /// What failed, and what cannot be synced here, in words, for people
+    /// (held deletions are told apart: they wait for a choice).
     pub fn problems(&self) -> Vec<PathError> {
-        let held = self.held.iter().map(|held| PathError {
-            path: String::new(),
-            message: held.to_string(),
-        });
         let unsyncable = self.unsyncable.iter().map(|item| PathError {
             path: item.path.clone(),
             message: format!("can't be synced on this device: {}", item.message),
         });
-        held.chain(self.errors.iter().cloned()).chain(unsyncable).collect()
+        self.errors.iter().cloned().chain(unsyncable).collect()
     }
 }
 
@@ -144,8 +138,8 @@ pub struct Engine {
     /// What the folder's file system can hold, probed at start.
     rules: FsRules,
     guard: DeleteGuard,
-    /// The user confirmed the deletions held back: the next pass sends them.
-    confirmed: AtomicBool,
+    /// What the user chose for the deletions held back, for the next pass.
+    decisions: Decisions,
 }
 
 impl Engine {
@@ -192,7 +186,7 @@ impl Engine {
             state,
             rules,
             guard: DeleteGuard::default(),
-            confirmed: AtomicBool::new(false),
+            decisions: Decisions::default(),
         };
         tracing::info!(folder = %engine.root.display(), ?rules, "opened");
         engine.check_account().await?;
@@ -257,7 +251,13 @@ impl Engine {
     /// Lets the next pass send the deletions held back by the mass-delete
     /// guard (the user confirmed them).
     pub fn confirm_deletions(&self) {
-        self.confirmed.store(true, Ordering::SeqCst);
+        self.decisions.decide(Choice::Delete);
+    }
+
+    /// Takes choices about held deletions from `decisions` (shared with
+    /// whoever asks the user); a running engine starts a pass on each.
+    pub fn share_decisions(&mut self, decisions: Decisions) {
+        self.decisions = decisions;
     }
 
     /// Sets when deletions on the server wait for a confirmation.
@@ -353,6 +353,10 @@ impl Engine {
 
     /// Pulls remote changes, scans, and plans one pass.
     async fn plan_pass(&self) -> Result<Pass> {
+        let choice = self.decisions.take();
+        if choice == Some(Choice::Keep) {
+            self.keep_held().await?;
+        }
         self.pull(Duration::ZERO).await?;
         let (scan, mut ledger) = self.scan().await?;
         let ignore = IgnoreRules::load(&self.root, scan.ignore_files());
@@ -387,7 +391,7 @@ impl Engine {
             ledger: &ledger,
             remote: &tree,
         });
-        let (ops, held) = if self.confirmed.swap(false, Ordering::SeqCst) {
+        let (ops, held) = if choice == Some(Choice::Delete) {
             (ops, None)
         } else {
             self.guard.check(ops, &ledger)
@@ -416,6 +420,17 @@ impl Engine {
             ops,
             held,
         })
+    }
+
+    /// The user chose to keep the files whose deletion was held: what the
+    /// last pass held is forgotten as synced, so that it downloads again.
+    async fn keep_held(&self) -> Result<()> {
+        let Some(held) = self.last_report().await?.and_then(|report| report.held) else {
+            return Ok(());
+        };
+        tracing::info!(files = held.files, "restoring the files whose deletion was held");
+        self.with_ledger(move |l| held.paths.iter().try_for_each(|path| l.remove_tree(path)))
+            .await
     }
 
     /// Plans without doing anything: what a pass would do now, with what
@@ -541,6 +556,7 @@ impl Engine {
                     RunState::Behind {
                         pending: report.pending.len(),
                         errors: report.problems(),
+                        held: report.held,
                     }
                 }
                 Err(error) => {
@@ -578,6 +594,7 @@ impl Engine {
                 () = remote_change => {}
                 () = tokio::time::sleep(rescan) => {}
                 Ok(()) = paused.changed() => {}
+                () = self.decisions.made() => {}
             }
         }
     }

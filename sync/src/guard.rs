@@ -3,7 +3,10 @@
 //! confirms it. An emptied folder (a disk not mounted, `rm -rf` by mistake,
 //! a restore tool that recreated it empty) reads exactly like that.
 
-use std::collections::HashMap;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
 
 use drive_wire::NodeKind;
 
@@ -45,6 +48,37 @@ impl std::fmt::Display for Held {
             "{} of the {} synced files were deleted here; they are kept on the server until you confirm",
             self.files, self.of
         )
+    }
+}
+
+/// What the user chose for the deletions held back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Choice {
+    /// Send them: trash the files on the server too.
+    Delete,
+    /// Keep them: download the files deleted here again.
+    Keep,
+}
+
+/// Where a choice reaches the engine: whoever asks the user (the CLI's
+/// flag, the app's dialog) decides, the next pass acts on it.
+#[derive(Debug, Clone, Default)]
+pub struct Decisions(Arc<(Mutex<Option<Choice>>, tokio::sync::Notify)>);
+
+impl Decisions {
+    pub fn decide(&self, choice: Choice) {
+        *self.0 .0.lock().unwrap_or_else(|p| p.into_inner()) = Some(choice);
+        self.0 .1.notify_one();
+    }
+
+    pub(crate) fn take(&self) -> Option<Choice> {
+        self.0 .0.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    /// Resolves when a choice is made.
+    pub(crate) async fn made(&self) {
+        self.0 .1.notified().await;
     }
 }
 

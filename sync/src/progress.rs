@@ -1,7 +1,7 @@
 //! What the engine tells whoever watches it: the CLI draws bars, the desktop
 //! app emits events ([`crate::activity::Monitor`]), tests ignore it.
 
-use crate::{engine::PathError, planner::Op};
+use crate::{engine::PathError, guard::Held, planner::Op};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -14,8 +14,13 @@ pub enum Direction {
 pub enum RunState {
     /// Both sides agree.
     UpToDate,
-    /// The last pass ended with paths still pending or failing.
-    Behind { pending: usize, errors: Vec<PathError> },
+    /// The last pass ended with paths still pending or failing, or with
+    /// deletions held back for the user to confirm.
+    Behind {
+        pending: usize,
+        errors: Vec<PathError>,
+        held: Option<Held>,
+    },
     /// Paused by the user: no pass starts until resumed.
     Paused,
     /// The server cannot be reached; the engine retries by itself.

@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use crate::{
     activity::{Monitor, Summary},
     engine::Engine,
+    guard::{Choice, Decisions},
     progress::{Progress, RunState},
     remote::Remote,
     throttle::Throttle,
@@ -33,6 +34,7 @@ pub struct ServiceConfig {
 /// A running engine. Dropping it stops the engine without waiting for it.
 pub struct SyncService {
     remote: Remote,
+    decisions: Decisions,
     paused: watch::Sender<bool>,
     stop: watch::Sender<bool>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -51,6 +53,8 @@ impl SyncService {
         let (paused, paused_rx) = watch::channel(config.paused);
         let (stop, stop_rx) = watch::channel(false);
         let remote = config.remote.clone();
+        let decisions = Decisions::default();
+        let shared = decisions.clone();
         config.monitor.set_summary(if config.paused {
             Summary::Paused
         } else {
@@ -67,7 +71,7 @@ impl SyncService {
                     return;
                 }
             };
-            runtime.block_on(serve(config, paused_rx, stop_rx));
+            runtime.block_on(serve(config, shared, paused_rx, stop_rx));
         });
         let thread = match thread {
             Ok(thread) => Some(thread),
@@ -78,6 +82,7 @@ impl SyncService {
         };
         Self {
             remote,
+            decisions,
             paused,
             stop,
             thread,
@@ -87,6 +92,12 @@ impl SyncService {
     /// Pauses (no new pass starts; one under way finishes) or resumes.
     pub fn set_paused(&self, paused: bool) {
         self.paused.send_replace(paused);
+    }
+
+    /// The user's choice for the deletions held back (see
+    /// [`crate::guard`]): a pass starts at once to carry it out.
+    pub fn decide(&self, choice: Choice) {
+        self.decisions.decide(choice);
     }
 
     pub fn is_paused(&self) -> bool {
@@ -117,9 +128,14 @@ impl SyncService {
 
 /// Opens the engine (retrying while that fails for a reason that may pass)
 /// and runs it until `stop` turns true.
-async fn serve(config: ServiceConfig, paused: watch::Receiver<bool>, mut stop: watch::Receiver<bool>) {
+async fn serve(
+    config: ServiceConfig,
+    decisions: Decisions,
+    paused: watch::Receiver<bool>,
+    mut stop: watch::Receiver<bool>,
+) {
     let monitor = config.monitor.clone();
-    let engine = loop {
+    let mut engine = loop {
         let progress: Arc<dyn Progress> = monitor.clone();
         match Engine::open(&config.root, &config.ledger, config.remote.clone(), progress).await {
             Ok(engine) => break engine,
@@ -137,6 +153,7 @@ async fn serve(config: ServiceConfig, paused: watch::Receiver<bool>, mut stop: w
             () = tokio::time::sleep(OPEN_RETRY) => {}
         }
     };
+    engine.share_decisions(decisions);
     let stopped = async move {
         let _ = stop.wait_for(|stop| *stop).await;
     };

@@ -1,6 +1,7 @@
 //! The sync service as apps use it, against a real `drive-server`: paused,
 //! nothing moves; resumed, the file goes up and the monitor reports it;
-//! an upload limit holds uploads to its rate.
+//! an upload limit holds uploads to its rate; an emptied folder's deletions
+//! wait for the user's choice.
 
 use std::{
     num::NonZeroU32,
@@ -11,6 +12,7 @@ use std::{
 use drive_e2e::{eventually, random_bytes, Server};
 use drive_sync::{
     activity::{Monitor, Summary},
+    guard::Choice,
     profile::Profile,
     remote::{Remote, RemoteError},
     service::{ServiceConfig, SyncService},
@@ -85,5 +87,77 @@ fn pause_resume_activity_and_speed_limit() {
         "the limit did not hold: {elapsed:?}"
     );
 
+    runtime.block_on(service.stop());
+}
+
+/// An emptied folder: the service holds the deletions and says so; "keep"
+/// brings the files back, "delete" sends the deletions.
+#[test]
+fn held_deletions_wait_for_a_choice() {
+    std::env::set_var("DRIVE_CREDENTIALS", "file");
+    let server = Server::start().expect("drive-server");
+    let home = tempfile::tempdir().unwrap();
+    let folder = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let profile = Profile::open(home.path()).unwrap();
+    runtime
+        .block_on(profile.sign_in(&server.url(), "ann@example.com", "correct horse battery", "test", true))
+        .expect("registering");
+    let remote = profile.connect().unwrap();
+    for name in ["a.txt", "b.txt", "c.txt"] {
+        std::fs::write(folder.path().join(name), name).unwrap();
+    }
+    let monitor = Arc::new(Monitor::new());
+    let service = {
+        let _guard = runtime.enter();
+        SyncService::start(ServiceConfig {
+            root: folder.path().to_path_buf(),
+            ledger: profile.ledger_for(folder.path()).unwrap(),
+            remote: remote.clone(),
+            monitor: monitor.clone(),
+            paused: false,
+            rescan: Duration::from_secs(1),
+        })
+    };
+    assert!(eventually(Duration::from_secs(20), || on_server(
+        &runtime, &remote, "/c.txt"
+    )));
+    assert!(eventually(Duration::from_secs(10), || monitor.status().summary
+        == Summary::UpToDate));
+
+    let empty = || {
+        for name in ["a.txt", "b.txt", "c.txt"] {
+            std::fs::remove_file(folder.path().join(name)).unwrap();
+        }
+    };
+    empty();
+    let held = || {
+        monitor
+            .status()
+            .held
+            .is_some_and(|held| held.files == 3 && held.of == 3)
+    };
+    assert!(eventually(Duration::from_secs(20), held), "{:?}", monitor.status());
+    assert_eq!(monitor.status().summary.label(), "3 deleted files wait for your choice");
+    assert!(on_server(&runtime, &remote, "/a.txt"), "held, not sent");
+
+    service.decide(Choice::Keep);
+    assert!(
+        eventually(Duration::from_secs(20), || folder.path().join("c.txt").is_file()),
+        "kept: downloaded again"
+    );
+    assert_eq!(std::fs::read_to_string(folder.path().join("b.txt")).unwrap(), "b.txt");
+    assert!(eventually(Duration::from_secs(10), || monitor.status().summary
+        == Summary::UpToDate));
+
+    empty();
+    assert!(eventually(Duration::from_secs(20), held));
+    service.decide(Choice::Delete);
+    assert!(
+        eventually(Duration::from_secs(20), || !on_server(&runtime, &remote, "/a.txt")),
+        "confirmed: trashed on the server"
+    );
+    assert!(eventually(Duration::from_secs(10), || monitor.status().summary
+        == Summary::UpToDate));
     runtime.block_on(service.stop());
 }

@@ -8,7 +8,7 @@ export type Summary =
   | { state: "syncing"; files: number }
   | { state: "paused" }
   | { state: "offline"; message: string }
-  | { state: "behind"; pending: number; failed: number }
+  | { state: "behind"; pending: number; failed: number; held: number }
   | { state: "signed_out"; message: string }
   | { state: "error"; message: string };
 
@@ -17,12 +17,20 @@ export interface PathError {
   message: string;
 }
 
+/** Files deleted here whose deletion on the server waits for the user's choice. */
+export interface Held {
+  files: number;
+  of: number;
+  paths: string[];
+}
+
 export interface Status {
   /** The engine's event number when this status was set: the larger is the newer. */
   seq: number;
   summary: Summary;
   label: string;
   errors: PathError[];
+  held: Held | null;
   last_synced: string | null;
   uploaded_bytes: number;
   downloaded_bytes: number;
@@ -98,6 +106,7 @@ export const api = {
   pickFolder: () => invoke<string | null>("pick_folder"),
   chooseFolder: (path: string) => invoke<string>("choose_folder", { path }),
   setPaused: (paused: boolean) => invoke<void>("set_paused", { paused }),
+  decideHeld: (choice: "keep" | "delete") => invoke<void>("decide_held", { choice }),
   setLimits: (upKib: number | null, downKib: number | null) => invoke<void>("set_limits", { upKib, downKib }),
   setAutostart: (enabled: boolean) => invoke<void>("set_autostart", { enabled }),
   setIgnore: (patterns: string) => invoke<void>("set_ignore", { patterns }),

@@ -4,7 +4,7 @@ import {
   Activity as ActivityIcon, AlertTriangle, ArrowDown, ArrowUp, CheckCircle2, CloudOff, FolderOpen, FolderPlus,
   Gauge, Globe, LogOut, MoveRight, PauseCircle, Play, Pause, RefreshCw, Settings2, Trash2, User, Copy, Undo2,
 } from "lucide-preact";
-import { api, errorText, type Action, type Activity, type Snapshot, type Summary } from "./api";
+import { api, errorText, type Action, type Activity, type Held, type Snapshot, type Summary } from "./api";
 
 type Tab = "activity" | "account" | "folder" | "network" | "general";
 
@@ -112,10 +112,11 @@ function ActivityPanel({ snapshot }: { snapshot: Snapshot }) {
     const timer = setInterval(() => tick((n) => n + 1), 30_000);
     return () => clearInterval(timer);
   }, []);
-  const { errors } = snapshot.status;
+  const { errors, held } = snapshot.status;
   return (
     <>
       <h2>Activity</h2>
+      {held && <HeldDeletions held={held} />}
       {errors.length > 0 && (
         <div class="problems">
           <h3><AlertTriangle size={16} /> Not synced yet</h3>
@@ -134,6 +135,41 @@ function ActivityPanel({ snapshot }: { snapshot: Snapshot }) {
         </ul>
       )}
     </>
+  );
+}
+
+/** Many files deleted here at once: asked, never sent on trust. */
+function HeldDeletions({ held }: { held: Held }) {
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const decide = (choice: "keep" | "delete") => {
+    setBusy(true);
+    api.decideHeld(choice).then(
+      () => setBusy(false),
+      (e) => {
+        setBusy(false);
+        setError(errorText(e));
+      },
+    );
+  };
+  const shown = held.paths.slice(0, 5);
+  return (
+    <div id="held" class="problems held" role="alertdialog" aria-labelledby="held-title">
+      <h3 id="held-title"><AlertTriangle size={16} /> {held.files} of your {held.of} files were deleted here</h3>
+      <p class="muted small">
+        They are still on the server and on your other devices. If you did not mean to delete them (a disk that was
+        not mounted, a folder emptied by mistake), keep them and they come back here.
+      </p>
+      <ul>
+        {shown.map((path) => <li><span class="path">{path}</span></li>)}
+        {held.paths.length > shown.length && <li class="muted">and {held.paths.length - shown.length} more</li>}
+      </ul>
+      <div class="actions">
+        <button id="held-keep" class="primary" disabled={busy} onClick={() => decide("keep")}>Keep my files</button>
+        <button id="held-delete" disabled={busy} onClick={() => decide("delete")}>Delete them everywhere</button>
+      </div>
+      {error && <p class="error">{error}</p>}
+    </div>
   );
 }
 
