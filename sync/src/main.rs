@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use drive_sync::{
     app_socket,
     engine::{Engine, Report},
+    guard::DeleteGuard,
     profile::Profile,
     progress::{Direction, Progress},
     remote::RemoteError,
@@ -55,6 +56,10 @@ enum Command {
         /// of them (all synced files, over 1,000, or over half of them).
         #[arg(long)]
         confirm_deletions: bool,
+        /// Hold deletions on the server of more files than this in one pass
+        /// (besides all synced files, or over half of more than 50).
+        #[arg(long, default_value_t = DeleteGuard::default().max_files)]
+        hold_deletions_over: usize,
     },
     /// Show whether a folder is up to date, and what is pending, failing,
     /// held or left out (exit status as for `sync --once`).
@@ -283,13 +288,17 @@ fn report_lines(report: &Report) -> Vec<String> {
     lines
 }
 
-async fn sync(dir: PathBuf, once: bool, rescan: u64, confirm_deletions: bool) -> anyhow::Result<()> {
+async fn sync(dir: PathBuf, once: bool, rescan: u64, confirm_deletions: bool, max_files: usize) -> anyhow::Result<()> {
     let profile = profile()?;
     let remote = profile.connect()?;
     let ledger = profile.ledger_for(&dir)?;
-    let engine = Engine::open(&dir, &ledger, remote, Arc::new(Bars::new()))
+    let mut engine = Engine::open(&dir, &ledger, remote, Arc::new(Bars::new()))
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    engine.set_delete_guard(DeleteGuard {
+        max_files,
+        ..DeleteGuard::default()
+    });
     if confirm_deletions {
         engine.confirm_deletions();
     }
@@ -644,7 +653,8 @@ async fn main() -> std::process::ExitCode {
             once,
             rescan,
             confirm_deletions,
-        } => sync(dir, once, rescan, confirm_deletions).await,
+            hold_deletions_over,
+        } => sync(dir, once, rescan, confirm_deletions, hold_deletions_over).await,
         Command::Status { dir } => status(dir).await,
         Command::Unlink { dir } => unlink(dir).await,
         Command::Share(args) => share(args).await,

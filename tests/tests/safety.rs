@@ -298,3 +298,22 @@ fn a_file_still_being_written_is_not_reported_in_sync() {
     let size = api.tree().unwrap()["recording.wav"]["size"].as_u64().unwrap();
     assert_eq!(size, std::fs::metadata(&growing).unwrap().len());
 }
+
+#[test]
+fn the_deletion_threshold_is_configurable() {
+    let (server, a, _) = pair();
+    for i in 0..10 {
+        write(&a.path(&format!("{i}.txt")), format!("file {i}").as_bytes());
+    }
+    a.sync().unwrap();
+    for i in 0..3 {
+        std::fs::remove_file(a.path(&format!("{i}.txt"))).unwrap();
+    }
+    let dir = a.dir.path().to_str().unwrap();
+    let (code, _, stderr) = a.drive(&["sync", dir, "--once", "--hold-deletions-over", "2"]).unwrap();
+    assert_eq!(code, 4, "3 deletions over a threshold of 2 are held: {stderr}");
+    assert_eq!(server_paths(&server).len(), 10);
+    // Under the default threshold, 3 of 10 go through.
+    a.sync().unwrap();
+    assert_eq!(server_paths(&server).len(), 7);
+}
