@@ -21,7 +21,7 @@ use crate::{
     planner::{self, Op},
     progress::{Progress, RunState},
     remote::{Remote, RemoteError},
-    remote_tree::{file_name, is_within, LocalView, RemoteTree},
+    remote_tree::{ancestors, file_name, is_within, LocalView, RemoteTree},
     scanner::{self, LocalItem, LocalKind, Scan},
     transfer::{self, Stats, TransferError},
 };
@@ -140,6 +140,9 @@ pub struct Engine {
     guard: DeleteGuard,
     /// What the user chose for the deletions held back, for the next pass.
     decisions: Decisions,
+    /// Items whose names the disk spells otherwise than NFC, by relative
+    /// path, as the last scan found them.
+    disk_paths: Mutex<HashMap<String, PathBuf>>,
 }
 
 impl Engine {
@@ -187,6 +190,7 @@ impl Engine {
             rules,
             guard: DeleteGuard::default(),
             decisions: Decisions::default(),
+            disk_paths: Mutex::default(),
         };
         tracing::info!(folder = %engine.root.display(), ?rules, "opened");
         engine.check_account().await?;
@@ -358,7 +362,8 @@ impl Engine {
             self.keep_held().await?;
         }
         self.pull(Duration::ZERO).await?;
-        let (scan, mut ledger) = self.scan().await?;
+        let (mut scan, mut ledger) = self.scan().await?;
+        *self.disk_paths.lock().unwrap_or_else(|p| p.into_inner()) = std::mem::take(&mut scan.disk_paths);
         let ignore = IgnoreRules::load(&self.root, scan.ignore_files());
         // Ignored is not deleted: a synced path that became ignored is
         // forgotten, and left alone on both sides.

@@ -154,9 +154,10 @@ impl StateDir {
         }
     }
 
-    /// Moves a local file deleted by the server into the trash, under
-    /// `trash/YYYY-MM-DD/` at its relative path, rather than deleting it.
-    pub fn trash(&self, rel: &str) -> Result<PathBuf, FolderError> {
+    /// Moves a local file deleted by the server (`rel`, at `source` on
+    /// disk) into the trash, under `trash/YYYY-MM-DD/` at its relative path,
+    /// rather than deleting it.
+    pub fn trash(&self, rel: &str, source: &Path) -> Result<PathBuf, FolderError> {
         let day = chrono::Local::now().format("%Y-%m-%d").to_string();
         let base = self.dir.join(TRASH_DIR).join(day);
         let mut target = local_path(&base, rel);
@@ -168,7 +169,7 @@ impl StateDir {
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent).map_err(io_err("creating the local trash"))?;
         }
-        std::fs::rename(local_path(&self.root, rel), &target).map_err(io_err(format!("moving {rel} to the trash")))?;
+        std::fs::rename(source, &target).map_err(io_err(format!("moving {rel} to the trash")))?;
         Ok(target)
     }
 
@@ -241,10 +242,11 @@ mod tests {
         std::fs::create_dir_all(root.path().join("a")).unwrap();
         std::fs::write(root.path().join("a/x.txt"), b"1").unwrap();
         let state = StateDir::open(root.path(), false).unwrap();
-        let kept = state.trash("a/x.txt").unwrap();
+        let file = root.path().join("a/x.txt");
+        let kept = state.trash("a/x.txt", &file).unwrap();
         assert_eq!(std::fs::read(&kept).unwrap(), b"1");
         std::fs::write(root.path().join("a/x.txt"), b"2").unwrap();
-        let again = state.trash("a/x.txt").unwrap();
+        let again = state.trash("a/x.txt", &file).unwrap();
         assert_ne!(kept, again, "a second deletion of the same path keeps both");
         state.purge_trash(Duration::from_secs(3600));
         assert!(kept.exists(), "today's trash stays");

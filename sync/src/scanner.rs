@@ -52,6 +52,9 @@ pub struct Scan {
     pub skipped: Vec<Skipped>,
     /// Files being written to while they were read: left for a later pass.
     pub changing: Vec<String>,
+    /// Where an item lives on disk when its name there is not in NFC (the
+    /// key): the engine reads and writes it there.
+    pub disk_paths: HashMap<String, PathBuf>,
 }
 
 impl Scan {
@@ -84,22 +87,28 @@ pub fn local_path(root: &Path, rel: &str) -> PathBuf {
     rel.split('/').fold(root.to_path_buf(), |path, name| path.join(name))
 }
 
-fn relative(root: &Path, path: &Path) -> Result<String, String> {
+/// The relative `/`-path of `path`, its names in Unicode NFC as the server
+/// keeps them, and whether the disk spells it otherwise (NFD, as macOS
+/// often writes names).
+fn relative(root: &Path, path: &Path) -> Result<(String, bool), String> {
     let rel = path.strip_prefix(root).map_err(|_| "outside the folder".to_owned())?;
     let mut names = Vec::new();
+    let mut respelled = false;
     for component in rel.components() {
         let name = component
             .as_os_str()
             .to_str()
             .ok_or_else(|| "the name is not valid UTF-8".to_owned())?;
-        match validate_name(name) {
-            Ok(valid) if valid == name => names.push(valid),
-            Ok(_) => return Err("the name is not in Unicode NFC form; rename it to sync it".to_owned()),
-            Err(e) => return Err(e.to_string()),
-        }
+        let valid = validate_name(name).map_err(|e| e.to_string())?;
+        respelled |= valid != name;
+        names.push(valid);
     }
-    Ok(names.join("/"))
+    Ok((names.join("/"), respelled))
 }
+
+/// Why an item whose name differs from another's only by its Unicode form is
+/// left alone.
+const TWIN: &str = "another item here has the same name in another Unicode form; rename one of them to sync it";
 
 pub fn scan(root: &Path, ledger: &HashMap<String, Entry>) -> Scan {
     let mut overrides = OverrideBuilder::new(root);
@@ -128,7 +137,7 @@ pub fn scan(root: &Path, ledger: &HashMap<String, Entry>) -> Scan {
             Err(err) => {
                 let path = match &err {
                     ignore::Error::WithPath { path, .. } => {
-                        relative(root, path).unwrap_or_else(|_| path.display().to_string())
+                        relative(root, path).map_or_else(|_| path.display().to_string(), |(rel, _)| rel)
                     }
                     _ => String::new(),
                 };
@@ -143,7 +152,27 @@ pub fn scan(root: &Path, ledger: &HashMap<String, Entry>) -> Scan {
             continue;
         }
         let rel = match relative(root, entry.path()) {
-            Ok(rel) => rel,
+            Ok((rel, respelled)) => {
+                // One name, two spellings (possible on Linux): the NFC one
+                // syncs, the other is left alone.
+                if respelled && (result.items.contains_key(&rel) || result.disk_paths.contains_key(&rel)) {
+                    result.skipped.push(Skipped {
+                        path: entry.path().display().to_string(),
+                        reason: TWIN.into(),
+                    });
+                    continue;
+                }
+                if respelled {
+                    result.disk_paths.insert(rel.clone(), entry.path().to_path_buf());
+                } else if let Some(twin) = result.disk_paths.remove(&rel) {
+                    result.items.remove(&rel);
+                    result.skipped.push(Skipped {
+                        path: twin.display().to_string(),
+                        reason: TWIN.into(),
+                    });
+                }
+                rel
+            }
             Err(reason) => {
                 result.skipped.push(Skipped {
                     path: entry.path().display().to_string(),

@@ -182,20 +182,21 @@ pub fn manifest_content_id(manifest: &Manifest) -> String {
     chunker::content_id(&chunks)
 }
 
-/// Downloads a revision to `root/rel`. `expected` is what the local path must
+/// Downloads a revision to `target` (in the folder `root`, whose state dir
+/// holds the temp file). `expected` is what the local path must
 /// still be when the new content replaces it (`None`: it must not exist), so
 /// that an edit made meanwhile is never overwritten.
 pub async fn download(
     remote: &Remote,
     root: &Path,
-    rel: &str,
+    target: &Path,
     node_id: NodeId,
     revision: RevisionId,
     expected: Option<Stats>,
     progress: Arc<dyn Progress>,
 ) -> Result<Downloaded, TransferError> {
     let manifest = remote.manifest(node_id, Some(revision)).await?;
-    let target = scanner::local_path(root, rel);
+    let target = target.to_path_buf();
 
     // Blocks the old local copy already holds are copied, not fetched.
     let local_blocks: HashMap<BlockHash, (u64, u64)> = match expected {

@@ -317,3 +317,52 @@ fn the_deletion_threshold_is_configurable() {
     a.sync().unwrap();
     assert_eq!(server_paths(&server).len(), 7);
 }
+
+#[test]
+fn nfd_names_on_disk_sync_as_their_nfc_name_without_duplicates() {
+    let (server, a, b) = pair();
+    // As macOS often writes them: "é" as e + combining acute.
+    let (nfd, nfc) = ("cafe\u{301}", "caf\u{e9}");
+    write(&a.path(&format!("{nfd}/menu.txt")), b"croissant");
+    write(&a.path(&format!("re\u{301}sume\u{301}.txt")), b"cv");
+    a.sync().unwrap();
+    let on_server = server_paths(&server);
+    assert!(on_server.contains(&format!("{nfc}/menu.txt")), "{on_server:?}");
+    assert!(on_server.contains(&"r\u{e9}sum\u{e9}.txt".to_owned()), "{on_server:?}");
+    b.sync().unwrap();
+    // Edited elsewhere: the NFD file is updated in place, not doubled.
+    write(&b.path(&format!("{nfc}/menu.txt")), b"croissant, pain au chocolat");
+    write(&b.path(&format!("{nfc}/new.txt")), b"new");
+    b.sync().unwrap();
+    a.sync().unwrap();
+    assert_eq!(
+        std::fs::read(a.path(&format!("{nfd}/menu.txt"))).unwrap(),
+        b"croissant, pain au chocolat"
+    );
+    assert!(
+        a.path(&format!("{nfd}/new.txt")).is_file(),
+        "new files land in the folder as it is spelled"
+    );
+    let tree = a.tree();
+    assert_eq!(tree.len(), 4, "no NFC twin was created: {tree:?}");
+    // A twin in the other form (possible on Linux) is never merged with
+    // it: the synced folder keeps the name, the newcomer is kept as a
+    // conflicted copy beside it.
+    write(&a.path(nfc), b"a file named like the folder");
+    a.sync().unwrap();
+    assert_eq!(
+        std::fs::read(a.path(&format!("{nfd}/menu.txt"))).unwrap(),
+        b"croissant, pain au chocolat"
+    );
+    let copy = std::fs::read_dir(a.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .find(|name| name.contains("conflicted copy"))
+        .expect("the newcomer kept as a conflicted copy");
+    assert_eq!(std::fs::read(a.path(&copy)).unwrap(), b"a file named like the folder");
+    let on_server = server_paths(&server);
+    assert!(
+        on_server.contains(&copy) && on_server.contains(&format!("{nfc}/menu.txt")),
+        "{on_server:?}"
+    );
+}

@@ -92,7 +92,22 @@ impl Engine {
         }
     }
 
+    /// Where a relative path lives on disk: under the folder, by its names,
+    /// or where the last scan found it spelled otherwise (NFD).
     pub(super) fn local(&self, rel: &str) -> PathBuf {
+        let respelled = self.disk_paths.lock().unwrap_or_else(|p| p.into_inner());
+        if !respelled.is_empty() {
+            for prefix in std::iter::once(rel).chain(ancestors(rel)) {
+                if let Some(disk) = respelled.get(prefix) {
+                    let rest = rel[prefix.len()..].trim_start_matches('/');
+                    return if rest.is_empty() {
+                        disk.clone()
+                    } else {
+                        scanner::local_path(disk, rest)
+                    };
+                }
+            }
+        }
         scanner::local_path(&self.root, rel)
     }
 
@@ -257,7 +272,7 @@ impl Engine {
                 let downloaded = transfer::download(
                     &self.remote,
                     &self.root,
-                    path,
+                    &self.local(path),
                     *node_id,
                     *revision,
                     expected,

@@ -23,7 +23,7 @@ impl Engine {
                 if !unchanged(path, &target) {
                     return Err(EngineError::Refused("it changed locally; kept".into()));
                 }
-                self.state.trash(path)?;
+                self.state.trash(path, &target)?;
                 Ok(())
             }
             LocalKind::Folder => {
@@ -42,7 +42,7 @@ impl Engine {
                     if entry.is_dir() {
                         let _ = std::fs::remove_dir(&entry);
                     } else if is_within(&rel, path) && unchanged(&rel, &entry) {
-                        self.state.trash(&rel)?;
+                        self.state.trash(&rel, &entry)?;
                     }
                 }
                 Ok(())
