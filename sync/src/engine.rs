@@ -18,7 +18,7 @@ use crate::{
     io_error::{io_err, IoError},
     ledger::{Entry, Ledger, LedgerError, RemoteNode},
     local_names::FsRules,
-    planner::{self, Op},
+    planner::{self, Op, Subtrees},
     progress::{Progress, RunState},
     remote::{Remote, RemoteError},
     remote_tree::{ancestors, file_name, is_within, LocalView, RemoteTree},
@@ -143,6 +143,8 @@ pub struct Engine {
     /// Items whose names the disk spells otherwise than NFC, by relative
     /// path, as the last scan found them.
     disk_paths: Mutex<HashMap<String, PathBuf>>,
+    /// The ignore rules of the last scan.
+    ignore: Mutex<Arc<IgnoreRules>>,
 }
 
 impl Engine {
@@ -180,6 +182,7 @@ impl Engine {
             .await
             .map_err(|e| LedgerError::Task(e.to_string()))??;
         let host = gethostname::gethostname().to_string_lossy().into_owned();
+        let root_for_rules = root.clone();
         let engine = Self {
             root,
             remote,
@@ -191,65 +194,11 @@ impl Engine {
             guard: DeleteGuard::default(),
             decisions: Decisions::default(),
             disk_paths: Mutex::default(),
+            ignore: Mutex::new(Arc::new(IgnoreRules::new(&root_for_rules))),
         };
         tracing::info!(folder = %engine.root.display(), ?rules, "opened");
         engine.check_account().await?;
         Ok(engine)
-    }
-
-    /// The folder and its ledger belong to one account on one server: a
-    /// folder synced as someone else (or with another server) is refused,
-    /// never reconciled against this account's tree.
-    async fn check_account(&self) -> Result<()> {
-        let user = self.remote.me().await?;
-        let current = Link {
-            server: self.remote.session().await.server,
-            user_id: user.id,
-            email: user.email.clone(),
-        };
-        let linked = self
-            .with_ledger(|l| {
-                let field = |key| l.meta(key);
-                let server = field("server")?;
-                let user_id = field("user_id")?.and_then(|v| v.parse().ok());
-                let email = field("email")?;
-                let root_id = field("root_id")?;
-                Ok((server.zip(user_id).zip(email), root_id))
-            })
-            .await?;
-        let root_id = user.root_id.to_string();
-        match linked {
-            (Some(((server, user_id), email)), _) => {
-                let ledgers = Link { server, user_id, email };
-                if !ledgers.same_account(&current) {
-                    return Err(FolderError::LinkedElsewhere {
-                        folder: self.root.display().to_string(),
-                        linked: ledgers.to_string(),
-                        current: current.to_string(),
-                    }
-                    .into());
-                }
-            }
-            // A ledger from before links: its root tells whose it is.
-            (None, Some(known)) if known != root_id => {
-                return Err(FolderError::LinkedElsewhere {
-                    folder: self.root.display().to_string(),
-                    linked: "another account".into(),
-                    current: current.to_string(),
-                }
-                .into());
-            }
-            _ => {}
-        }
-        self.state.check_link(&current)?;
-        let link = current.clone();
-        self.with_ledger(move |l| {
-            l.set_meta("server", &link.server)?;
-            l.set_meta("user_id", &link.user_id.to_string())?;
-            l.set_meta("email", &link.email)?;
-            l.set_meta("root_id", &root_id)
-        })
-        .await
     }
 
     /// Lets the next pass send the deletions held back by the mass-delete
@@ -296,6 +245,9 @@ impl Engine {
             let (cursor, known_server) = self.with_ledger(|l| Ok((l.cursor()?, l.meta("server_id")?))).await?;
             let page = self.remote.changes(cursor, wait).await?;
             let other_server = known_server.is_some_and(|known| !page.server_id.is_empty() && known != page.server_id);
+            if other_server {
+                self.check_same_person().await?;
+            }
             if other_server || page.cursor < cursor {
                 // Restored from a backup, or another database behind the same
                 // address: the cursor and the agreed state mean nothing there.
@@ -347,35 +299,49 @@ impl Engine {
     async fn scan(&self) -> Result<(Scan, HashMap<String, Entry>)> {
         let entries = self.with_ledger(|l| l.entries()).await?;
         let root = self.root.clone();
-        tokio::task::spawn_blocking(move || {
-            let scan = scanner::scan(&root, &entries);
-            (scan, entries)
-        })
-        .await
-        .map_err(|e| EngineError::Refused(format!("the scan failed: {e}")))
+        let scan = tokio::task::spawn_blocking(move || scanner::scan(&root, &entries).map(|scan| (scan, entries)))
+            .await
+            .map_err(|e| EngineError::Refused(format!("the scan failed: {e}")))?;
+        Ok(scan.map_err(io_err(format!("reading the folder {}", self.root.display())))?)
     }
 
     /// Pulls remote changes, scans, and plans one pass.
     async fn plan_pass(&self) -> Result<Pass> {
+        // A choice applies to what the user was shown: the deletions the
+        // last pass held, no others.
         let choice = self.decisions.take();
-        if choice == Some(Choice::Keep) {
-            self.keep_held().await?;
-        }
+        let shown = match choice {
+            Some(_) => self.last_report().await?.and_then(|report| report.held),
+            None => None,
+        };
+        let confirmed = match (choice, shown) {
+            (Some(Choice::Keep), Some(held)) => {
+                self.keep_held(held).await?;
+                Vec::new()
+            }
+            (Some(Choice::Delete), Some(held)) => held.paths,
+            _ => Vec::new(),
+        };
         self.pull(Duration::ZERO).await?;
         let (mut scan, mut ledger) = self.scan().await?;
         *self.disk_paths.lock().unwrap_or_else(|p| p.into_inner()) = std::mem::take(&mut scan.disk_paths);
-        let ignore = IgnoreRules::load(&self.root, scan.ignore_files());
+        let ignore = Arc::new(std::mem::replace(&mut scan.ignore, IgnoreRules::new(&self.root)));
+        *self.ignore.lock().unwrap_or_else(|p| p.into_inner()) = ignore.clone();
         // Ignored is not deleted: a synced path that became ignored is
-        // forgotten, and left alone on both sides.
-        let ignored: Vec<String> = ledger
+        // forgotten, and left alone on both sides. So is a path that no
+        // longer passes the name rule (from a ledger older than the rule).
+        let forgotten: Vec<String> = ledger
             .iter()
-            .filter(|(path, entry)| ignore.is_ignored(path, entry.kind == NodeKind::Folder))
+            .filter(|(path, entry)| {
+                ignore.is_ignored(path, entry.kind == NodeKind::Folder) || !self.rules.holds_path(path)
+            })
             .map(|(path, _)| path.clone())
             .collect();
-        if !ignored.is_empty() {
-            tracing::info!(count = ignored.len(), "forgetting paths that are now ignored");
-            ledger.retain(|path, _| !ignored.iter().any(|i| is_within(path, i)));
-            self.with_ledger(move |l| ignored.iter().try_for_each(|path| l.remove_tree(path)))
+        if !forgotten.is_empty() {
+            tracing::info!(count = forgotten.len(), "forgetting paths that are now ignored");
+            let gone: Subtrees = forgotten.iter().cloned().collect();
+            ledger.retain(|path, _| !gone.covers(path));
+            self.with_ledger(move |l| forgotten.iter().try_for_each(|path| l.remove_tree(path)))
                 .await?;
         }
         let tree = self.remote_tree(&ledger, &ignore).await?;
@@ -396,11 +362,7 @@ impl Engine {
             ledger: &ledger,
             remote: &tree,
         });
-        let (ops, held) = if choice == Some(Choice::Delete) {
-            (ops, None)
-        } else {
-            self.guard.check(ops, &ledger)
-        };
+        let (ops, held) = self.guard.check(ops, &ledger, &confirmed);
         if let Some(held) = &held {
             tracing::warn!(
                 files = held.files,
@@ -429,10 +391,7 @@ impl Engine {
 
     /// The user chose to keep the files whose deletion was held: what the
     /// last pass held is forgotten as synced, so that it downloads again.
-    async fn keep_held(&self) -> Result<()> {
-        let Some(held) = self.last_report().await?.and_then(|report| report.held) else {
-            return Ok(());
-        };
+    async fn keep_held(&self, held: Held) -> Result<()> {
         tracing::info!(files = held.files, "restoring the files whose deletion was held");
         self.with_ledger(move |l| held.paths.iter().try_for_each(|path| l.remove_tree(path)))
             .await
@@ -605,6 +564,7 @@ impl Engine {
     }
 }
 
+mod account;
 mod execute;
 mod local;
 

@@ -33,6 +33,14 @@ pub enum FolderError {
         linked: String,
         current: String,
     },
+    #[error(
+        "{0} looks empty or replaced (its .drive/link.json is gone, but it was synced): if it is a disk that is \
+         not mounted, mount it; to sync it anew as it is, run `drive unlink {0}` (the next sync compares and \
+         deletes nothing)"
+    )]
+    Replaced(String),
+    #[error("{path}: the folder's link is damaged ({why}); run `drive unlink {folder}` to sync it anew")]
+    BadLink { folder: String, path: String, why: String },
     #[error(transparent)]
     Io(#[from] IoError),
 }
@@ -105,16 +113,28 @@ impl StateDir {
         self.dir.join(TMP_DIR)
     }
 
-    /// The link recorded in the folder, if any.
-    pub fn link(&self) -> Option<Link> {
-        let bytes = std::fs::read(self.dir.join(LINK_FILE)).ok()?;
-        serde_json::from_slice(&bytes).ok()
+    /// The link recorded in the folder, if any; a link that cannot be read
+    /// is an error, never taken for none.
+    pub fn link(&self) -> Result<Option<Link>, FolderError> {
+        let path = self.dir.join(LINK_FILE);
+        let bad = |why: String| FolderError::BadLink {
+            folder: self.root.display().to_string(),
+            path: path.display().to_string(),
+            why,
+        };
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| bad(e.to_string())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(bad(e.to_string())),
+        }
     }
 
     /// Ties the folder to `current`, or refuses if it is tied to another
-    /// account or server.
-    pub fn check_link(&self, current: &Link) -> Result<(), FolderError> {
-        match self.link() {
+    /// account or server. `synced`: the ledger says this folder was synced
+    /// (and linked) before, so a missing link means the folder was replaced
+    /// or its disk is not mounted.
+    pub fn check_link(&self, current: &Link, synced: bool) -> Result<(), FolderError> {
+        match self.link()? {
             Some(linked) if linked.same_account(current) => {
                 if linked != *current {
                     self.write_link(current)?;
@@ -126,6 +146,7 @@ impl StateDir {
                 linked: linked.to_string(),
                 current: current.to_string(),
             }),
+            None if synced => Err(FolderError::Replaced(self.root.display().to_string())),
             None => self.write_link(current),
         }
     }
@@ -133,7 +154,9 @@ impl StateDir {
     fn write_link(&self, link: &Link) -> Result<(), FolderError> {
         let json = serde_json::to_vec_pretty(link).unwrap_or_default();
         let tmp = self.dir.join(format!("{LINK_FILE}.tmp"));
-        std::fs::write(&tmp, json).map_err(io_err("writing the folder's link"))?;
+        let mut file = File::create(&tmp).map_err(io_err("writing the folder's link"))?;
+        std::io::Write::write_all(&mut file, &json).map_err(io_err("writing the folder's link"))?;
+        file.sync_all().map_err(io_err("writing the folder's link"))?;
         std::fs::rename(&tmp, self.dir.join(LINK_FILE)).map_err(io_err("writing the folder's link"))?;
         Ok(())
     }
@@ -226,14 +249,23 @@ mod tests {
     fn a_folder_belongs_to_one_account_on_one_server() {
         let root = tempfile::tempdir().unwrap();
         let state = StateDir::open(root.path(), false).unwrap();
-        state.check_link(&link("http://a", 1)).unwrap();
-        state.check_link(&link("http://a/", 1)).unwrap();
-        let other_user = state.check_link(&link("http://a", 2)).unwrap_err().to_string();
+        assert!(matches!(
+            state.check_link(&link("http://a", 1), true),
+            Err(FolderError::Replaced(_))
+        ));
+        state.check_link(&link("http://a", 1), false).unwrap();
+        state.check_link(&link("http://a/", 1), true).unwrap();
+        let other_user = state.check_link(&link("http://a", 2), true).unwrap_err().to_string();
         assert!(other_user.contains("user1@example.com on http://a"), "{other_user}");
         assert!(other_user.contains("user2@example.com on http://a"), "{other_user}");
-        assert!(state.check_link(&link("http://b", 1)).is_err());
+        assert!(state.check_link(&link("http://b", 1), true).is_err());
+        std::fs::write(root.path().join(".drive/link.json"), b"{garbage").unwrap();
+        assert!(matches!(
+            state.check_link(&link("http://a", 1), true),
+            Err(FolderError::BadLink { .. })
+        ));
         StateDir::unlink(root.path()).unwrap();
-        state.check_link(&link("http://b", 1)).unwrap();
+        state.check_link(&link("http://b", 1), false).unwrap();
     }
 
     #[test]

@@ -10,7 +10,10 @@ use std::{
 
 use drive_wire::NodeKind;
 
-use crate::{ledger::Entry, planner::Op, remote_tree::is_within};
+use crate::{
+    ledger::Entry,
+    planner::{Op, Subtrees},
+};
 
 /// When deletions on the server wait for a confirmation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -85,13 +88,20 @@ impl Decisions {
 impl DeleteGuard {
     /// Splits off the operations that trash on the server if there are too
     /// many of them; returns the operations to carry out and what is held.
-    pub fn check(&self, ops: Vec<Op>, ledger: &HashMap<String, Entry>) -> (Vec<Op>, Option<Held>) {
-        let trashed: Vec<&str> = ops
+    /// Deletions under `confirmed` (what the user was shown and confirmed)
+    /// go through and do not count.
+    pub fn check(
+        &self,
+        ops: Vec<Op>,
+        ledger: &HashMap<String, Entry>,
+        confirmed: &[String],
+    ) -> (Vec<Op>, Option<Held>) {
+        let confirmed: Subtrees = confirmed.iter().cloned().collect();
+        let unconfirmed = |op: &Op| matches!(op, Op::TrashRemote { path, .. } if !confirmed.covers(path));
+        let trashed: Subtrees = ops
             .iter()
-            .filter_map(|op| match op {
-                Op::TrashRemote { path, .. } => Some(path.as_str()),
-                _ => None,
-            })
+            .filter(|op| unconfirmed(op))
+            .map(|op| op.path().to_owned())
             .collect();
         if trashed.is_empty() {
             return (ops, None);
@@ -101,24 +111,18 @@ impl DeleteGuard {
             .filter(|(_, entry)| entry.kind == NodeKind::File)
             .map(|(path, _)| path)
             .collect();
-        let deleted = files
-            .iter()
-            .filter(|path| trashed.iter().any(|t| is_within(path, t)))
-            .count();
+        let deleted = files.iter().filter(|path| trashed.covers(path)).count();
         let all = deleted == files.len() && deleted > 1;
         let too_many = deleted > self.max_files || (files.len() > self.share_above && deleted * 2 > files.len());
         if !(all || too_many) {
             return (ops, None);
         }
+        let (kept, held): (Vec<Op>, Vec<Op>) = ops.into_iter().partition(|op| !unconfirmed(op));
         let held = Held {
             files: deleted,
             of: files.len(),
-            paths: trashed.iter().map(|p| (*p).to_owned()).collect(),
+            paths: held.iter().map(|op| op.path().to_owned()).collect(),
         };
-        let kept = ops
-            .into_iter()
-            .filter(|op| !matches!(op, Op::TrashRemote { .. }))
-            .collect();
         (kept, Some(held))
     }
 }
@@ -170,20 +174,29 @@ mod tests {
     #[test]
     fn an_emptied_folder_is_held() {
         let guard = DeleteGuard::default();
-        let (ops, held) = guard.check(trash(&["d"]), &ledger(3));
+        let (ops, held) = guard.check(trash(&["d"]), &ledger(3), &[]);
         let held = held.expect("all files deleted is held");
         assert_eq!((held.files, held.of), (3, 3));
         assert_eq!(ops, vec![Op::MkdirRemote { path: "new".into() }], "the rest goes on");
+        // Confirmed, exactly what was shown goes through; a new deletion is held.
+        let mut ledger = ledger(3);
+        let mut other = ledger["d/0.txt"].clone();
+        other.node_id = 99;
+        ledger.insert("other".into(), other);
+        let strict = DeleteGuard { max_files: 0, ..guard };
+        let (ops, held) = strict.check(trash(&["d", "other"]), &ledger, &["d".to_owned()]);
+        assert_eq!(ops.len(), 2, "the shown deletion and the folder go through: {ops:?}");
+        assert!(held.expect("the new deletion is held").paths == vec!["other".to_owned()]);
     }
 
     #[test]
     fn a_few_deletions_go_through() {
         let guard = DeleteGuard::default();
-        let (ops, held) = guard.check(trash(&["d/1.txt", "d/2.txt"]), &ledger(10));
+        let (ops, held) = guard.check(trash(&["d/1.txt", "d/2.txt"]), &ledger(10), &[]);
         assert!(held.is_none());
         assert_eq!(ops.len(), 3);
         // The one file there is: deleting it is no accident worth a question.
-        assert!(guard.check(trash(&["d/0.txt"]), &ledger(1)).1.is_none());
+        assert!(guard.check(trash(&["d/0.txt"]), &ledger(1), &[]).1.is_none());
     }
 
     #[test]
@@ -191,12 +204,12 @@ mod tests {
         let guard = DeleteGuard::default();
         let half: Vec<String> = (0..31).map(|i| format!("d/{i}.txt")).collect();
         let half: Vec<&str> = half.iter().map(String::as_str).collect();
-        assert!(guard.check(trash(&half), &ledger(60)).1.is_some());
-        assert!(guard.check(trash(&half[..30]), &ledger(60)).1.is_none());
+        assert!(guard.check(trash(&half), &ledger(60), &[]).1.is_some());
+        assert!(guard.check(trash(&half[..30]), &ledger(60), &[]).1.is_none());
         let small = DeleteGuard {
             max_files: 5,
             share_above: 50,
         };
-        assert!(small.check(trash(&half[..6]), &ledger(60)).1.is_some());
+        assert!(small.check(trash(&half[..6]), &ledger(60), &[]).1.is_some());
     }
 }

@@ -45,28 +45,29 @@ pub struct IgnoreRules {
 }
 
 impl IgnoreRules {
-    /// The built-in patterns, plus the `.driveignore` files at the given
-    /// relative paths (unreadable or broken lines are left out, as the
-    /// scanner's walk does).
-    pub fn load<'a>(root: &Path, ignore_files: impl IntoIterator<Item = &'a str>) -> Self {
+    /// The built-in patterns alone.
+    pub fn new(root: &Path) -> Self {
         let mut builtin = GitignoreBuilder::new(root);
         for pattern in BUILTIN_IGNORES {
             let _ = builtin.add_line(None, pattern);
         }
-        let mut files = BTreeMap::new();
-        for rel in ignore_files {
-            let folder = rel.rsplit_once('/').map_or("", |(folder, _)| folder);
-            let dir = crate::scanner::local_path(root, folder);
-            let mut builder = GitignoreBuilder::new(&dir);
-            let _ = builder.add(dir.join(IGNORE_FILE));
-            if let Ok(matcher) = builder.build() {
-                files.insert(folder.to_owned(), matcher);
-            }
-        }
         Self {
             root: root.to_path_buf(),
             builtin: builtin.build().unwrap_or_else(|_| Gitignore::empty()),
-            files,
+            files: BTreeMap::new(),
+        }
+    }
+
+    /// Adds the `.driveignore` of the folder at the relative path `folder`
+    /// ("" for the root), read from `file` (where it is on disk). Lines that
+    /// are not valid patterns are left out.
+    pub fn add_file(&mut self, folder: &str, file: &Path) {
+        // Patterns are relative to the folder as the rules name it (NFC),
+        // whatever its spelling on disk.
+        let mut builder = GitignoreBuilder::new(crate::scanner::local_path(&self.root, folder));
+        let _ = builder.add(file);
+        if let Ok(matcher) = builder.build() {
+            self.files.insert(folder.to_owned(), matcher);
         }
     }
 
@@ -100,7 +101,9 @@ mod tests {
         std::fs::write(root.path().join(IGNORE_FILE), "*.log\nbuild/\n").unwrap();
         std::fs::create_dir_all(root.path().join("sub")).unwrap();
         std::fs::write(root.path().join("sub").join(IGNORE_FILE), "!keep.log\nsecret.txt\n").unwrap();
-        let rules = IgnoreRules::load(root.path(), [IGNORE_FILE, "sub/.driveignore"]);
+        let mut rules = IgnoreRules::new(root.path());
+        rules.add_file("", &root.path().join(IGNORE_FILE));
+        rules.add_file("sub", &root.path().join("sub").join(IGNORE_FILE));
         assert!(rules.is_ignored("notes.tmp", false));
         assert!(rules.is_ignored("deep/down/Thumbs.db", false));
         assert!(rules.is_ignored("app.log", false));

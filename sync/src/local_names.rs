@@ -62,15 +62,16 @@ impl FsRules {
     /// platform's default.
     pub fn probe(dir: &Path) -> Self {
         let mut rules = Self::platform();
-        let lower = dir.join("case-probe-a");
-        let upper = dir.join("CASE-PROBE-A");
+        let unique = format!("{}-{}", std::process::id(), rand::random::<u32>());
+        let lower = dir.join(format!("case-probe-{unique}-a"));
+        let upper = dir.join(format!("CASE-PROBE-{unique}-A"));
         let _ = std::fs::remove_file(&lower);
         if std::fs::write(&lower, b"").is_ok() {
             rules.case_insensitive = upper.exists();
             let _ = std::fs::remove_file(&lower);
         }
         if !rules.windows_names {
-            let colon = dir.join("name-probe:a");
+            let colon = dir.join(format!("name-probe-{unique}:a"));
             match std::fs::write(&colon, b"") {
                 Ok(()) => {
                     let _ = std::fs::remove_file(&colon);
@@ -88,13 +89,22 @@ impl FsRules {
         if validate_name(name)? != name {
             return Err(Unsyncable::NotNfc);
         }
-        if top_level && self.fold(name) == self.fold(STATE_DIR) {
+        // Whatever the probe found: a folder may move to a disk that folds case.
+        if top_level && name.to_lowercase() == STATE_DIR {
             return Err(Unsyncable::StateDir);
         }
         if self.windows_names {
             check_windows(name)?;
         }
         Ok(())
+    }
+
+    /// Whether every name of a relative `/`-path passes [`FsRules::check`]
+    /// (for paths from the ledger, which an older client may have written).
+    pub fn holds_path(&self, path: &str) -> bool {
+        path.split('/')
+            .enumerate()
+            .all(|(i, name)| self.check(name, i == 0).is_ok())
     }
 
     /// The key under which this file system tells names apart.
@@ -172,7 +182,11 @@ mod tests {
             assert!(rules.check("report.txt", true).is_ok());
         }
         assert_eq!(WINDOWS.check(".DRIVE", true), Err(Unsyncable::StateDir));
-        assert!(POSIX.check(".DRIVE", true).is_ok());
+        assert_eq!(
+            POSIX.check(".DRIVE", true),
+            Err(Unsyncable::StateDir),
+            "whatever the probe says"
+        );
     }
 
     #[test]

@@ -119,13 +119,23 @@ impl Op {
 #[derive(Debug, Default)]
 pub(crate) struct Subtrees(HashSet<String>);
 
+impl FromIterator<String> for Subtrees {
+    fn from_iter<I: IntoIterator<Item = String>>(paths: I) -> Self {
+        Self(paths.into_iter().collect())
+    }
+}
+
 impl Subtrees {
-    fn push(&mut self, path: String) {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub(crate) fn push(&mut self, path: String) {
         self.0.insert(path);
     }
 
     /// `path` is one of them or lies under one.
-    fn covers(&self, path: &str) -> bool {
+    pub(crate) fn covers(&self, path: &str) -> bool {
         self.0.contains(path) || ancestors(path).any(|folder| self.0.contains(folder))
     }
 }

@@ -36,6 +36,8 @@ pub enum ProfileError {
     #[error(transparent)]
     Remote(#[from] RemoteError),
     #[error(transparent)]
+    Folder(#[from] crate::folder::FolderError),
+    #[error(transparent)]
     Io(#[from] IoError),
 }
 
@@ -174,6 +176,8 @@ impl Profile {
     /// server as a first sync does, and deletes nothing.
     pub fn unlink(&self, dir: &Path) -> Result<()> {
         let dir = std::fs::canonicalize(dir).map_err(io_err(format!("opening {}", dir.display())))?;
+        // Never under a running engine.
+        let _lock = crate::folder::StateDir::open(&dir, true)?;
         let ledger = self.ledger_of(&dir);
         for suffix in ["", "-wal", "-shm"] {
             let mut path = ledger.clone().into_os_string();

@@ -9,7 +9,6 @@ use std::{
 };
 
 use drive_wire::names::validate_name;
-use ignore::{overrides::OverrideBuilder, WalkBuilder};
 
 use crate::{
     chunker::{self, Chunk},
@@ -18,7 +17,7 @@ use crate::{
 
 /// Name of the hidden state directory inside a synced folder.
 pub const STATE_DIR: &str = ".drive";
-use crate::ignore_rules::BUILTIN_IGNORES;
+use crate::ignore_rules::IgnoreRules;
 pub use crate::ignore_rules::IGNORE_FILE;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +45,7 @@ pub struct Skipped {
     pub reason: String,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Scan {
     pub items: HashMap<String, LocalItem>,
     pub skipped: Vec<Skipped>,
@@ -55,16 +54,9 @@ pub struct Scan {
     /// Where an item lives on disk when its name there is not in NFC (the
     /// key): the engine reads and writes it there.
     pub disk_paths: HashMap<String, PathBuf>,
-}
-
-impl Scan {
-    /// The `.driveignore` files found, by relative path.
-    pub fn ignore_files(&self) -> impl Iterator<Item = &str> {
-        self.items
-            .keys()
-            .map(String::as_str)
-            .filter(|rel| crate::remote_tree::file_name(rel) == IGNORE_FILE)
-    }
+    /// The ignore rules the scan applied (built-in patterns and every
+    /// `.driveignore` it found), for the engine to apply to the rest.
+    pub ignore: IgnoreRules,
 }
 
 /// Stats of one path, for the quick check.
@@ -90,7 +82,7 @@ pub fn local_path(root: &Path, rel: &str) -> PathBuf {
 /// The relative `/`-path of `path`, its names in Unicode NFC as the server
 /// keeps them, and whether the disk spells it otherwise (NFD, as macOS
 /// often writes names).
-fn relative(root: &Path, path: &Path) -> Result<(String, bool), String> {
+pub(crate) fn relative(root: &Path, path: &Path) -> Result<(String, bool), String> {
     let rel = path.strip_prefix(root).map_err(|_| "outside the folder".to_owned())?;
     let mut names = Vec::new();
     let mut respelled = false;
@@ -110,60 +102,93 @@ fn relative(root: &Path, path: &Path) -> Result<(String, bool), String> {
 /// left alone.
 const TWIN: &str = "another item here has the same name in another Unicode form; rename one of them to sync it";
 
-pub fn scan(root: &Path, ledger: &HashMap<String, Entry>) -> Scan {
-    let mut overrides = OverrideBuilder::new(root);
-    for pattern in BUILTIN_IGNORES {
-        // In overrides, a leading '!' means "ignore".
-        let _ = overrides.add(&format!("!{pattern}"));
-    }
-    let _ = overrides.add(&format!("!/{STATE_DIR}/"));
-    let mut walk = WalkBuilder::new(root);
-    walk.hidden(false)
-        .parents(false)
-        .ignore(false)
-        .git_ignore(false)
-        .git_global(false)
-        .git_exclude(false)
-        .follow_links(false)
-        .add_custom_ignore_filename(IGNORE_FILE);
-    if let Ok(overrides) = overrides.build() {
-        walk.overrides(overrides);
-    }
-
-    let mut result = Scan::default();
-    for entry in walk.build() {
-        let entry = match entry {
-            Ok(entry) => entry,
-            Err(err) => {
-                let path = match &err {
-                    ignore::Error::WithPath { path, .. } => {
-                        relative(root, path).map_or_else(|_| path.display().to_string(), |(rel, _)| rel)
-                    }
-                    _ => String::new(),
-                };
+/// Reads the folder. The folder itself unreadable is an error (never an
+/// empty folder whose files were all deleted); anything below it that cannot
+/// be read is skipped and reported. Ignore rules are read as the walk goes,
+/// each folder's `.driveignore` before its entries, from the disk itself, so
+/// that what the scan leaves out and what the engine treats as ignored are
+/// one and the same.
+pub fn scan(root: &Path, ledger: &HashMap<String, Entry>) -> std::io::Result<Scan> {
+    let mut result = Scan {
+        items: HashMap::new(),
+        skipped: Vec::new(),
+        changing: Vec::new(),
+        disk_paths: HashMap::new(),
+        ignore: IgnoreRules::new(root),
+    };
+    std::fs::read_dir(root)?;
+    // Folders still to read: where they are on disk, and their relative path.
+    let mut folders = vec![(root.to_path_buf(), String::new())];
+    while let Some((dir, rel_dir)) = folders.pop() {
+        let ignore_file = dir.join(IGNORE_FILE);
+        if ignore_file.is_file() {
+            result.ignore.add_file(&rel_dir, &ignore_file);
+        }
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) => {
                 result.skipped.push(Skipped {
-                    path,
-                    reason: err.to_string(),
+                    path: rel_dir,
+                    reason: format!("cannot read the folder: {e}"),
                 });
                 continue;
             }
         };
-        if entry.depth() == 0 {
-            continue;
+        for entry in entries {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => {
+                    result.skipped.push(Skipped {
+                        path: rel_dir.clone(),
+                        reason: format!("cannot read the folder: {e}"),
+                    });
+                    continue;
+                }
+            };
+            if rel_dir.is_empty() && entry.file_name() == STATE_DIR {
+                continue;
+            }
+            if let Some(folder) = result.visit(root, &entry, ledger) {
+                folders.push(folder);
+            }
         }
-        let rel = match relative(root, entry.path()) {
+    }
+    Ok(result)
+}
+
+impl Scan {
+    /// Looks at one entry of a folder; returns it if it is a folder to read.
+    fn visit(
+        &mut self,
+        root: &Path,
+        entry: &std::fs::DirEntry,
+        ledger: &HashMap<String, Entry>,
+    ) -> Option<(PathBuf, String)> {
+        let result = self;
+        let path = entry.path();
+        let Ok(file_type) = entry.file_type() else {
+            result.skipped.push(Skipped {
+                path: path.display().to_string(),
+                reason: "cannot read its type".into(),
+            });
+            return None;
+        };
+        let rel = match relative(root, &path) {
             Ok((rel, respelled)) => {
+                if result.ignore.is_ignored(&rel, file_type.is_dir()) {
+                    return None;
+                }
                 // One name, two spellings (possible on Linux): the NFC one
                 // syncs, the other is left alone.
                 if respelled && (result.items.contains_key(&rel) || result.disk_paths.contains_key(&rel)) {
                     result.skipped.push(Skipped {
-                        path: entry.path().display().to_string(),
+                        path: path.display().to_string(),
                         reason: TWIN.into(),
                     });
-                    continue;
+                    return None;
                 }
                 if respelled {
-                    result.disk_paths.insert(rel.clone(), entry.path().to_path_buf());
+                    result.disk_paths.insert(rel.clone(), path.clone());
                 } else if let Some(twin) = result.disk_paths.remove(&rel) {
                     result.items.remove(&rel);
                     result.skipped.push(Skipped {
@@ -175,28 +200,27 @@ pub fn scan(root: &Path, ledger: &HashMap<String, Entry>) -> Scan {
             }
             Err(reason) => {
                 result.skipped.push(Skipped {
-                    path: entry.path().display().to_string(),
+                    path: path.display().to_string(),
                     reason,
                 });
-                continue;
+                return None;
             }
         };
-        let Some(file_type) = entry.file_type() else { continue };
         if file_type.is_symlink() {
             result.skipped.push(Skipped {
                 path: rel,
                 reason: "symbolic links are not synced".into(),
             });
-            continue;
+            return None;
         }
-        let (size, mtime_ns, inode, is_dir) = match stat(entry.path()) {
+        let (size, mtime_ns, inode, is_dir) = match stat(&path) {
             Ok(stats) => stats,
             Err(e) => {
                 result.skipped.push(Skipped {
                     path: rel,
                     reason: e.to_string(),
                 });
-                continue;
+                return None;
             }
         };
         if is_dir {
@@ -208,26 +232,26 @@ pub fn scan(root: &Path, ledger: &HashMap<String, Entry>) -> Scan {
                 content_id: None,
                 chunks: None,
             };
-            result.items.insert(rel, item);
-            continue;
+            result.items.insert(rel.clone(), item);
+            return Some((path, rel));
         }
         if !file_type.is_file() {
             result.skipped.push(Skipped {
                 path: rel,
                 reason: "not a regular file".into(),
             });
-            continue;
+            return None;
         }
         let known = ledger.get(&rel).filter(|e| {
             e.kind == drive_wire::NodeKind::File && e.size == size && e.mtime_ns == mtime_ns && e.inode == inode
         });
         let (content_id, chunks) = match known {
             Some(entry) => (entry.content_id.clone(), None),
-            None => match chunker::chunk_file(entry.path()) {
+            None => match chunker::chunk_file(&path) {
                 // A file written to while it was read would give a torn hash.
-                Ok(_) if stat(entry.path()).ok() != Some((size, mtime_ns, inode, false)) => {
+                Ok(_) if stat(&path).ok() != Some((size, mtime_ns, inode, false)) => {
                     result.changing.push(rel);
-                    continue;
+                    return None;
                 }
                 Ok(chunks) => (Some(chunker::content_id(&chunks)), Some(chunks)),
                 Err(e) => {
@@ -235,7 +259,7 @@ pub fn scan(root: &Path, ledger: &HashMap<String, Entry>) -> Scan {
                         path: rel,
                         reason: format!("cannot read: {e}"),
                     });
-                    continue;
+                    return None;
                 }
             },
         };
@@ -250,6 +274,6 @@ pub fn scan(root: &Path, ledger: &HashMap<String, Entry>) -> Scan {
                 chunks,
             },
         );
+        None
     }
-    result
 }

@@ -188,7 +188,12 @@ impl Engine {
                 let target = self.local(to);
                 // A case-only rename on a case-insensitive file system finds
                 // the item itself at its new name.
-                let itself = |a: &Path, b: &Path| matches!((transfer::stats(a), transfer::stats(b)), (Ok(a), Ok(b)) if a.inode == b.inode && a.inode != 0);
+                let itself = |a: &Path, b: &Path| match (transfer::stats(a), transfer::stats(b)) {
+                    (Ok(a), Ok(b)) if a.inode != 0 => a.inode == b.inode,
+                    // No inodes (Windows): a case-only rename is itself.
+                    (Ok(_), Ok(_)) => self.rules.case_insensitive && self.rules.fold(from) == self.rules.fold(to),
+                    _ => false,
+                };
                 if target.exists() && !itself(&self.local(from), &target) {
                     return Err(EngineError::Refused(format!("{to} already exists locally")));
                 }

@@ -27,21 +27,23 @@ impl Engine {
                 Ok(())
             }
             LocalKind::Folder => {
-                // Deepest first; what is not known to be in sync (an ignored
-                // file, one written meanwhile) stays, and so do its folders:
-                // the next pass uploads it again rather than lose it.
+                // Deepest first. What is in sync goes to the trash, and so do
+                // ignored droppings (`.DS_Store`), which would otherwise keep
+                // the folder, and with it the server's deletion, from
+                // happening here. What is not known to be in sync (written
+                // meanwhile) stays, and so do its folders: the next pass
+                // uploads it again rather than lose it.
+                let ignore = self.ignore.lock().unwrap_or_else(|p| p.into_inner()).clone();
                 let mut entries = walk(&target);
                 entries.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
                 for entry in entries {
-                    let rel = entry
-                        .strip_prefix(&self.root)
-                        .ok()
-                        .and_then(|p| p.to_str())
-                        .map(|p| p.replace(std::path::MAIN_SEPARATOR, "/"))
-                        .unwrap_or_default();
+                    // Relative to the folder, in NFC, whatever the disk's spelling.
+                    let Ok((rel, _)) = scanner::relative(&self.root, &entry) else {
+                        continue;
+                    };
                     if entry.is_dir() {
                         let _ = std::fs::remove_dir(&entry);
-                    } else if is_within(&rel, path) && unchanged(&rel, &entry) {
+                    } else if is_within(&rel, path) && (unchanged(&rel, &entry) || ignore.is_ignored(&rel, false)) {
                         self.state.trash(&rel, &entry)?;
                     }
                 }
@@ -79,7 +81,7 @@ impl Engine {
     /// returns the copy's path.
     pub(super) fn move_aside(&self, path: &str, folder: &str) -> Result<String> {
         let date = chrono::Local::now().format("%Y-%m-%d").to_string();
-        let copy = free_conflicted_path(&self.root, path, folder, &self.host, &date)
+        let copy = free_conflicted_path(|rel| self.local(rel).exists(), path, folder, &self.host, &date)
             .ok_or_else(|| EngineError::Refused("too many conflicted copies".into()))?;
         std::fs::rename(self.local(path), self.local(&copy))
             .map_err(io_err(format!("keeping a conflicted copy of {path}")))?;
@@ -107,7 +109,13 @@ impl Engine {
 
 /// The first free `NAME (conflicted copy HOST DATE[ N]).EXT` for the item at
 /// `path`, in `folder` ("" for the root); `None` once 99 are taken.
-fn free_conflicted_path(root: &Path, path: &str, folder: &str, host: &str, date: &str) -> Option<String> {
+fn free_conflicted_path(
+    taken: impl Fn(&str) -> bool,
+    path: &str,
+    folder: &str,
+    host: &str,
+    date: &str,
+) -> Option<String> {
     (1..100)
         .map(|n| {
             let name = conflicted_name(file_name(path), host, date, n);
@@ -117,7 +125,7 @@ fn free_conflicted_path(root: &Path, path: &str, folder: &str, host: &str, date:
                 format!("{folder}/{name}")
             }
         })
-        .find(|candidate| !scanner::local_path(root, candidate).exists())
+        .find(|candidate| !taken(candidate))
 }
 
 /// Everything under `dir`, itself included, without following links.
@@ -165,11 +173,11 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         std::fs::write(root.path().join("a (conflicted copy h d).txt"), "taken").unwrap();
         assert_eq!(
-            free_conflicted_path(root.path(), "Shared/docs/a.txt", "", "h", "d").as_deref(),
+            free_conflicted_path(|rel| root.path().join(rel).exists(), "Shared/docs/a.txt", "", "h", "d").as_deref(),
             Some("a (conflicted copy h d 2).txt")
         );
         assert_eq!(
-            free_conflicted_path(root.path(), "Shared/a.txt", "mine", "h", "d").as_deref(),
+            free_conflicted_path(|rel| root.path().join(rel).exists(), "Shared/a.txt", "mine", "h", "d").as_deref(),
             Some("mine/a (conflicted copy h d).txt")
         );
     }
