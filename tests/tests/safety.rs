@@ -366,3 +366,52 @@ fn nfd_names_on_disk_sync_as_their_nfc_name_without_duplicates() {
         "{on_server:?}"
     );
 }
+
+#[test]
+fn ignore_files_that_ignore_themselves_or_re_include_builtins_delete_nothing() {
+    let (server, a, b) = pair();
+    write(&a.path("app.log"), b"log");
+    write(&a.path(".hidden"), b"dotfile");
+    write(&a.path("keep.txt"), b"keep");
+    a.sync().unwrap();
+    // An ignore file that ignores itself (and every dotfile) still counts.
+    write(&a.path(".driveignore"), b".*\n*.log\n");
+    a.sync().unwrap();
+    a.sync().unwrap();
+    let on_server = server_paths(&server);
+    for kept in ["app.log", ".hidden", "keep.txt"] {
+        assert!(on_server.contains(&kept.to_owned()), "{kept} trashed: {on_server:?}");
+    }
+    // A `!` re-including a built-in pattern: the file syncs and stays.
+    write(&b.path(".driveignore"), b"!*.tmp\n");
+    write(&b.path("draft.tmp"), b"wanted");
+    b.sync().unwrap();
+    b.sync().unwrap();
+    assert!(server_paths(&server).contains(&"draft.tmp".to_owned()));
+    assert_eq!(std::fs::read(b.path("draft.tmp")).unwrap(), b"wanted");
+}
+
+#[test]
+fn a_folder_whose_state_is_gone_is_refused_not_emptied() {
+    let (server, a, _) = pair();
+    write(&a.path("one.txt"), b"1");
+    a.sync().unwrap();
+    // As an unmounted disk's empty mount point, or a folder recreated empty.
+    for entry in std::fs::read_dir(a.dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            std::fs::remove_dir_all(&path).unwrap();
+        } else {
+            std::fs::remove_file(&path).unwrap();
+        }
+    }
+    let dir = a.dir.path().to_str().unwrap();
+    let (code, _, stderr) = a.drive(&["sync", dir, "--once"]).unwrap();
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("looks empty or replaced"), "{stderr}");
+    assert_eq!(server_paths(&server), vec!["one.txt"]);
+    // Unlinked on purpose: the next sync brings the files back.
+    assert_eq!(a.drive(&["unlink", dir]).unwrap().0, 0);
+    a.sync().unwrap();
+    assert_eq!(std::fs::read(a.path("one.txt")).unwrap(), b"1");
+}
