@@ -105,10 +105,6 @@ impl StateDir {
         Ok(state)
     }
 
-    pub fn path(&self) -> &Path {
-        &self.dir
-    }
-
     pub fn tmp(&self) -> PathBuf {
         self.dir.join(TMP_DIR)
     }

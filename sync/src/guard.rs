@@ -40,7 +40,8 @@ pub struct Held {
     pub files: usize,
     /// Files synced in all.
     pub of: usize,
-    /// The paths sent to the trash (a folder stands for what is under it).
+    /// The paths that would be sent to the trash (a folder stands for what
+    /// is under it).
     pub paths: Vec<String>,
 }
 

@@ -47,7 +47,8 @@ pub struct RemoteTree {
 
 impl RemoteTree {
     /// The tree as a case-sensitive file system that takes any valid name
-    /// sees it, ignoring nothing.
+    /// sees it, ignoring nothing (for tests of the planner).
+    #[cfg(test)]
     pub fn build(root_id: NodeId, nodes: Vec<RemoteNode>) -> Self {
         let known = HashMap::new();
         let view = LocalView {
