@@ -27,42 +27,68 @@ fn on_server(runtime: &tokio::runtime::Runtime, remote: &Remote, path: &str) -> 
     }
 }
 
-#[test]
-fn pause_resume_activity_and_speed_limit() {
-    // Tokens in a file in the temp home, never in the user's keyring.
-    std::env::set_var("DRIVE_CREDENTIALS", "file");
-    let server = Server::start().expect("drive-server");
-    let home = tempfile::tempdir().unwrap();
-    let folder = tempfile::tempdir().unwrap();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let profile = Profile::open(home.path()).unwrap();
-    runtime
-        .block_on(profile.sign_in(&server.url(), "ann@example.com", "correct horse battery", "test", true))
-        .expect("registering");
-    let remote = profile.connect().unwrap();
-    let monitor = Arc::new(Monitor::new());
-    let service = {
-        let _guard = runtime.enter();
+/// A signed-in profile, a folder and a sync service over them, against a
+/// server of their own.
+struct Setup {
+    _server: Server,
+    _home: tempfile::TempDir,
+    folder: tempfile::TempDir,
+    runtime: tokio::runtime::Runtime,
+    remote: Remote,
+    monitor: Arc<Monitor>,
+}
+
+impl Setup {
+    fn new() -> Self {
+        // Tokens in a file in the temp home, never in the user's keyring.
+        std::env::set_var("DRIVE_CREDENTIALS", "file");
+        let server = Server::start().expect("drive-server");
+        let home = tempfile::tempdir().unwrap();
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let profile = Profile::open(home.path()).unwrap();
+        runtime
+            .block_on(profile.sign_in(&server.url(), "ann@example.com", drive_e2e::PASSWORD, "test", true))
+            .expect("registering");
+        Setup {
+            remote: profile.connect().unwrap(),
+            _server: server,
+            _home: home,
+            folder: tempfile::tempdir().unwrap(),
+            runtime,
+            monitor: Arc::new(Monitor::new()),
+        }
+    }
+
+    fn start(&self, paused: bool) -> SyncService {
+        let profile = Profile::open(self._home.path()).unwrap();
+        let _guard = self.runtime.enter();
         SyncService::start(ServiceConfig {
-            root: folder.path().to_path_buf(),
-            ledger: profile.ledger_for(folder.path()).unwrap(),
-            remote: remote.clone(),
-            monitor: monitor.clone(),
-            paused: true,
+            root: self.folder.path().to_path_buf(),
+            ledger: profile.ledger_for(self.folder.path()).unwrap(),
+            remote: self.remote.clone(),
+            monitor: self.monitor.clone(),
+            paused,
             rescan: Duration::from_secs(1),
         })
-    };
+    }
+}
+
+#[test]
+fn pause_resume_activity_and_speed_limit() {
+    let setup = Setup::new();
+    let (folder, runtime, remote, monitor) = (&setup.folder, &setup.runtime, &setup.remote, &setup.monitor);
+    let service = setup.start(true);
     assert!(service.is_paused());
     assert!(eventually(Duration::from_secs(10), || monitor.status().summary == Summary::Paused));
 
     std::fs::write(folder.path().join("a.txt"), "while paused").unwrap();
     std::thread::sleep(Duration::from_secs(2));
-    assert!(!on_server(&runtime, &remote, "/a.txt"), "a paused service uploaded");
+    assert!(!on_server(runtime, remote, "/a.txt"), "a paused service uploaded");
     assert_eq!(monitor.status().summary, Summary::Paused);
 
     service.set_paused(false);
     assert!(
-        eventually(Duration::from_secs(20), || on_server(&runtime, &remote, "/a.txt")),
+        eventually(Duration::from_secs(20), || on_server(runtime, remote, "/a.txt")),
         "not uploaded after resuming"
     );
     assert!(eventually(Duration::from_secs(10), || monitor.status().summary
@@ -78,7 +104,7 @@ fn pause_resume_activity_and_speed_limit() {
     let started = Instant::now();
     std::fs::write(folder.path().join("big.bin"), random_bytes(1, 300 * 1024)).unwrap();
     assert!(
-        eventually(Duration::from_secs(30), || on_server(&runtime, &remote, "/big.bin")),
+        eventually(Duration::from_secs(30), || on_server(runtime, remote, "/big.bin")),
         "not uploaded under the limit"
     );
     let elapsed = started.elapsed();
@@ -94,33 +120,14 @@ fn pause_resume_activity_and_speed_limit() {
 /// brings the files back, "delete" sends the deletions.
 #[test]
 fn held_deletions_wait_for_a_choice() {
-    std::env::set_var("DRIVE_CREDENTIALS", "file");
-    let server = Server::start().expect("drive-server");
-    let home = tempfile::tempdir().unwrap();
-    let folder = tempfile::tempdir().unwrap();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let profile = Profile::open(home.path()).unwrap();
-    runtime
-        .block_on(profile.sign_in(&server.url(), "ann@example.com", "correct horse battery", "test", true))
-        .expect("registering");
-    let remote = profile.connect().unwrap();
+    let setup = Setup::new();
+    let (folder, runtime, remote, monitor) = (&setup.folder, &setup.runtime, &setup.remote, &setup.monitor);
     for name in ["a.txt", "b.txt", "c.txt"] {
         std::fs::write(folder.path().join(name), name).unwrap();
     }
-    let monitor = Arc::new(Monitor::new());
-    let service = {
-        let _guard = runtime.enter();
-        SyncService::start(ServiceConfig {
-            root: folder.path().to_path_buf(),
-            ledger: profile.ledger_for(folder.path()).unwrap(),
-            remote: remote.clone(),
-            monitor: monitor.clone(),
-            paused: false,
-            rescan: Duration::from_secs(1),
-        })
-    };
+    let service = setup.start(false);
     assert!(eventually(Duration::from_secs(20), || on_server(
-        &runtime, &remote, "/c.txt"
+        runtime, remote, "/c.txt"
     )));
     assert!(eventually(Duration::from_secs(10), || monitor.status().summary
         == Summary::UpToDate));
@@ -139,7 +146,7 @@ fn held_deletions_wait_for_a_choice() {
     };
     assert!(eventually(Duration::from_secs(20), held), "{:?}", monitor.status());
     assert_eq!(monitor.status().summary.label(), "3 deleted files wait for your choice");
-    assert!(on_server(&runtime, &remote, "/a.txt"), "held, not sent");
+    assert!(on_server(runtime, remote, "/a.txt"), "held, not sent");
 
     service.decide(Choice::Keep);
     assert!(
@@ -154,7 +161,7 @@ fn held_deletions_wait_for_a_choice() {
     assert!(eventually(Duration::from_secs(20), held));
     service.decide(Choice::Delete);
     assert!(
-        eventually(Duration::from_secs(20), || !on_server(&runtime, &remote, "/a.txt")),
+        eventually(Duration::from_secs(20), || !on_server(runtime, remote, "/a.txt")),
         "confirmed: trashed on the server"
     );
     assert!(eventually(Duration::from_secs(10), || monitor.status().summary
