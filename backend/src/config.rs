@@ -2,7 +2,7 @@
 
 use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::storage::metadata::redact_url;
 
@@ -20,11 +20,29 @@ pub enum BlobStoreKind {
     S3,
 }
 
+/// Who may create an account through `POST /api/v1/auth/register`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Registration {
+    /// Anyone who can reach the server.
+    Open,
+    /// Only with a single-use invite token (`drive-server invite create`).
+    Invite,
+    /// Nobody: accounts are made with `drive-server user add`.
+    Closed,
+}
+
 #[derive(Clone, Parser)]
 #[command(
     name = "drive-server",
     version,
-    about = "The drive server: accounts, files, blocks, changes feed"
+    about = "The drive server: accounts, files, blocks, changes feed",
+    after_help = "Without a command, serves. The commands act directly on the database of \
+                  --data-dir (or --database-url) and exit; they may run while the server runs:\n  \
+                  drive-server --data-dir DIR user add EMAIL      (password read from standard input)\n  \
+                  drive-server --data-dir DIR user list\n  \
+                  drive-server --data-dir DIR user disable EMAIL\n  \
+                  drive-server --data-dir DIR user enable EMAIL\n  \
+                  drive-server --data-dir DIR invite create [--expires 7d]"
 )]
 pub struct Config {
     /// Directory for the embedded SQLite database, the blob store and the server's keys.
@@ -123,6 +141,13 @@ pub struct Config {
     #[arg(long, env = "DRIVE_GC_GRACE", default_value_t = 24 * 3600)]
     pub gc_grace: u64,
 
+    /// How long a block that `POST /uploads` answered as missing counts
+    /// against the uploader's quota while it is not committed, in seconds
+    /// (the lifetime of an upload; see docs/API.md, "Quota and uploads in
+    /// flight"). Asking again does not extend it. Keep it under --gc-grace.
+    #[arg(long, env = "DRIVE_UPLOAD_RESERVATION", default_value_t = 3600)]
+    pub upload_reservation: u64,
+
     /// Seconds between garbage collection passes (one pass per interval across
     /// all instances sharing the database).
     #[arg(long, env = "DRIVE_GC_INTERVAL", default_value_t = 3600)]
@@ -144,6 +169,16 @@ pub struct Config {
     #[arg(long, env = "DRIVE_LOGIN_RATE_PER_IP", default_value_t = 60)]
     pub login_rate_per_ip: u32,
 
+    /// Who may create an account through the API: `open` (anyone), `invite`
+    /// (with a token from `drive-server invite create`) or `closed` (only
+    /// `drive-server user add`).
+    #[arg(long, env = "DRIVE_REGISTRATION", value_enum, default_value_t = Registration::Open)]
+    pub registration: Registration,
+
+    /// Registration attempts allowed per hour from one address.
+    #[arg(long, env = "DRIVE_REGISTER_RATE_PER_IP", default_value_t = 20)]
+    pub register_rate_per_ip: u32,
+
     /// Log format on standard error.
     #[arg(long, env = "DRIVE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -151,6 +186,74 @@ pub struct Config {
     /// Check the database and blob store for consistency, print what is wrong and exit.
     #[arg(long)]
     pub check: bool,
+
+    /// An administration command instead of serving.
+    #[command(subcommand)]
+    pub command: Option<AdminCommand>,
+}
+
+/// Commands that act directly on the database and exit.
+#[derive(Debug, Clone, Subcommand)]
+pub enum AdminCommand {
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage invitations (for `--registration invite`).
+    #[command(subcommand)]
+    Invite(InviteCommand),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum UserCommand {
+    /// Create an account, whatever `--registration` says. The password is the
+    /// first line of standard input (at least 8 characters).
+    Add {
+        email: String,
+        /// Read the password from standard input (the default; for scripts
+        /// that like to say so).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List the accounts: email, id, created, disabled, used/quota bytes.
+    List,
+    /// Disable an account: it can no longer sign in or refresh (403
+    /// `account_disabled`), and its sessions are revoked now.
+    Disable { email: String },
+    /// Enable a disabled account again.
+    Enable { email: String },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum InviteCommand {
+    /// Create a single-use invite token and print it (it is shown only once).
+    Create {
+        /// How long the invite is valid: a number with s, m, h or d (e.g. 7d, 12h).
+        #[arg(long, default_value = "7d", value_parser = parse_duration)]
+        expires: Duration,
+    },
+}
+
+/// `90s`, `30m`, `12h`, `7d` (a bare number is seconds).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 7d, 12h, 30m or 90s"))?;
+    let unit = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => return Err(format!("{text:?} is not a duration like 7d, 12h, 30m or 90s")),
+    };
+    match number.checked_mul(unit) {
+        Some(secs) if secs > 0 => Ok(Duration::from_secs(secs)),
+        _ => Err(format!("{text:?} is not a positive duration")),
+    }
 }
 
 impl Config {
@@ -179,6 +282,10 @@ impl Config {
 
     pub fn gc_grace(&self) -> Duration {
         Duration::from_secs(self.gc_grace)
+    }
+
+    pub fn upload_reservation(&self) -> Duration {
+        Duration::from_secs(self.upload_reservation.max(1))
     }
 
     pub fn gc_interval(&self) -> Duration {
@@ -232,9 +339,30 @@ impl fmt::Display for Config {
         }
         writeln!(f, "gc_grace = {} s", self.gc_grace)?;
         writeln!(f, "gc_interval = {} s", self.gc_interval)?;
+        writeln!(f, "upload_reservation = {} s", self.upload_reservation)?;
         writeln!(f, "gc_worker = {}", !self.no_gc_worker)?;
         writeln!(f, "login_rate_per_account = {}/min", self.login_rate_per_account)?;
         writeln!(f, "login_rate_per_ip = {}/min", self.login_rate_per_ip)?;
+        writeln!(f, "registration = {:?}", self.registration)?;
+        writeln!(f, "register_rate_per_ip = {}/h", self.register_rate_per_ip)?;
         write!(f, "log_format = {:?}", self.log_format)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::parse_duration;
+
+    #[test]
+    fn durations_take_a_unit() {
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86400)));
+        assert_eq!(parse_duration("12h"), Ok(Duration::from_secs(12 * 3600)));
+        assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        for bad in ["", "d", "0d", "7w", "-1d", "1.5h"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -62,6 +62,12 @@ pub enum ApiError {
     CrossOwnerMove,
     #[error("this user already has access to this item or to something inside it through another share")]
     AlreadyShared,
+    #[error("registration is closed on this server: ask its operator for an account")]
+    RegistrationClosed,
+    #[error("this invite is not valid: it is wrong, already used or expired")]
+    InvalidInvite,
+    #[error("this account is disabled")]
+    AccountDisabled,
     #[error("an account with this email already exists")]
     EmailTaken,
     #[error("an item with this name already exists in that folder")]
@@ -113,7 +119,8 @@ impl ApiError {
             }
             InvalidCredentials | Unauthorized(_) | InvalidToken | PasswordRequired => StatusCode::UNAUTHORIZED,
             LinkExpired | LinkRevoked | LinkExhausted => StatusCode::GONE,
-            InvalidSignature | UrlExpired | ReadOnly | OwnerOnly => StatusCode::FORBIDDEN,
+            InvalidSignature | UrlExpired | ReadOnly | OwnerOnly | RegistrationClosed | InvalidInvite
+            | AccountDisabled => StatusCode::FORBIDDEN,
             NotFound | UnknownUser => StatusCode::NOT_FOUND,
             EmailTaken | NameTaken | AlreadyShared | StaleRevision(_) => StatusCode::CONFLICT,
             QuotaExceeded { .. } | PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -153,6 +160,9 @@ impl ApiError {
             OwnerOnly => "owner_only",
             CrossOwnerMove => "cross_owner_move",
             AlreadyShared => "already_shared",
+            RegistrationClosed => "registration_closed",
+            InvalidInvite => "invalid_invite",
+            AccountDisabled => "account_disabled",
             EmailTaken => "email_taken",
             NameTaken => "name_taken",
             StaleRevision(_) => "stale_revision",

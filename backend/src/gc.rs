@@ -17,6 +17,9 @@
 //!   older than the grace period, and only after the collector inserted a
 //!   marked row for them, which fails if an upload registered the block first.
 //!
+//! Upload reservations (see `uploads`) that expired are deleted by each pass:
+//! the quota checks ignore them already, this only keeps the table small.
+//!
 //! One pass at a time across all instances sharing the database: the pass
 //! runs under the `gc` lease (see [`Lease`]), renewed between batches; a pass
 //! that lost its lease stops. Photo objects are not this module's business:
@@ -58,6 +61,8 @@ pub struct GcReport {
     pub unregistered: usize,
     /// Objects whose deletion failed; their rows stay marked for the next pass.
     pub failed: usize,
+    /// Expired upload reservations deleted.
+    pub expired_reservations: usize,
 }
 
 /// A named lease in the `leases` table, held by this process's token.
@@ -208,12 +213,15 @@ pub async fn run_pass(db: &Db, blobs: &dyn BlobStore, grace: Duration, lease: &L
             report.unregistered += finish(db, blobs, &claimed, &mut report.failed).await?;
         }
 
+        report.expired_reservations = delete_expired_reservations(db, now_ms()).await?;
+
         let deleted = report.unused + report.unregistered;
         metrics::counter!("drive_gc_blocks_deleted_total").increment(deleted as u64);
         tracing::info!(
             unused = report.unused,
             unregistered = report.unregistered,
             failed = report.failed,
+            expired_reservations = report.expired_reservations,
             elapsed_ms = started.elapsed().as_millis() as u64,
             "gc pass done"
         );
@@ -221,6 +229,18 @@ pub async fn run_pass(db: &Db, blobs: &dyn BlobStore, grace: Duration, lease: &L
     }
     .instrument(span)
     .await
+}
+
+/// Deletes the upload reservations expired at `now`; returns how many.
+pub async fn delete_expired_reservations(db: &Db, now: i64) -> Result<usize, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let deleted = sqlx::query("DELETE FROM upload_reservations WHERE expires_at <= $1")
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    tx.commit().await?;
+    Ok(deleted as usize)
 }
 
 fn parse(hashes: Vec<String>) -> Vec<BlockHash> {
@@ -342,5 +362,35 @@ mod tests {
         assert!(!a.claim(&db, 3500, 9000).await.unwrap());
         b.release(&db).await.unwrap();
         assert!(a.claim(&db, 3500, 9000).await.unwrap(), "released");
+    }
+
+    #[tokio::test]
+    async fn expired_upload_reservations_are_deleted_and_live_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open_sqlite(&dir.path().join("metadata.db")).await.unwrap();
+        let mut tx = db.begin().await.unwrap();
+        sqlx::query(
+            "INSERT INTO users (id, email, password_hash, quota_bytes, created_at) VALUES (1, 'a@b.c', '', 0, 0)",
+        )
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        for (hash, expires_at) in [("aa", 1000), ("bb", 2000), ("cc", 3000)] {
+            sqlx::query(
+                "INSERT INTO upload_reservations (user_id, hash, size, created_at, expires_at) VALUES (1, $1, 10, 0, $2)",
+            )
+            .bind(hash)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+        assert_eq!(delete_expired_reservations(&db, 2000).await.unwrap(), 2);
+        let left: Vec<String> = sqlx::query_scalar("SELECT hash FROM upload_reservations")
+            .fetch_all(db.reader())
+            .await
+            .unwrap();
+        assert_eq!(left, ["cc"]);
     }
 }

@@ -6,6 +6,7 @@
 //! [`app`] builds the whole HTTP service from an [`AppState`]; `main.rs` only
 //! reads the configuration, opens the stores and serves it.
 
+pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod blobs;

@@ -9,7 +9,11 @@ use sha2::Sha256;
 use tracing_subscriber::EnvFilter;
 
 use drive_server::{
-    auth::{rate_limit::LoginLimiter, tokens::TokenKeys},
+    admin,
+    auth::{
+        rate_limit::{LoginLimiter, RegisterLimiter},
+        tokens::TokenKeys,
+    },
     changes::ChangeHub,
     check,
     config::{BlobStoreKind, Config, LogFormat},
@@ -22,6 +26,12 @@ use drive_server::{
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
     init_tracing(config.log_format);
+    if let Some(command) = config.command.clone() {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating the data dir {}", config.data_dir.display()))?;
+        let db = Db::connect(&config.database_url()).await?;
+        return admin::run(&db, &config, command).await;
+    }
     eprintln!("drive-server {} configuration:\n{config}", env!("CARGO_PKG_VERSION"));
 
     std::fs::create_dir_all(&config.data_dir)
@@ -74,6 +84,7 @@ async fn main() -> anyhow::Result<()> {
     let state = AppState::new(Inner {
         tokens: TokenKeys::new(&derive_key(&secret, "access-token"), config.access_token_ttl()),
         login_limiter: LoginLimiter::new(config.login_rate_per_account, config.login_rate_per_ip),
+        register_limiter: RegisterLimiter::new(config.register_rate_per_ip),
         link_limiter: LoginLimiter::new(config.login_rate_per_account, config.login_rate_per_ip),
         link_cookie_key: derive_key(&secret, "link-cookie"),
         public_url: public_url.trim_end_matches('/').to_owned(),
@@ -203,6 +214,7 @@ fn spawn_housekeeping(state: AppState, metrics: metrics_exporter_prometheus::Pro
         loop {
             tick.tick().await;
             state.login_limiter.shrink();
+            state.register_limiter.shrink();
             state.link_limiter.shrink();
             metrics.run_upkeep();
         }

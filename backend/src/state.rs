@@ -5,7 +5,10 @@ use std::sync::Arc;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::{
-    auth::{rate_limit::LoginLimiter, tokens::TokenKeys},
+    auth::{
+        rate_limit::{LoginLimiter, RegisterLimiter},
+        tokens::TokenKeys,
+    },
     changes::ChangeHub,
     config::Config,
     photos::PhotoJobs,
@@ -26,6 +29,8 @@ pub struct Inner {
     pub local_blobs: Option<Arc<LocalBlobStore>>,
     pub tokens: TokenKeys,
     pub login_limiter: LoginLimiter,
+    /// Registrations per client address.
+    pub register_limiter: RegisterLimiter,
     /// Password attempts on public links, keyed by link id.
     pub link_limiter: LoginLimiter,
     /// Signs the cookie that proves a link's password was given.

@@ -2,6 +2,46 @@
 //! missing, PUT them to presigned URLs, commit. Step 1 and step 3 take the
 //! same request, so a client that crashed in between simply starts again and
 //! is told only what is still missing.
+//!
+//! # Quota and uploads in flight
+//!
+//! A block the server answers as missing at step 1 is *reserved* for the
+//! uploader: a row `(user_id, hash, size, expires_at)` in
+//! `upload_reservations`, alive for `--upload-reservation` (1 hour by
+//! default, well under the garbage collector's `--gc-grace`). A live
+//! reservation counts against the uploader's quota like committed bytes do,
+//! so blocks PUT but never committed cannot pile up past the quota (they
+//! used to: nothing counted them until a commit). The rule:
+//!
+//! - Step 1 refuses with 413 `quota_exceeded` when `used + held + cost`
+//!   exceeds the quota, where `held` is the uploader's live reservations of
+//!   blocks *not* in this request and `cost` what this upload takes: the
+//!   file's growth or the bytes it holds (its blocks reserved already plus
+//!   those it reserves now), whichever is larger; a replacement that shrinks
+//!   the file is credited what it frees (`cost = holds - shrink`). A block
+//!   already reserved by the uploader counts once, whatever the number of
+//!   requests naming it; a block stored already (in any revision) is not
+//!   missing, so reserves nothing. Only a request that reserves something
+//!   new or grows a file can be refused.
+//! - Asking again for a block whose reservation is live leaves it as it is:
+//!   re-asking does not extend it, so an upload cannot hold quota forever.
+//!   Once expired it is ignored by every check, and the next ask reserves it
+//!   anew (and it counts again). The garbage collector deletes expired rows.
+//! - A commit deletes the committer's reservations of the blocks it commits,
+//!   in its transaction, before it charges the file to the owner's quota;
+//!   that charge (like a restore's) is refused when the owner's used bytes,
+//!   the growth and the owner's remaining live reservations together exceed
+//!   the quota. So a committed file counts once: as used bytes, not also as
+//!   reservations.
+//!
+//! The cost: an account near its quota is refused uploads it could commit,
+//! for up to `--upload-reservation` after an abandoned upload (the room comes
+//! back by itself when the reservations expire); an edit needs room for its
+//! new blocks until it is committed, even when the file does not grow; and
+//! every step 1 that reserves something is a write transaction that takes
+//! the uploader's `users` row, so one user's uploads take turns there. In
+//! an editor's upload into someone else's folder the blocks are reserved
+//! against the editor (the uploader), the commit is charged to the owner.
 
 use std::collections::BTreeMap;
 
@@ -220,6 +260,144 @@ pub async fn register_blocks(tx: &mut Tx, blocks: &[(BlockHash, u64)]) -> ApiRes
     Ok(())
 }
 
+/// The user's reservations that have not expired at `now`: hash -> size.
+async fn live_reservations(conn: &mut Connection, user: UserId, now: i64) -> ApiResult<BTreeMap<BlockHash, u64>> {
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT hash, size FROM upload_reservations WHERE user_id = $1 AND expires_at > $2")
+            .bind(user)
+            .bind(now)
+            .fetch_all(conn)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(hash, size)| Some((hash.parse().ok()?, size.max(0) as u64)))
+        .collect())
+}
+
+/// Bytes of the user's reservations that have not expired at `now`.
+pub async fn reserved_bytes(conn: &mut Connection, user: UserId, now: i64) -> ApiResult<u64> {
+    Ok(live_reservations(conn, user, now).await?.values().sum())
+}
+
+/// The quota rule of step 1 (see the module documentation): the blocks of
+/// `missing` to reserve now, or 413 if the upload does not fit. `growth` is
+/// the file's, when the uploader pays for it (their own folder).
+fn assess(
+    used: i64,
+    quota: i64,
+    live: &BTreeMap<BlockHash, u64>,
+    content: &Content,
+    missing: &[(BlockHash, u64)],
+    growth: Option<i64>,
+) -> ApiResult<Vec<(BlockHash, u64)>> {
+    let (mut held_own, mut held_other) = (0u64, 0u64);
+    for (hash, &size) in live {
+        if content.sizes.contains_key(hash) {
+            held_own += size;
+        } else {
+            held_other += size;
+        }
+    }
+    let fresh: Vec<(BlockHash, u64)> = missing
+        .iter()
+        .filter(|(hash, _)| !live.contains_key(hash))
+        .copied()
+        .collect();
+    let new: u64 = fresh.iter().map(|(_, size)| size).sum();
+    let holds = i64::try_from(held_own + new).unwrap_or(i64::MAX);
+    let cost = match growth {
+        Some(growth) if growth >= 0 => growth.max(holds),
+        Some(shrink) => holds.saturating_add(shrink),
+        None => holds,
+    };
+    let taken = used
+        .max(0)
+        .saturating_add(i64::try_from(held_other).unwrap_or(i64::MAX));
+    let adds = new > 0 || growth.is_some_and(|growth| growth > 0);
+    if adds && taken.saturating_add(cost) > quota {
+        return Err(ApiError::QuotaExceeded {
+            used: taken as u64,
+            quota: quota.max(0) as u64,
+            needed: cost.max(0) as u64,
+        });
+    }
+    Ok(fresh)
+}
+
+/// Checks step 1 against the uploader's quota and reserves the blocks it
+/// answers as missing (see the module documentation). A reservation that is
+/// live stays as it is; an expired one is replaced. Takes the uploader's
+/// `users` row first, so that their step 1s and commits take turns (on
+/// PostgreSQL) and two of them cannot both pass on the same room.
+async fn reserve(
+    state: &AppState,
+    user: UserId,
+    content: &Content,
+    missing: &[(BlockHash, u64)],
+    growth: Option<i64>,
+) -> ApiResult<()> {
+    let now = now_ms();
+    if missing.is_empty() {
+        // Nothing to reserve: the check alone, as the commit will make it.
+        let mut conn = state.db.reader().acquire().await?;
+        let (used, quota): (i64, i64) = sqlx::query_as("SELECT used_bytes, quota_bytes FROM users WHERE id = $1")
+            .bind(user)
+            .fetch_one(&mut *conn)
+            .await?;
+        let live = live_reservations(&mut conn, user, now).await?;
+        assess(used, quota, &live, content, missing, growth)?;
+        return Ok(());
+    }
+    let mut tx = state.db.begin().await?;
+    let (used, quota): (i64, i64) =
+        sqlx::query_as("UPDATE users SET used_bytes = used_bytes WHERE id = $1 RETURNING used_bytes, quota_bytes")
+            .bind(user)
+            .fetch_one(&mut *tx)
+            .await?;
+    let live = live_reservations(&mut tx, user, now).await?;
+    let fresh = assess(used, quota, &live, content, missing, growth)?;
+    let lifetime = i64::try_from(state.config.upload_reservation().as_millis()).unwrap_or(i64::MAX);
+    for (hash, size) in &fresh {
+        sqlx::query(
+            "INSERT INTO upload_reservations (user_id, hash, size, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (user_id, hash) DO UPDATE \
+             SET size = excluded.size, created_at = excluded.created_at, expires_at = excluded.expires_at \
+             WHERE upload_reservations.expires_at <= excluded.created_at",
+        )
+        .bind(user)
+        .bind(hash.to_string())
+        .bind(*size as i64)
+        .bind(now)
+        .bind(now.saturating_add(lifetime))
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    if !fresh.is_empty() {
+        tracing::debug!(blocks = fresh.len(), "upload reserved");
+    }
+    Ok(())
+}
+
+/// Deletes the user's reservations of `hashes`, expired or not (a commit of
+/// those blocks).
+async fn release_reservations(tx: &mut Tx, user: UserId, hashes: &[BlockHash]) -> ApiResult<()> {
+    let hashes: Vec<String> = hashes.iter().map(ToString::to_string).collect();
+    for chunk in hashes.chunks(500) {
+        let sql = format!(
+            "DELETE FROM upload_reservations WHERE user_id = $1 AND hash IN ({})",
+            placeholders(2, chunk.len())
+        );
+        let mut query = sqlx::query(&sql).bind(user);
+        for hash in chunk {
+            query = query.bind(hash);
+        }
+        query.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 /// Step 1: which blocks the server lacks, each with a presigned PUT URL.
 #[utoipa::path(post, path = "/api/v1/uploads", tag = "uploads", security(("bearer" = [])), request_body = CommitRequest,
     responses((status = 200, body = UploadPlan), (status = 400, body = drive_wire::ErrorBody), (status = 409, body = drive_wire::ErrorBody), (status = 413, body = drive_wire::ErrorBody)))]
@@ -235,6 +413,9 @@ async fn prepare(
     check_quota(&mut conn, target.owner, old_size, content.size).await?;
     drop(conn);
     let missing = sort_blocks(&state, &content).await?;
+    // The file's growth is the uploader's to pay only in their own folders.
+    let growth = (target.owner == auth.user_id).then(|| content.size as i64 - old_size as i64);
+    reserve(&state, auth.user_id, &content, &missing, growth).await?;
     let ttl = state.config.presign_ttl();
     let mut urls = Vec::with_capacity(missing.len());
     for (hash, size) in missing {
@@ -288,6 +469,18 @@ async fn commit(
         return Err(ApiError::MissingBlocks(lost));
     }
     let target = resolve_target(&mut tx, auth.user_id, &req, &content.name).await?;
+    // Before the quota charge, which counts the owner's live reservations:
+    // the committed blocks count once, as the file. The account rows first,
+    // in id order, then the reservations: step 1 takes them in that order too
+    // (on PostgreSQL, the other order could deadlock with it).
+    let (first, second) = (auth.user_id.min(target.owner), auth.user_id.max(target.owner));
+    for user in [first, second] {
+        sqlx::query("UPDATE users SET used_bytes = used_bytes WHERE id = $1")
+            .bind(user)
+            .execute(&mut *tx)
+            .await?;
+    }
+    release_reservations(&mut tx, auth.user_id, &hashes).await?;
     let (node_id, base, kind) = match target.existing {
         Some(node) => (node.id, node.revision_id, ChangeKind::Updated),
         None => (

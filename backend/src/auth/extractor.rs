@@ -32,9 +32,10 @@ impl FromRequestParts<AppState> for AuthUser {
             .verify(token.trim())
             .ok_or(ApiError::Unauthorized("the access token is invalid or expired"))?;
         // Checked on every request so that signing a device out takes effect
-        // at once, not when its access token expires.
+        // at once, not when its access token expires (and disabling an account).
         let open: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM sessions WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > $3",
+            "SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1 AND s.user_id = $2 \
+             AND s.revoked_at IS NULL AND s.expires_at > $3 AND u.disabled_at IS NULL",
         )
         .bind(claims.sid)
         .bind(claims.sub)

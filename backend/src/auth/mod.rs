@@ -10,6 +10,7 @@ use drive_wire::{LoginRequest, RefreshRequest, RegisterRequest, Session, Session
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
+    config::Registration,
     error::{ApiError, ApiResult, Json, Path},
     state::AppState,
     storage::metadata::{now_ms, to_datetime, Tx},
@@ -102,35 +103,40 @@ fn token_pair(state: &AppState, user: User, session_id: SessionId, refresh_token
     })
 }
 
-/// Create an account and sign in.
-#[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
-    responses((status = 201, body = TokenPair), (status = 400, body = drive_wire::ErrorBody), (status = 409, body = drive_wire::ErrorBody)))]
-async fn register(
-    axum::extract::State(state): axum::extract::State<AppState>,
-    Json(req): Json<RegisterRequest>,
-) -> ApiResult<(StatusCode, Json<TokenPair>)> {
-    let email = normalize_email(&req.email)?;
-    if req.password.chars().count() < password::MIN_PASSWORD_CHARS {
-        return Err(ApiError::WeakPassword);
-    }
-    let password_hash = password::hash(req.password).await?;
-    let mut tx = state.db.begin().await?;
+/// The body of `register`: the wire's request, plus the invite token that
+/// `--registration invite` requires (ignored otherwise).
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+pub struct RegisterBody {
+    #[serde(flatten)]
+    pub request: RegisterRequest,
+    /// A token from `drive-server invite create`; single-use.
+    #[serde(default)]
+    pub invite: Option<String>,
+}
+
+/// Creates an account with its (empty) root folder inside `tx`.
+pub(crate) async fn create_user(
+    tx: &mut Tx,
+    email: &str,
+    password_hash: String,
+    quota_bytes: u64,
+    now: i64,
+) -> ApiResult<UserId> {
     let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
-        .bind(&email)
-        .fetch_optional(&mut *tx)
+        .bind(email)
+        .fetch_optional(&mut **tx)
         .await?;
     if taken.is_some() {
         return Err(ApiError::EmailTaken);
     }
-    let now = now_ms();
     let user_id: UserId = sqlx::query_scalar(
         "INSERT INTO users (email, password_hash, quota_bytes, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
     )
-    .bind(&email)
+    .bind(email)
     .bind(password_hash)
-    .bind(i64::try_from(state.config.default_quota).unwrap_or(i64::MAX))
+    .bind(i64::try_from(quota_bytes).unwrap_or(i64::MAX))
     .bind(now)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut **tx)
     .await?;
     let root_id: i64 = sqlx::query_scalar(
         "INSERT INTO nodes (owner_id, parent_id, name, kind, modified, created_at) \
@@ -138,23 +144,89 @@ async fn register(
     )
     .bind(user_id)
     .bind(now)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut **tx)
     .await?;
     sqlx::query("UPDATE users SET root_id = $1 WHERE id = $2")
         .bind(root_id)
         .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(user_id)
+}
+
+/// Create an account and sign in. Depends on `--registration`: 403
+/// `registration_closed` when closed; with `invite`, the body's `invite` must
+/// be a valid, unused, unexpired invite (403 `invalid_invite`), which this
+/// spends. Attempts are limited per client address (429 `rate_limited`).
+#[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterBody,
+    responses((status = 201, body = TokenPair), (status = 400, body = drive_wire::ErrorBody),
+        (status = 403, body = drive_wire::ErrorBody), (status = 409, body = drive_wire::ErrorBody),
+        (status = 429, body = drive_wire::ErrorBody)))]
+async fn register(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    ClientIp(ip): ClientIp,
+    Json(body): Json<RegisterBody>,
+) -> ApiResult<(StatusCode, Json<TokenPair>)> {
+    if state.config.registration == Registration::Closed {
+        return Err(ApiError::RegistrationClosed);
+    }
+    // Before any work (the password hash is the expensive part), whatever
+    // the outcome: every attempt counts.
+    state.register_limiter.check(ip)?;
+    let RegisterBody { request: req, invite } = body;
+    let email = normalize_email(&req.email)?;
+    if req.password.chars().count() < password::MIN_PASSWORD_CHARS {
+        return Err(ApiError::WeakPassword);
+    }
+    let invite_hash = match state.config.registration {
+        Registration::Invite => {
+            let token = invite
+                .as_deref()
+                .map(str::trim)
+                .filter(|token| !token.is_empty())
+                .ok_or(ApiError::InvalidInvite)?;
+            Some(tokens::hash_refresh_token(token))
+        }
+        Registration::Open | Registration::Closed => None,
+    };
+    let password_hash = password::hash(req.password).await?;
+    let now = now_ms();
+    let mut tx = state.db.begin().await?;
+    if let Some(hash) = &invite_hash {
+        // Spent in the transaction that makes the account: a failure after
+        // this (email taken) rolls it back, and of two registrations racing
+        // for one invite only one updates the row.
+        let spent = sqlx::query(
+            "UPDATE invites SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1",
+        )
+        .bind(now)
+        .bind(hash)
         .execute(&mut *tx)
         .await?;
+        if spent.rows_affected() != 1 {
+            tracing::info!(%ip, "registration with an invalid invite");
+            return Err(ApiError::InvalidInvite);
+        }
+    }
+    let user_id = create_user(&mut tx, &email, password_hash, state.config.default_quota, now).await?;
+    if let Some(hash) = &invite_hash {
+        sqlx::query("UPDATE invites SET used_by = $1 WHERE token_hash = $2")
+            .bind(user_id)
+            .bind(hash)
+            .execute(&mut *tx)
+            .await?;
+    }
     let user = load_user(&mut *tx, user_id).await?;
     let pair = open_session(&state, &mut tx, user, req.device_name).await?;
     tx.commit().await?;
-    tracing::info!(user_id, "account created");
+    tracing::info!(user_id, invited = invite_hash.is_some(), "account created");
     Ok((StatusCode::CREATED, Json(pair)))
 }
 
 /// Sign in with email and password.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = TokenPair), (status = 401, body = drive_wire::ErrorBody), (status = 429, body = drive_wire::ErrorBody)))]
+    responses((status = 200, body = TokenPair), (status = 401, body = drive_wire::ErrorBody),
+        (status = 403, body = drive_wire::ErrorBody), (status = 429, body = drive_wire::ErrorBody)))]
 async fn login(
     axum::extract::State(state): axum::extract::State<AppState>,
     ClientIp(ip): ClientIp,
@@ -162,13 +234,14 @@ async fn login(
 ) -> ApiResult<Json<TokenPair>> {
     let email = req.email.trim().to_lowercase();
     state.login_limiter.check(&email, ip)?;
-    let account: Option<(i64, String)> = sqlx::query_as("SELECT id, password_hash FROM users WHERE email = $1")
-        .bind(&email)
-        .fetch_optional(state.db.reader())
-        .await?;
-    let (user_id, stored) = match account {
-        Some((id, hash)) => (Some(id), Some(hash)),
-        None => (None, None),
+    let account: Option<(i64, String, Option<i64>)> =
+        sqlx::query_as("SELECT id, password_hash, disabled_at FROM users WHERE email = $1")
+            .bind(&email)
+            .fetch_optional(state.db.reader())
+            .await?;
+    let (user_id, stored, disabled) = match account {
+        Some((id, hash, disabled)) => (Some(id), Some(hash), disabled.is_some()),
+        None => (None, None, false),
     };
     let user_id = match (password::verify(req.password, stored).await?, user_id) {
         (true, Some(id)) => id,
@@ -177,6 +250,11 @@ async fn login(
             return Err(ApiError::InvalidCredentials);
         }
     };
+    // Told only to whoever knows the password.
+    if disabled {
+        tracing::info!(user_id, "sign-in to a disabled account refused");
+        return Err(ApiError::AccountDisabled);
+    }
     let mut tx = state.db.begin().await?;
     let user = load_user(&mut *tx, user_id).await?;
     let pair = open_session(&state, &mut tx, user, req.device_name).await?;
@@ -188,7 +266,8 @@ async fn login(
 /// Trade a refresh token for a new token pair. The old refresh token is spent;
 /// presenting it again revokes the session, since it must have been stolen.
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
-    responses((status = 200, body = TokenPair), (status = 401, body = drive_wire::ErrorBody)))]
+    responses((status = 200, body = TokenPair), (status = 401, body = drive_wire::ErrorBody),
+        (status = 403, body = drive_wire::ErrorBody)))]
 async fn refresh(
     axum::extract::State(state): axum::extract::State<AppState>,
     Json(req): Json<RefreshRequest>,
@@ -197,13 +276,26 @@ async fn refresh(
     let now = now_ms();
     let mut tx = state.db.begin().await?;
     let session: Option<(SessionId, UserId)> = sqlx::query_as(
-        "SELECT id, user_id FROM sessions WHERE refresh_hash = $1 AND revoked_at IS NULL AND expires_at > $2",
+        "SELECT s.id, s.user_id FROM sessions s JOIN users u ON u.id = s.user_id \
+         WHERE s.refresh_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 AND u.disabled_at IS NULL",
     )
     .bind(&presented)
     .bind(now)
     .fetch_optional(&mut *tx)
     .await?;
     let Some((session_id, user_id)) = session else {
+        // Disabling an account revokes its sessions: say why, to whoever
+        // holds one of its current refresh tokens.
+        let disabled: Option<i64> = sqlx::query_scalar(
+            "SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.refresh_hash = $1 AND u.disabled_at IS NOT NULL",
+        )
+        .bind(&presented)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if disabled.is_some() {
+            return Err(ApiError::AccountDisabled);
+        }
         let reused = sqlx::query(
             "UPDATE sessions SET revoked_at = $1 WHERE revoked_at IS NULL AND id = \
              (SELECT session_id FROM spent_refresh_tokens WHERE hash = $2)",

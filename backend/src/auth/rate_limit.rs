@@ -1,5 +1,6 @@
 //! Login attempts are limited per account (against guessing one password)
-//! and per client address (against spraying many accounts).
+//! and per client address (against spraying many accounts); registrations
+//! per client address (against mass sign-ups).
 
 use std::{net::IpAddr, num::NonZeroU32};
 
@@ -36,6 +37,34 @@ impl LoginLimiter {
     /// Forgets keys whose limit has fully replenished, so memory stays bounded.
     pub fn shrink(&self) {
         self.per_account.retain_recent();
+        self.per_ip.retain_recent();
+    }
+}
+
+/// Registration attempts per client address, counted per hour.
+pub struct RegisterLimiter {
+    per_ip: DefaultKeyedRateLimiter<IpAddr>,
+}
+
+impl RegisterLimiter {
+    pub fn new(per_ip_per_hour: u32) -> Self {
+        let quota = Quota::per_hour(NonZeroU32::new(per_ip_per_hour).unwrap_or(NonZeroU32::MIN));
+        Self {
+            per_ip: RateLimiter::keyed(quota),
+        }
+    }
+
+    pub fn check(&self, ip: IpAddr) -> ApiResult<()> {
+        self.per_ip.check_key(&ip).map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            ApiError::RateLimited {
+                retry_after_secs: wait.as_secs() + 1,
+            }
+        })
+    }
+
+    /// Forgets addresses whose limit has fully replenished.
+    pub fn shrink(&self) {
         self.per_ip.retain_recent();
     }
 }

@@ -20,7 +20,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// Makes `blocks` the new current content of file `node_id`, charging the
-/// size difference to the owner's quota.
+/// size difference to the owner's quota. Growth is refused when the owner's
+/// used bytes, the growth and the owner's live upload reservations (see
+/// `uploads`) together exceed the quota; a commit releases the reservations
+/// of its own blocks before it comes here, so they do not count twice.
 ///
 /// `base` is the revision the caller checked the file is at: where writers
 /// run concurrently (PostgreSQL), another commit may have moved it on since,
@@ -41,11 +44,24 @@ pub async fn store_revision(
         .fetch_one(&mut **tx)
         .await?;
     let growth = size - old_size;
+    let now = now_ms();
+    // The owner's row first, in a statement of its own: the check below then
+    // reads the reservations after every step 1 or commit of this owner that
+    // held the row has committed. (On PostgreSQL a statement that waited for
+    // the row rechecks it, but not its subquery, which would still count the
+    // reservations that a commit it waited for released.)
+    sqlx::query("UPDATE users SET used_bytes = used_bytes WHERE id = $1")
+        .bind(owner)
+        .execute(&mut **tx)
+        .await?;
     let charged = sqlx::query(
-        "UPDATE users SET used_bytes = used_bytes + $1 WHERE id = $2 AND ($1 <= 0 OR used_bytes + $1 <= quota_bytes)",
+        "UPDATE users SET used_bytes = used_bytes + $1 WHERE id = $2 AND ($1 <= 0 OR used_bytes + $1 + \
+           (SELECT CAST(COALESCE(SUM(r.size), 0) AS BIGINT) FROM upload_reservations r \
+            WHERE r.user_id = $2 AND r.expires_at > $3) <= quota_bytes)",
     )
     .bind(growth)
     .bind(owner)
+    .bind(now)
     .execute(&mut **tx)
     .await?;
     if charged.rows_affected() == 0 {
@@ -53,8 +69,9 @@ pub async fn store_revision(
             .bind(owner)
             .fetch_one(&mut **tx)
             .await?;
+        let reserved = crate::uploads::reserved_bytes(tx, owner, now).await?;
         return Err(ApiError::QuotaExceeded {
-            used: used.max(0) as u64,
+            used: (used.max(0) as u64).saturating_add(reserved),
             quota: quota.max(0) as u64,
             needed: growth.max(0) as u64,
         });
@@ -65,7 +82,7 @@ pub async fn store_revision(
     .bind(node_id)
     .bind(size)
     .bind(modified)
-    .bind(now_ms())
+    .bind(now)
     .fetch_one(&mut **tx)
     .await?;
     for (position, hash) in blocks.iter().enumerate() {

@@ -417,6 +417,45 @@ impl TestServer {
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
+    /// Runs an administration command (`drive-server --data-dir DIR user add
+    /// EMAIL`, ...) on the server's database while it runs, with `stdin` as
+    /// its standard input; returns whether it succeeded, its stdout and stderr.
+    pub fn admin(&self, args: &[&str], stdin: &str) -> (bool, String, String) {
+        use std::io::Write;
+        let mut child = command(&self.data_dir, &self.store_env)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("running {BIN} {args:?}: {e}"));
+        child
+            .stdin
+            .take()
+            .expect("the child's stdin is piped")
+            .write_all(stdin.as_bytes())
+            .expect("writing the command's stdin");
+        let output = child
+            .wait_with_output()
+            .unwrap_or_else(|e| panic!("running {BIN} {args:?}: {e}"));
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
+    /// [`TestServer::admin`] that must succeed; returns its stdout.
+    #[track_caller]
+    pub fn admin_ok(&self, args: &[&str], stdin: &str) -> String {
+        let (ok, stdout, stderr) = self.admin(args, stdin);
+        assert!(
+            ok,
+            "drive-server {args:?} failed:\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+        );
+        stdout
+    }
+
     /// Whether the blob store holds the block, asked of the store itself.
     pub async fn stored(&self, hash: BlockHash) -> bool {
         match s3_env() {
