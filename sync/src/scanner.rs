@@ -164,10 +164,9 @@ impl Scan {
         entry: &std::fs::DirEntry,
         ledger: &HashMap<String, Entry>,
     ) -> Option<(PathBuf, String)> {
-        let result = self;
         let path = entry.path();
         let Ok(file_type) = entry.file_type() else {
-            result.skipped.push(Skipped {
+            self.skipped.push(Skipped {
                 path: path.display().to_string(),
                 reason: "cannot read its type".into(),
             });
@@ -175,23 +174,23 @@ impl Scan {
         };
         let rel = match relative(root, &path) {
             Ok((rel, respelled)) => {
-                if result.ignore.is_ignored(&rel, file_type.is_dir()) {
+                if self.ignore.is_ignored(&rel, file_type.is_dir()) {
                     return None;
                 }
                 // One name, two spellings (possible on Linux): the NFC one
                 // syncs, the other is left alone.
-                if respelled && (result.items.contains_key(&rel) || result.disk_paths.contains_key(&rel)) {
-                    result.skipped.push(Skipped {
+                if respelled && (self.items.contains_key(&rel) || self.disk_paths.contains_key(&rel)) {
+                    self.skipped.push(Skipped {
                         path: path.display().to_string(),
                         reason: TWIN.into(),
                     });
                     return None;
                 }
                 if respelled {
-                    result.disk_paths.insert(rel.clone(), path.clone());
-                } else if let Some(twin) = result.disk_paths.remove(&rel) {
-                    result.items.remove(&rel);
-                    result.skipped.push(Skipped {
+                    self.disk_paths.insert(rel.clone(), path.clone());
+                } else if let Some(twin) = self.disk_paths.remove(&rel) {
+                    self.items.remove(&rel);
+                    self.skipped.push(Skipped {
                         path: twin.display().to_string(),
                         reason: TWIN.into(),
                     });
@@ -199,7 +198,7 @@ impl Scan {
                 rel
             }
             Err(reason) => {
-                result.skipped.push(Skipped {
+                self.skipped.push(Skipped {
                     path: path.display().to_string(),
                     reason,
                 });
@@ -207,7 +206,7 @@ impl Scan {
             }
         };
         if file_type.is_symlink() {
-            result.skipped.push(Skipped {
+            self.skipped.push(Skipped {
                 path: rel,
                 reason: "symbolic links are not synced".into(),
             });
@@ -216,7 +215,7 @@ impl Scan {
         let (size, mtime_ns, inode, is_dir) = match stat(&path) {
             Ok(stats) => stats,
             Err(e) => {
-                result.skipped.push(Skipped {
+                self.skipped.push(Skipped {
                     path: rel,
                     reason: e.to_string(),
                 });
@@ -232,11 +231,11 @@ impl Scan {
                 content_id: None,
                 chunks: None,
             };
-            result.items.insert(rel.clone(), item);
+            self.items.insert(rel.clone(), item);
             return Some((path, rel));
         }
         if !file_type.is_file() {
-            result.skipped.push(Skipped {
+            self.skipped.push(Skipped {
                 path: rel,
                 reason: "not a regular file".into(),
             });
@@ -250,12 +249,12 @@ impl Scan {
             None => match chunker::chunk_file(&path) {
                 // A file written to while it was read would give a torn hash.
                 Ok(_) if stat(&path).ok() != Some((size, mtime_ns, inode, false)) => {
-                    result.changing.push(rel);
+                    self.changing.push(rel);
                     return None;
                 }
                 Ok(chunks) => (Some(chunker::content_id(&chunks)), Some(chunks)),
                 Err(e) => {
-                    result.skipped.push(Skipped {
+                    self.skipped.push(Skipped {
                         path: rel,
                         reason: format!("cannot read: {e}"),
                     });
@@ -263,7 +262,7 @@ impl Scan {
                 }
             },
         };
-        result.items.insert(
+        self.items.insert(
             rel,
             LocalItem {
                 kind: LocalKind::File,
