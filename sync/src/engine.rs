@@ -488,7 +488,13 @@ impl Engine {
             }
         };
         tokio::pin!(stop);
+        let mut purged = std::time::Instant::now();
         loop {
+            // A long-running engine keeps its local trash to its 30 days too.
+            if purged.elapsed() > Duration::from_secs(24 * 3600) {
+                self.state.purge_old_trash();
+                purged = std::time::Instant::now();
+            }
             if *paused.borrow_and_update() {
                 self.progress.state(&RunState::Paused);
                 tokio::select! {

@@ -100,7 +100,7 @@ impl StateDir {
                 Err(std::fs::TryLockError::Error(e)) => return Err(io_err("locking the folder")(e).into()),
             }
             state.clean_tmp();
-            state.purge_trash(Duration::from_secs(TRASH_DAYS * 24 * 3600));
+            state.purge_old_trash();
         }
         Ok(state)
     }
@@ -190,6 +190,11 @@ impl StateDir {
         }
         std::fs::rename(source, &target).map_err(io_err(format!("moving {rel} to the trash")))?;
         Ok(target)
+    }
+
+    /// Deletes the days of trash older than [`TRASH_DAYS`].
+    pub fn purge_old_trash(&self) {
+        self.purge_trash(Duration::from_secs(TRASH_DAYS * 24 * 3600));
     }
 
     /// Deletes the days of trash older than `keep`.
