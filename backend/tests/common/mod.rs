@@ -204,30 +204,19 @@ impl TestServer {
     pub async fn start_with(args: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("creating a temp dir for the server");
         let data_dir = dir.path().join("data");
-        let log_path = dir.path().join("server.log");
-        if let Some(database) = Database::of(&data_dir) {
-            database.create();
-        }
-        let store_env = store_env(&format!("test-{}", uuid::Uuid::new_v4()));
-        let (child, addr) = spawn(&data_dir, &log_path, &store_env, args);
-        TestServer {
-            child: Some(child),
-            store_env,
-            _dir: dir,
-            data_dir,
-            log_path,
-            addr,
-            base: format!("http://{addr}"),
-            http: http_client(),
-        }
+        Self::launch(dir, data_dir, args)
     }
 
     /// Starts a server whose data dir is `data_dir` (e.g. a small [`Tmpfs`]),
     /// made by the caller and left to it; the log goes to a temp dir.
     pub async fn start_in(data_dir: &Path, args: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("creating a temp dir for the server log");
+        Self::launch(dir, data_dir.to_owned(), args)
+    }
+
+    /// Starts a server on `data_dir`, its log in `dir` (kept with it).
+    fn launch(dir: tempfile::TempDir, data_dir: PathBuf, args: &[&str]) -> Self {
         let log_path = dir.path().join("server.log");
-        let data_dir = data_dir.to_owned();
         if let Some(database) = Database::of(&data_dir) {
             database.create();
         }
