@@ -1,0 +1,218 @@
+//! The engine's one door to the local file system. Everything the engine
+//! reads or writes under a synced folder goes through [`Fs`]: the real disk
+//! ([`DiskFs`]) in the product, a file system in memory in the simulation
+//! (case-insensitive, Windows-like, crashing), so that both run the same
+//! engine code.
+
+use std::{
+    any::Any,
+    ffi::OsString,
+    fmt,
+    fs::File,
+    io::{self, Read, Seek, Write},
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::{Duration, UNIX_EPOCH},
+};
+
+/// What kind of item a path names (links are not followed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    File,
+    Dir,
+    Symlink,
+    /// Sockets, devices, pipes: never synced.
+    Other,
+}
+
+/// The stats the engine keeps of an item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Meta {
+    pub kind: FileKind,
+    pub len: u64,
+    pub mtime_ns: i64,
+    /// 0 where the file system has none.
+    pub inode: u64,
+}
+
+impl Meta {
+    pub fn is_dir(&self) -> bool {
+        self.kind == FileKind::Dir
+    }
+
+    pub fn is_file(&self) -> bool {
+        self.kind == FileKind::File
+    }
+}
+
+/// A file open for reading.
+pub trait ReadFile: Read + Seek + Send {}
+impl<T: Read + Seek + Send> ReadFile for T {}
+
+/// A file open for writing.
+pub trait WriteFile: Write + Send {
+    /// Makes what was written durable (survives a crash).
+    fn sync_all(&mut self) -> io::Result<()>;
+}
+
+impl WriteFile for File {
+    fn sync_all(&mut self) -> io::Result<()> {
+        File::sync_all(self)
+    }
+}
+
+/// A held lock; dropping it releases the lock.
+pub type LockGuard = Box<dyn Any + Send + Sync>;
+
+pub trait Fs: Send + Sync + fmt::Debug + 'static {
+    /// The item at `path`, links not followed.
+    fn metadata(&self, path: &Path) -> io::Result<Meta>;
+    /// The names in the folder at `path`, in no particular order.
+    fn read_dir(&self, path: &Path) -> io::Result<Vec<OsString>>;
+    fn open(&self, path: &Path) -> io::Result<Box<dyn ReadFile>>;
+    /// Creates or truncates the file at `path`.
+    fn create(&self, path: &Path) -> io::Result<Box<dyn WriteFile>>;
+    fn create_dir_all(&self, path: &Path) -> io::Result<()>;
+    /// Renames `from` to `to`, replacing a file there.
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    fn remove_file(&self, path: &Path) -> io::Result<()>;
+    /// Removes an empty folder.
+    fn remove_dir(&self, path: &Path) -> io::Result<()>;
+    fn remove_dir_all(&self, path: &Path) -> io::Result<()>;
+    fn set_mtime(&self, path: &Path, mtime_ns: i64) -> io::Result<()>;
+    fn canonicalize(&self, path: &Path) -> io::Result<PathBuf>;
+    /// Takes an exclusive lock on the file at `path` (created if missing),
+    /// held until the guard drops; `None` if someone else holds it.
+    fn try_lock(&self, path: &Path) -> io::Result<Option<LockGuard>>;
+    /// Whether calls may block (a real disk): the engine then makes them
+    /// on the blocking pool, off the async workers.
+    fn blocks(&self) -> bool {
+        true
+    }
+
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        self.open(path)?.read_to_end(&mut bytes)?;
+        Ok(bytes)
+    }
+
+    /// Writes `bytes` as the whole file, durably.
+    fn write(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
+        let mut file = self.create(path)?;
+        file.write_all(bytes)?;
+        file.sync_all()
+    }
+
+    fn exists(&self, path: &Path) -> bool {
+        self.metadata(path).is_ok()
+    }
+}
+
+/// The file system the engine runs on.
+pub type SharedFs = Arc<dyn Fs>;
+
+/// Runs `f` where file system calls belong: on the blocking pool for a real
+/// disk, at once for one in memory (which keeps a simulation deterministic).
+pub async fn offload<T: Send + 'static>(fs: &SharedFs, f: impl FnOnce(&dyn Fs) -> T + Send + 'static) -> T {
+    if !fs.blocks() {
+        return f(fs.as_ref());
+    }
+    let fs = fs.clone();
+    match tokio::task::spawn_blocking(move || f(fs.as_ref())).await {
+        Ok(value) => value,
+        Err(error) => std::panic::resume_unwind(error.into_panic()),
+    }
+}
+
+/// The real disk.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DiskFs;
+
+impl DiskFs {
+    pub fn shared() -> SharedFs {
+        Arc::new(DiskFs)
+    }
+}
+
+impl Fs for DiskFs {
+    fn metadata(&self, path: &Path) -> io::Result<Meta> {
+        let meta = std::fs::symlink_metadata(path)?;
+        let file_type = meta.file_type();
+        let kind = if file_type.is_symlink() {
+            FileKind::Symlink
+        } else if file_type.is_dir() {
+            FileKind::Dir
+        } else if file_type.is_file() {
+            FileKind::File
+        } else {
+            FileKind::Other
+        };
+        let mtime_ns = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos() as i64);
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+        #[cfg(not(unix))]
+        let inode = 0;
+        Ok(Meta {
+            kind,
+            len: meta.len(),
+            mtime_ns,
+            inode,
+        })
+    }
+
+    fn read_dir(&self, path: &Path) -> io::Result<Vec<OsString>> {
+        std::fs::read_dir(path)?
+            .map(|entry| entry.map(|e| e.file_name()))
+            .collect()
+    }
+
+    fn open(&self, path: &Path) -> io::Result<Box<dyn ReadFile>> {
+        Ok(Box::new(File::open(path)?))
+    }
+
+    fn create(&self, path: &Path) -> io::Result<Box<dyn WriteFile>> {
+        Ok(Box::new(File::create(path)?))
+    }
+
+    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        std::fs::create_dir_all(path)
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        std::fs::rename(from, to)
+    }
+
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        std::fs::remove_file(path)
+    }
+
+    fn remove_dir(&self, path: &Path) -> io::Result<()> {
+        std::fs::remove_dir(path)
+    }
+
+    fn remove_dir_all(&self, path: &Path) -> io::Result<()> {
+        std::fs::remove_dir_all(path)
+    }
+
+    fn set_mtime(&self, path: &Path, mtime_ns: i64) -> io::Result<()> {
+        let at = UNIX_EPOCH + Duration::from_nanos(mtime_ns.max(0) as u64);
+        filetime::set_file_mtime(path, filetime::FileTime::from_system_time(at))
+    }
+
+    fn canonicalize(&self, path: &Path) -> io::Result<PathBuf> {
+        std::fs::canonicalize(path)
+    }
+
+    fn try_lock(&self, path: &Path) -> io::Result<Option<LockGuard>> {
+        let file = File::options().create(true).truncate(false).write(true).open(path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(Box::new(file))),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
+}
