@@ -7,7 +7,6 @@
 //! size of the file.
 
 use std::{
-    fs::File,
     io::{self, BufReader, Read},
     path::Path,
 };
@@ -16,6 +15,8 @@ use drive_wire::{BlockHash, BlockRef};
 use fastcdc::v2020::StreamCDC;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+use crate::fs::Fs;
 
 /// No block is smaller than this, except the last (or only) block of a file.
 pub const MIN_CHUNK: u32 = 256 * 1024;
@@ -63,9 +64,9 @@ pub fn chunk_reader<R: Read>(reader: R) -> io::Result<Vec<Chunk>> {
 }
 
 /// Chunks the file at `path`. Errors keep their `io::ErrorKind` and name the path.
-pub fn chunk_file(path: &Path) -> io::Result<Vec<Chunk>> {
+pub fn chunk_file(fs: &dyn Fs, path: &Path) -> io::Result<Vec<Chunk>> {
     let with_path = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
-    let file = File::open(path).map_err(with_path)?;
+    let file = fs.open(path).map_err(with_path)?;
     // StreamCDC reads into its own MAX_CHUNK buffer with large reads, which a
     // BufReader passes straight through; the BufReader only helps should the
     // chunker ever issue small reads.
@@ -261,13 +262,16 @@ mod tests {
         let path = dir.path().join("data.bin");
         let data = pseudo_random(3 * 1024 * 1024 + 1, 99);
         std::fs::write(&path, &data).unwrap();
-        assert_eq!(chunk_file(&path).unwrap(), chunk_reader(&data[..]).unwrap());
+        assert_eq!(
+            chunk_file(&crate::fs::DiskFs, &path).unwrap(),
+            chunk_reader(&data[..]).unwrap()
+        );
 
         let empty = dir.path().join("empty");
         std::fs::write(&empty, b"").unwrap();
-        assert!(chunk_file(&empty).unwrap().is_empty());
+        assert!(chunk_file(&crate::fs::DiskFs, &empty).unwrap().is_empty());
 
-        let err = chunk_file(&dir.path().join("missing")).unwrap_err();
+        let err = chunk_file(&crate::fs::DiskFs, &dir.path().join("missing")).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::NotFound);
         assert!(err.to_string().contains("missing"), "{err}");
     }

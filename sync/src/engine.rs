@@ -13,6 +13,7 @@ use futures::StreamExt;
 
 use crate::{
     folder::{FolderError, Link, StateDir},
+    fs::{offload, DiskFs, SharedFs},
     guard::{Choice, Decisions, DeleteGuard, Held},
     ignore_rules::IgnoreRules,
     io_error::{io_err, IoError},
@@ -23,6 +24,7 @@ use crate::{
     remote::{Remote, RemoteError},
     remote_tree::{ancestors, file_name, is_within, LocalView, RemoteTree},
     scanner::{self, LocalItem, LocalKind, Scan},
+    server::SharedServer,
     transfer::{self, Stats, TransferError},
 };
 
@@ -128,9 +130,31 @@ struct Pass {
     held: Option<Held>,
 }
 
+/// What an engine runs on: the real disk and a server over HTTP, or the
+/// simulation's models of both.
+#[derive(Clone)]
+pub struct Setup {
+    pub fs: SharedFs,
+    pub server: SharedServer,
+    /// This device's name, for conflicted copies.
+    pub host: String,
+}
+
+impl Setup {
+    /// This machine's disk and `remote`.
+    pub fn local(remote: Remote) -> Self {
+        Self {
+            fs: DiskFs::shared(),
+            server: Arc::new(remote),
+            host: gethostname::gethostname().to_string_lossy().into_owned(),
+        }
+    }
+}
+
 pub struct Engine {
     root: PathBuf,
-    remote: Remote,
+    fs: SharedFs,
+    remote: SharedServer,
     ledger: Arc<Mutex<Ledger>>,
     progress: Arc<dyn Progress>,
     host: String,
@@ -152,40 +176,53 @@ impl Engine {
     /// engine per folder), checks that the folder and its ledger belong to
     /// the signed-in account, and probes the file system.
     pub async fn open(root: &Path, ledger_path: &Path, remote: Remote, progress: Arc<dyn Progress>) -> Result<Self> {
-        Self::open_with(root, ledger_path, remote, progress, true).await
+        Self::open_on(Setup::local(remote), root, ledger_path, progress).await
+    }
+
+    /// [`Engine::open`] on another file system or server.
+    pub async fn open_on(setup: Setup, root: &Path, ledger_path: &Path, progress: Arc<dyn Progress>) -> Result<Self> {
+        Self::open_with(setup, root, ledger_path, progress, true).await
     }
 
     /// Opens the engine to look, not to sync (`drive status` beside a
     /// running sync): no lock is taken. Only [`Engine::pending`] and
     /// [`Engine::last_report`] are meant for it.
     pub async fn observe(root: &Path, ledger_path: &Path, remote: Remote) -> Result<Self> {
-        Self::open_with(root, ledger_path, remote, Arc::new(crate::progress::Quiet), false).await
+        let setup = Setup::local(remote);
+        Self::open_with(setup, root, ledger_path, Arc::new(crate::progress::Quiet), false).await
     }
 
     async fn open_with(
+        setup: Setup,
         root: &Path,
         ledger_path: &Path,
-        remote: Remote,
         progress: Arc<dyn Progress>,
         lock: bool,
     ) -> Result<Self> {
+        let Setup { fs, server, host } = setup;
         // A missing or unreadable folder (a disk not mounted) is an error
         // here, never an empty folder whose files were all deleted.
-        let root = std::fs::canonicalize(root).map_err(io_err(format!("opening the folder {}", root.display())))?;
-        if !root.is_dir() {
+        let opening = io_err(format!("opening the folder {}", root.display()));
+        let root = fs.canonicalize(root).map_err(opening)?;
+        if !fs.metadata(&root).is_ok_and(|meta| meta.is_dir()) {
             return Err(EngineError::Refused(format!("{} is not a folder", root.display())));
         }
-        let state = StateDir::open(&root, lock)?;
-        let rules = FsRules::probe(&state.tmp());
+        let (state, rules) = {
+            let (fs, root) = (fs.clone(), root.clone());
+            offload(&fs.clone(), move |_| -> Result<_> {
+                let state = StateDir::open(fs.clone(), &root, lock)?;
+                let rules = FsRules::probe(fs.as_ref(), &state.tmp());
+                Ok((state, rules))
+            })
+            .await?
+        };
         let ledger_path = ledger_path.to_path_buf();
-        let ledger = tokio::task::spawn_blocking(move || Ledger::open(&ledger_path))
-            .await
-            .map_err(|e| LedgerError::Task(e.to_string()))??;
-        let host = gethostname::gethostname().to_string_lossy().into_owned();
+        let ledger = offload(&fs, move |_| Ledger::open(&ledger_path)).await?;
         let root_for_rules = root.clone();
         let engine = Self {
             root,
-            remote,
+            fs,
+            remote: server,
             ledger: Arc::new(Mutex::new(ledger)),
             progress,
             host,
@@ -227,12 +264,11 @@ impl Engine {
         f: impl FnOnce(&mut Ledger) -> crate::ledger::Result<T> + Send + 'static,
     ) -> Result<T> {
         let ledger = self.ledger.clone();
-        tokio::task::spawn_blocking(move || {
+        offload(&self.fs, move |_| {
             let mut ledger = ledger.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             f(&mut ledger)
         })
         .await
-        .map_err(|e| LedgerError::Task(e.to_string()))?
         .map_err(Into::into)
     }
 
@@ -299,9 +335,10 @@ impl Engine {
     async fn scan(&self) -> Result<(Scan, HashMap<String, Entry>)> {
         let entries = self.with_ledger(|l| l.entries()).await?;
         let root = self.root.clone();
-        let scan = tokio::task::spawn_blocking(move || scanner::scan(&root, &entries).map(|scan| (scan, entries)))
-            .await
-            .map_err(|e| EngineError::Refused(format!("the scan failed: {e}")))?;
+        let scan = offload(&self.fs, move |fs| {
+            scanner::scan(fs, &root, &entries).map(|scan| (scan, entries))
+        })
+        .await;
         Ok(scan.map_err(io_err(format!("reading the folder {}", self.root.display())))?)
     }
 

@@ -3,14 +3,15 @@
 //! the temp files of downloads, and the local trash where deletions the
 //! server caused are kept, recoverable, for [`TRASH_DAYS`] days.
 
-use crate::io_error::{io_err, IoError};
-use std::{
-    fs::File,
-    path::{Path, PathBuf},
-    time::{Duration, SystemTime},
-};
+use std::path::{Path, PathBuf};
 
-use crate::scanner::{local_path, STATE_DIR};
+use chrono::NaiveDate;
+
+use crate::{
+    fs::{Fs, LockGuard, SharedFs},
+    io_error::{io_err, IoError},
+    scanner::{local_path, STATE_DIR},
+};
 
 /// How long deletions caused by the server stay recoverable.
 pub const TRASH_DAYS: u64 = 30;
@@ -67,38 +68,42 @@ impl Link {
 }
 
 /// The state dir of a synced folder.
-#[derive(Debug)]
 pub struct StateDir {
+    fs: SharedFs,
     root: PathBuf,
     dir: PathBuf,
     /// Held while this engine syncs the folder; released on drop.
-    _lock: Option<File>,
+    _lock: Option<LockGuard>,
+}
+
+impl std::fmt::Debug for StateDir {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateDir")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
 }
 
 impl StateDir {
     /// Creates the state dir. With `lock`, takes the folder's lock (or
     /// fails with [`FolderError::Busy`]) and clears what an engine killed
     /// earlier left behind: download temp files, trash past its time.
-    pub fn open(root: &Path, lock: bool) -> Result<Self, FolderError> {
+    pub fn open(fs: SharedFs, root: &Path, lock: bool) -> Result<Self, FolderError> {
         let dir = root.join(STATE_DIR);
-        std::fs::create_dir_all(dir.join(TMP_DIR)).map_err(io_err("creating the state dir"))?;
+        fs.create_dir_all(&dir.join(TMP_DIR))
+            .map_err(io_err("creating the state dir"))?;
         let mut state = Self {
+            fs,
             root: root.to_path_buf(),
             dir,
             _lock: None,
         };
         if lock {
-            let file = File::options()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(state.dir.join(LOCK_FILE))
-                .map_err(io_err("opening the folder's lock"))?;
-            match file.try_lock() {
-                Ok(()) => state._lock = Some(file),
-                Err(std::fs::TryLockError::WouldBlock) => return Err(FolderError::Busy(root.to_path_buf())),
-                Err(std::fs::TryLockError::Error(e)) => return Err(io_err("locking the folder")(e).into()),
-            }
+            let guard = state
+                .fs
+                .try_lock(&state.dir.join(LOCK_FILE))
+                .map_err(io_err("locking the folder"))?;
+            state._lock = Some(guard.ok_or_else(|| FolderError::Busy(root.to_path_buf()))?);
             state.clean_tmp();
             state.purge_old_trash();
         }
@@ -118,7 +123,7 @@ impl StateDir {
             path: path.display().to_string(),
             why,
         };
-        match std::fs::read(&path) {
+        match self.fs.read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| bad(e.to_string())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(bad(e.to_string())),
@@ -150,26 +155,25 @@ impl StateDir {
     fn write_link(&self, link: &Link) -> Result<(), FolderError> {
         let json = serde_json::to_vec_pretty(link).unwrap_or_default();
         let tmp = self.dir.join(format!("{LINK_FILE}.tmp"));
-        let mut file = File::create(&tmp).map_err(io_err("writing the folder's link"))?;
-        std::io::Write::write_all(&mut file, &json).map_err(io_err("writing the folder's link"))?;
-        file.sync_all().map_err(io_err("writing the folder's link"))?;
-        std::fs::rename(&tmp, self.dir.join(LINK_FILE)).map_err(io_err("writing the folder's link"))?;
+        self.fs
+            .write(&tmp, &json)
+            .and_then(|()| self.fs.rename(&tmp, &self.dir.join(LINK_FILE)))
+            .map_err(io_err("writing the folder's link"))?;
         Ok(())
     }
 
     /// Forgets the folder's link (`drive unlink`).
-    pub fn unlink(root: &Path) -> std::io::Result<()> {
-        match std::fs::remove_file(root.join(STATE_DIR).join(LINK_FILE)) {
+    pub fn unlink(fs: &dyn Fs, root: &Path) -> std::io::Result<()> {
+        match fs.remove_file(&root.join(STATE_DIR).join(LINK_FILE)) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
             _ => Ok(()),
         }
     }
 
     fn clean_tmp(&self) {
-        if let Ok(entries) = std::fs::read_dir(self.tmp()) {
-            for entry in entries.flatten() {
-                let _ = std::fs::remove_file(entry.path());
-            }
+        let tmp = self.tmp();
+        for name in self.fs.read_dir(&tmp).unwrap_or_default() {
+            let _ = self.fs.remove_file(&tmp.join(name));
         }
     }
 
@@ -181,37 +185,37 @@ impl StateDir {
         let base = self.dir.join(TRASH_DIR).join(day);
         let mut target = local_path(&base, rel);
         let mut n = 1;
-        while target.exists() {
+        while self.fs.exists(&target) {
             n += 1;
             target = local_path(&base, &format!("{rel}.{n}"));
         }
         if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent).map_err(io_err("creating the local trash"))?;
+            self.fs
+                .create_dir_all(parent)
+                .map_err(io_err("creating the local trash"))?;
         }
-        std::fs::rename(source, &target).map_err(io_err(format!("moving {rel} to the trash")))?;
+        self.fs
+            .rename(source, &target)
+            .map_err(io_err(format!("moving {rel} to the trash")))?;
         Ok(target)
     }
 
     /// Deletes the days of trash older than [`TRASH_DAYS`].
     pub fn purge_old_trash(&self) {
-        self.purge_trash(Duration::from_secs(TRASH_DAYS * 24 * 3600));
+        self.purge_trash(chrono::Local::now().date_naive());
     }
 
-    /// Deletes the days of trash older than `keep`.
-    fn purge_trash(&self, keep: Duration) {
-        let Ok(days) = std::fs::read_dir(self.dir.join(TRASH_DIR)) else {
-            return;
-        };
-        let now = SystemTime::now();
-        for day in days.flatten() {
-            let old = day
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|modified| now.duration_since(modified).ok())
-                .is_some_and(|age| age > keep);
-            if old {
-                let _ = std::fs::remove_dir_all(day.path());
+    /// Deletes the days of trash more than [`TRASH_DAYS`] before `today`,
+    /// by the day each folder is named after (its mtime changes as files
+    /// land in it). Folders not named after a day are not ours: kept.
+    fn purge_trash(&self, today: NaiveDate) {
+        let trash = self.dir.join(TRASH_DIR);
+        for name in self.fs.read_dir(&trash).unwrap_or_default() {
+            let day = name
+                .to_str()
+                .and_then(|n| NaiveDate::parse_from_str(n, "%Y-%m-%d").ok());
+            if day.is_some_and(|day| (today - day).num_days() > TRASH_DAYS as i64) {
+                let _ = self.fs.remove_dir_all(&trash.join(name));
             }
         }
     }
@@ -220,6 +224,7 @@ impl StateDir {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fs::DiskFs;
 
     fn link(server: &str, user_id: i64) -> Link {
         Link {
@@ -232,14 +237,17 @@ mod tests {
     #[test]
     fn one_engine_at_a_time_and_stale_temp_files_go() {
         let root = tempfile::tempdir().unwrap();
-        let first = StateDir::open(root.path(), true).unwrap();
+        let first = StateDir::open(DiskFs::shared(), root.path(), true).unwrap();
         std::fs::write(first.tmp().join("download-1"), b"torn").unwrap();
-        assert!(matches!(StateDir::open(root.path(), true), Err(FolderError::Busy(_))));
+        assert!(matches!(
+            StateDir::open(DiskFs::shared(), root.path(), true),
+            Err(FolderError::Busy(_))
+        ));
         // Observers (status) do not lock and do not clean.
-        let observer = StateDir::open(root.path(), false).unwrap();
+        let observer = StateDir::open(DiskFs::shared(), root.path(), false).unwrap();
         assert!(observer.tmp().join("download-1").exists());
         drop(first);
-        let second = StateDir::open(root.path(), true).unwrap();
+        let second = StateDir::open(DiskFs::shared(), root.path(), true).unwrap();
         assert!(
             !second.tmp().join("download-1").exists(),
             "the killed download's temp file is cleaned"
@@ -249,7 +257,7 @@ mod tests {
     #[test]
     fn a_folder_belongs_to_one_account_on_one_server() {
         let root = tempfile::tempdir().unwrap();
-        let state = StateDir::open(root.path(), false).unwrap();
+        let state = StateDir::open(DiskFs::shared(), root.path(), false).unwrap();
         assert!(matches!(
             state.check_link(&link("http://a", 1), true),
             Err(FolderError::Replaced(_))
@@ -265,7 +273,7 @@ mod tests {
             state.check_link(&link("http://a", 1), true),
             Err(FolderError::BadLink { .. })
         ));
-        StateDir::unlink(root.path()).unwrap();
+        StateDir::unlink(&DiskFs, root.path()).unwrap();
         state.check_link(&link("http://b", 1), false).unwrap();
     }
 
@@ -274,18 +282,19 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(root.path().join("a")).unwrap();
         std::fs::write(root.path().join("a/x.txt"), b"1").unwrap();
-        let state = StateDir::open(root.path(), false).unwrap();
+        let state = StateDir::open(DiskFs::shared(), root.path(), false).unwrap();
         let file = root.path().join("a/x.txt");
         let kept = state.trash("a/x.txt", &file).unwrap();
         assert_eq!(std::fs::read(&kept).unwrap(), b"1");
         std::fs::write(root.path().join("a/x.txt"), b"2").unwrap();
         let again = state.trash("a/x.txt", &file).unwrap();
         assert_ne!(kept, again, "a second deletion of the same path keeps both");
-        state.purge_trash(Duration::from_secs(3600));
-        assert!(kept.exists(), "today's trash stays");
-        state.purge_trash(Duration::ZERO);
-        std::thread::sleep(Duration::from_millis(10));
-        state.purge_trash(Duration::ZERO);
+        let today = chrono::Local::now().date_naive();
+        state.purge_trash(today + chrono::Days::new(TRASH_DAYS));
+        assert!(kept.exists(), "kept for its 30 days");
+        std::fs::create_dir_all(root.path().join(".drive/trash/mine")).unwrap();
+        state.purge_trash(today + chrono::Days::new(TRASH_DAYS + 1));
         assert!(!kept.exists());
+        assert!(root.path().join(".drive/trash/mine").exists(), "not a day: not ours");
     }
 }

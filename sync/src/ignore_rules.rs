@@ -59,13 +59,15 @@ impl IgnoreRules {
     }
 
     /// Adds the `.driveignore` of the folder at the relative path `folder`
-    /// ("" for the root), read from `file` (where it is on disk). Lines that
-    /// are not valid patterns are left out.
-    pub fn add_file(&mut self, folder: &str, file: &Path) {
+    /// ("" for the root), whose text is `contents`. Lines that are not valid
+    /// patterns are left out.
+    pub fn add_file(&mut self, folder: &str, contents: &str) {
         // Patterns are relative to the folder as the rules name it (NFC),
         // whatever its spelling on disk.
         let mut builder = GitignoreBuilder::new(crate::scanner::local_path(&self.root, folder));
-        let _ = builder.add(file);
+        for line in contents.lines() {
+            let _ = builder.add_line(None, line);
+        }
         if let Ok(matcher) = builder.build() {
             self.files.insert(folder.to_owned(), matcher);
         }
@@ -97,13 +99,9 @@ mod tests {
 
     #[test]
     fn builtins_and_ignore_files_at_any_level() {
-        let root = tempfile::tempdir().unwrap();
-        std::fs::write(root.path().join(IGNORE_FILE), "*.log\nbuild/\n").unwrap();
-        std::fs::create_dir_all(root.path().join("sub")).unwrap();
-        std::fs::write(root.path().join("sub").join(IGNORE_FILE), "!keep.log\nsecret.txt\n").unwrap();
-        let mut rules = IgnoreRules::new(root.path());
-        rules.add_file("", &root.path().join(IGNORE_FILE));
-        rules.add_file("sub", &root.path().join("sub").join(IGNORE_FILE));
+        let mut rules = IgnoreRules::new(Path::new("/home/ann/Drive"));
+        rules.add_file("", "*.log\nbuild/\n");
+        rules.add_file("sub", "!keep.log\nsecret.txt\n");
         assert!(rules.is_ignored("notes.tmp", false));
         assert!(rules.is_ignored("deep/down/Thumbs.db", false));
         assert!(rules.is_ignored("app.log", false));

@@ -18,8 +18,6 @@ pub enum LedgerError {
     },
     #[error("ledger database: {0}")]
     Sql(#[from] rusqlite::Error),
-    #[error("the ledger task failed: {0}")]
-    Task(String),
 }
 
 pub type Result<T, E = LedgerError> = std::result::Result<T, E>;

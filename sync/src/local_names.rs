@@ -10,11 +10,14 @@
 //! FAT/exFAT) hold one of `Report.txt` and `report.txt`, so the later one
 //! gets a local alias (see [`case_alias`]).
 
-use std::path::Path;
+use std::{
+    path::Path,
+    sync::atomic::{AtomicU32, Ordering},
+};
 
 use drive_wire::names::validate_name;
 
-use crate::scanner::STATE_DIR;
+use crate::{fs::Fs, scanner::STATE_DIR};
 
 /// Why a name from the server cannot exist in this folder, in words.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -60,21 +63,22 @@ impl FsRules {
     /// created in one case is looked up in another, and a name with a
     /// Windows-illegal character is tried. What cannot be probed keeps the
     /// platform's default.
-    pub fn probe(dir: &Path) -> Self {
+    pub fn probe(fs: &dyn Fs, dir: &Path) -> Self {
         let mut rules = Self::platform();
-        let unique = format!("{}-{}", std::process::id(), rand::random::<u32>());
+        static PROBES: AtomicU32 = AtomicU32::new(0);
+        let unique = format!("{}-{}", std::process::id(), PROBES.fetch_add(1, Ordering::Relaxed));
         let lower = dir.join(format!("case-probe-{unique}-a"));
         let upper = dir.join(format!("CASE-PROBE-{unique}-A"));
-        let _ = std::fs::remove_file(&lower);
-        if std::fs::write(&lower, b"").is_ok() {
-            rules.case_insensitive = upper.exists();
-            let _ = std::fs::remove_file(&lower);
+        let _ = fs.remove_file(&lower);
+        if fs.write(&lower, b"").is_ok() {
+            rules.case_insensitive = fs.exists(&upper);
+            let _ = fs.remove_file(&lower);
         }
         if !rules.windows_names {
             let colon = dir.join(format!("name-probe-{unique}:a"));
-            match std::fs::write(&colon, b"") {
+            match fs.write(&colon, b"") {
                 Ok(()) => {
-                    let _ = std::fs::remove_file(&colon);
+                    let _ = fs.remove_file(&colon);
                 }
                 Err(_) => rules.windows_names = true,
             }
@@ -222,7 +226,7 @@ mod tests {
     #[test]
     fn probing_a_posix_folder_finds_case_and_colons_allowed() {
         let dir = tempfile::tempdir().unwrap();
-        let rules = FsRules::probe(dir.path());
+        let rules = FsRules::probe(&crate::fs::DiskFs, dir.path());
         if cfg!(target_os = "linux") {
             assert_eq!(rules, POSIX);
         }

@@ -177,7 +177,7 @@ impl Profile {
     pub fn unlink(&self, dir: &Path) -> Result<()> {
         let dir = std::fs::canonicalize(dir).map_err(io_err(format!("opening {}", dir.display())))?;
         // Never under a running engine.
-        let _lock = crate::folder::StateDir::open(&dir, true)?;
+        let _lock = crate::folder::StateDir::open(crate::fs::DiskFs::shared(), &dir, true)?;
         let ledger = self.ledger_of(&dir);
         for suffix in ["", "-wal", "-shm"] {
             let mut path = ledger.clone().into_os_string();
@@ -188,7 +188,7 @@ impl Profile {
                 Err(e) => return Err(io_err("removing the folder's ledger")(e).into()),
             }
         }
-        crate::folder::StateDir::unlink(&dir).map_err(io_err("removing the folder's link"))?;
+        crate::folder::StateDir::unlink(&crate::fs::DiskFs, &dir).map_err(io_err("removing the folder's link"))?;
         Ok(())
     }
 

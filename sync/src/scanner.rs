@@ -5,13 +5,13 @@
 use std::{
     collections::HashMap,
     path::{Path, PathBuf},
-    time::UNIX_EPOCH,
 };
 
 use drive_wire::names::validate_name;
 
 use crate::{
     chunker::{self, Chunk},
+    fs::{FileKind, Fs, Meta},
     ledger::Entry,
 };
 
@@ -59,21 +59,6 @@ pub struct Scan {
     pub ignore: IgnoreRules,
 }
 
-/// Stats of one path, for the quick check.
-pub fn stat(path: &Path) -> std::io::Result<(u64, i64, u64, bool)> {
-    let meta = std::fs::symlink_metadata(path)?;
-    let mtime_ns = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos() as i64);
-    #[cfg(unix)]
-    let inode = std::os::unix::fs::MetadataExt::ino(&meta);
-    #[cfg(not(unix))]
-    let inode = 0;
-    Ok((meta.len(), mtime_ns, inode, meta.is_dir()))
-}
-
 /// Joins a relative `/`-path onto the folder root.
 pub fn local_path(root: &Path, rel: &str) -> PathBuf {
     rel.split('/').fold(root.to_path_buf(), |path, name| path.join(name))
@@ -108,7 +93,7 @@ const TWIN: &str = "another item here has the same name in another Unicode form;
 /// each folder's `.driveignore` before its entries, from the disk itself, so
 /// that what the scan leaves out and what the engine treats as ignored are
 /// one and the same.
-pub fn scan(root: &Path, ledger: &HashMap<String, Entry>) -> std::io::Result<Scan> {
+pub fn scan(fs: &dyn Fs, root: &Path, ledger: &HashMap<String, Entry>) -> std::io::Result<Scan> {
     let mut result = Scan {
         items: HashMap::new(),
         skipped: Vec::new(),
@@ -116,16 +101,18 @@ pub fn scan(root: &Path, ledger: &HashMap<String, Entry>) -> std::io::Result<Sca
         disk_paths: HashMap::new(),
         ignore: IgnoreRules::new(root),
     };
-    std::fs::read_dir(root)?;
+    fs.read_dir(root)?;
     // Folders still to read: where they are on disk, and their relative path.
     let mut folders = vec![(root.to_path_buf(), String::new())];
     while let Some((dir, rel_dir)) = folders.pop() {
         let ignore_file = dir.join(IGNORE_FILE);
-        if ignore_file.is_file() {
-            result.ignore.add_file(&rel_dir, &ignore_file);
+        if fs.metadata(&ignore_file).is_ok_and(|meta| meta.is_file()) {
+            if let Ok(bytes) = fs.read(&ignore_file) {
+                result.ignore.add_file(&rel_dir, &String::from_utf8_lossy(&bytes));
+            }
         }
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(entries) => entries,
+        let mut names = match fs.read_dir(&dir) {
+            Ok(names) => names,
             Err(e) => {
                 result.skipped.push(Skipped {
                     path: rel_dir,
@@ -134,21 +121,13 @@ pub fn scan(root: &Path, ledger: &HashMap<String, Entry>) -> std::io::Result<Sca
                 continue;
             }
         };
-        for entry in entries {
-            let entry = match entry {
-                Ok(entry) => entry,
-                Err(e) => {
-                    result.skipped.push(Skipped {
-                        path: rel_dir.clone(),
-                        reason: format!("cannot read the folder: {e}"),
-                    });
-                    continue;
-                }
-            };
-            if rel_dir.is_empty() && entry.file_name() == STATE_DIR {
+        // In one order whatever the disk's: a scan is reproducible.
+        names.sort();
+        for name in names {
+            if rel_dir.is_empty() && name == STATE_DIR {
                 continue;
             }
-            if let Some(folder) = result.visit(root, &entry, ledger) {
+            if let Some(folder) = result.visit(fs, root, &dir.join(name), ledger) {
                 folders.push(folder);
             }
         }
@@ -160,21 +139,25 @@ impl Scan {
     /// Looks at one entry of a folder; returns it if it is a folder to read.
     fn visit(
         &mut self,
+        fs: &dyn Fs,
         root: &Path,
-        entry: &std::fs::DirEntry,
+        path: &Path,
         ledger: &HashMap<String, Entry>,
     ) -> Option<(PathBuf, String)> {
-        let path = entry.path();
-        let Ok(file_type) = entry.file_type() else {
-            self.skipped.push(Skipped {
-                path: path.display().to_string(),
-                reason: "cannot read its type".into(),
-            });
-            return None;
+        let path = path.to_path_buf();
+        let meta = match fs.metadata(&path) {
+            Ok(meta) => meta,
+            Err(e) => {
+                self.skipped.push(Skipped {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                });
+                return None;
+            }
         };
         let rel = match relative(root, &path) {
             Ok((rel, respelled)) => {
-                if self.ignore.is_ignored(&rel, file_type.is_dir()) {
+                if self.ignore.is_ignored(&rel, meta.is_dir()) {
                     return None;
                 }
                 // One name, two spellings (possible on Linux): the NFC one
@@ -205,24 +188,30 @@ impl Scan {
                 return None;
             }
         };
-        if file_type.is_symlink() {
-            self.skipped.push(Skipped {
-                path: rel,
-                reason: "symbolic links are not synced".into(),
-            });
-            return None;
-        }
-        let (size, mtime_ns, inode, is_dir) = match stat(&path) {
-            Ok(stats) => stats,
-            Err(e) => {
+        let Meta {
+            kind,
+            len: size,
+            mtime_ns,
+            inode,
+        } = meta;
+        match kind {
+            FileKind::Symlink => {
                 self.skipped.push(Skipped {
                     path: rel,
-                    reason: e.to_string(),
+                    reason: "symbolic links are not synced".into(),
                 });
                 return None;
             }
-        };
-        if is_dir {
+            FileKind::Other => {
+                self.skipped.push(Skipped {
+                    path: rel,
+                    reason: "not a regular file".into(),
+                });
+                return None;
+            }
+            FileKind::File | FileKind::Dir => {}
+        }
+        if kind == FileKind::Dir {
             let item = LocalItem {
                 kind: LocalKind::Folder,
                 size: 0,
@@ -234,21 +223,14 @@ impl Scan {
             self.items.insert(rel.clone(), item);
             return Some((path, rel));
         }
-        if !file_type.is_file() {
-            self.skipped.push(Skipped {
-                path: rel,
-                reason: "not a regular file".into(),
-            });
-            return None;
-        }
         let known = ledger.get(&rel).filter(|e| {
             e.kind == drive_wire::NodeKind::File && e.size == size && e.mtime_ns == mtime_ns && e.inode == inode
         });
         let (content_id, chunks) = match known {
             Some(entry) => (entry.content_id.clone(), None),
-            None => match chunker::chunk_file(&path) {
+            None => match chunker::chunk_file(fs, &path) {
                 // A file written to while it was read would give a torn hash.
-                Ok(_) if stat(&path).ok() != Some((size, mtime_ns, inode, false)) => {
+                Ok(_) if fs.metadata(&path).ok() != Some(meta) => {
                     self.changing.push(rel);
                     return None;
                 }

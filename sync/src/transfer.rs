@@ -4,7 +4,7 @@
 
 use std::{
     collections::HashMap,
-    io::{Read, Seek, SeekFrom},
+    io::{Read, Seek, SeekFrom, Write},
     path::{Path, PathBuf},
     sync::Arc,
 };
@@ -13,14 +13,15 @@ use chrono::{DateTime, Utc};
 use drive_wire::{BlockHash, CommitRequest, Manifest, Node, NodeId, RevisionId};
 use futures::{StreamExt, TryStreamExt};
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
 
 use crate::{
     chunker::{self, Chunk},
+    fs::{offload, Fs, SharedFs},
     io_error::{io_err, IoError},
     progress::{Direction, Progress},
-    remote::{Remote, RemoteError},
-    scanner::{self, STATE_DIR},
+    remote::RemoteError,
+    scanner::STATE_DIR,
+    server::Server,
 };
 
 /// Blocks in flight at once, per file.
@@ -59,21 +60,17 @@ pub struct Stats {
     pub inode: u64,
 }
 
-pub fn stats(path: &Path) -> std::io::Result<Stats> {
-    let (size, mtime_ns, inode, _) = scanner::stat(path)?;
-    Ok(Stats { size, mtime_ns, inode })
+pub fn stats(fs: &dyn Fs, path: &Path) -> std::io::Result<Stats> {
+    let meta = fs.metadata(path)?;
+    Ok(Stats {
+        size: meta.len,
+        mtime_ns: meta.mtime_ns,
+        inode: meta.inode,
+    })
 }
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, TransferError> + Send + 'static,
-) -> Result<T, TransferError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| io_err("a worker thread failed")(std::io::Error::other(e)))?
-}
-
-fn read_block(path: &Path, offset: u64, size: u64) -> Result<Vec<u8>, TransferError> {
-    let mut file = std::fs::File::open(path).map_err(io_err(format!("opening {}", path.display())))?;
+fn read_block(fs: &dyn Fs, path: &Path, offset: u64, size: u64) -> Result<Vec<u8>, TransferError> {
+    let mut file = fs.open(path).map_err(io_err(format!("opening {}", path.display())))?;
     file.seek(SeekFrom::Start(offset)).map_err(io_err("seeking"))?;
     let mut bytes = vec![0; size as usize];
     file.read_exact(&mut bytes).map_err(|_| TransferError::Changed)?;
@@ -92,8 +89,10 @@ pub struct Uploaded {
 
 /// Uploads `path` as `name` in folder `parent_id`, based on `base` (none for a
 /// new file). `chunks` may come from the scan, if taken with the same stats.
+#[allow(clippy::too_many_arguments)]
 pub async fn upload(
-    remote: &Remote,
+    fs: &SharedFs,
+    remote: &dyn Server,
     path: PathBuf,
     parent_id: NodeId,
     name: String,
@@ -101,12 +100,14 @@ pub async fn upload(
     known: Option<(Stats, Vec<Chunk>)>,
     progress: Arc<dyn Progress>,
 ) -> Result<Uploaded, TransferError> {
-    let before = stats(&path).map_err(io_err(format!("reading {}", path.display())))?;
+    let before = stats(fs.as_ref(), &path).map_err(io_err(format!("reading {}", path.display())))?;
     let chunks = match known {
         Some((stats, chunks)) if stats == before => chunks,
         _ => {
             let path = path.clone();
-            blocking(move || Ok(chunker::chunk_file(&path).map_err(io_err("reading the file"))?)).await?
+            offload(fs, move |fs| chunker::chunk_file(fs, &path))
+                .await
+                .map_err(io_err("reading the file"))?
         }
     };
     let modified = DateTime::<Utc>::from_timestamp_nanos(before.mtime_ns);
@@ -132,7 +133,7 @@ pub async fn upload(
                 async move {
                     let (offset, size) = chunk.ok_or(TransferError::Changed)?;
                     let _slot = block_slot().await;
-                    let bytes = blocking(move || read_block(&path, offset, size)).await?;
+                    let bytes = offload(fs, move |fs| read_block(fs, &path, offset, size)).await?;
                     // The file was rewritten since it was hashed: never send a torn block.
                     if hash_of(&bytes) != block.hash {
                         return Err(TransferError::Changed);
@@ -143,7 +144,7 @@ pub async fn upload(
                 }
             })
             .await?;
-        if stats(&path).ok() != Some(before) {
+        if stats(fs.as_ref(), &path).ok() != Some(before) {
             return Err(TransferError::Changed);
         }
         match remote.commit(&request).await {
@@ -186,8 +187,10 @@ pub fn manifest_content_id(manifest: &Manifest) -> String {
 /// holds the temp file). `expected` is what the local path must
 /// still be when the new content replaces it (`None`: it must not exist), so
 /// that an edit made meanwhile is never overwritten.
+#[allow(clippy::too_many_arguments)]
 pub async fn download(
-    remote: &Remote,
+    fs: &SharedFs,
+    remote: &dyn Server,
     root: &Path,
     target: &Path,
     node_id: NodeId,
@@ -202,8 +205,8 @@ pub async fn download(
     let local_blocks: HashMap<BlockHash, (u64, u64)> = match expected {
         Some(_) => {
             let target = target.clone();
-            blocking(move || Ok(chunker::chunk_file(&target).unwrap_or_default()))
-                .await?
+            offload(fs, move |fs| chunker::chunk_file(fs, &target).unwrap_or_default())
+                .await
                 .into_iter()
                 .map(|c| (c.hash, (c.offset, c.size)))
                 .collect()
@@ -212,14 +215,15 @@ pub async fn download(
     };
 
     let tmp_dir = root.join(STATE_DIR).join("tmp");
-    tokio::fs::create_dir_all(&tmp_dir)
-        .await
-        .map_err(io_err("creating the state dir"))?;
     let tmp_path = tmp_dir.join(format!("download-{}", rand::random::<u64>()));
-    let guard = TempGuard(Some(tmp_path.clone()));
-    let mut file = tokio::fs::File::create(&tmp_path)
-        .await
-        .map_err(io_err("creating a temp file"))?;
+    let created = tmp_path.clone();
+    let mut file = offload(fs, move |fs| {
+        fs.create_dir_all(&tmp_dir)?;
+        fs.create(&created)
+    })
+    .await
+    .map_err(io_err("creating a temp file"))?;
+    let guard = TempGuard(Some((fs.clone(), tmp_path.clone())));
 
     // Slots are taken in block order, so the block the writer waits for
     // always holds one: blocks fetched ahead can never starve it.
@@ -231,7 +235,7 @@ pub async fn download(
             let progress = progress.clone();
             async move {
                 if let Some((offset, size)) = local {
-                    if let Ok(bytes) = blocking(move || read_block(&target, offset, size)).await {
+                    if let Ok(bytes) = offload(fs, move |fs| read_block(fs, &target, offset, size)).await {
                         if hash_of(&bytes) == block.hash {
                             return Ok((slot, bytes));
                         }
@@ -249,30 +253,36 @@ pub async fn download(
     futures::pin_mut!(blocks);
     while let Some(bytes) = blocks.next().await {
         let (_slot, bytes) = bytes?;
-        file.write_all(&bytes).await.map_err(io_err("writing a temp file"))?;
+        file = offload(fs, move |_| file.write_all(&bytes).map(|()| file))
+            .await
+            .map_err(io_err("writing a temp file"))?;
     }
-    file.sync_all().await.map_err(io_err("syncing a temp file"))?;
-    drop(file);
-    let mtime = filetime::FileTime::from_unix_time(
-        manifest.modified.timestamp(),
-        manifest.modified.timestamp_subsec_nanos(),
-    );
-    filetime::set_file_mtime(&tmp_path, mtime).map_err(io_err("setting the modification time"))?;
+    // Durable before it takes the place of anything: a crash never leaves
+    // an empty or torn file where a good one was.
+    offload(fs, move |_| file.sync_all())
+        .await
+        .map_err(io_err("syncing a temp file"))?;
+    let mtime_ns = manifest.modified.timestamp_nanos_opt().unwrap_or_default();
 
     // The last look before replacing: has the user touched the path meanwhile?
-    let now = match stats(&target) {
-        Ok(stats) => Some(stats),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(io_err(format!("reading {}", target.display()))(e).into()),
-    };
-    if now != expected {
-        return Err(TransferError::Changed);
-    }
-    tokio::fs::rename(&tmp_path, &target)
-        .await
-        .map_err(io_err(format!("moving into {}", target.display())))?;
+    let placed = target.clone();
+    let stats = offload(fs, move |fs| -> Result<Stats, TransferError> {
+        fs.set_mtime(&tmp_path, mtime_ns)
+            .map_err(io_err("setting the modification time"))?;
+        let now = match stats(fs, &placed) {
+            Ok(stats) => Some(stats),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(io_err(format!("reading {}", placed.display()))(e).into()),
+        };
+        if now != expected {
+            return Err(TransferError::Changed);
+        }
+        fs.rename(&tmp_path, &placed)
+            .map_err(io_err(format!("moving into {}", placed.display())))?;
+        Ok(stats(fs, &placed).map_err(io_err(format!("reading {}", placed.display())))?)
+    })
+    .await?;
     guard.keep();
-    let stats = stats(&target).map_err(io_err(format!("reading {}", target.display())))?;
     Ok(Downloaded {
         stats,
         content_id: manifest_content_id(&manifest),
@@ -280,7 +290,7 @@ pub async fn download(
 }
 
 /// Removes a temp file unless it was renamed into place.
-struct TempGuard(Option<PathBuf>);
+struct TempGuard(Option<(SharedFs, PathBuf)>);
 
 impl TempGuard {
     fn keep(mut self) {
@@ -290,8 +300,8 @@ impl TempGuard {
 
 impl Drop for TempGuard {
     fn drop(&mut self) {
-        if let Some(path) = self.0.take() {
-            let _ = std::fs::remove_file(path);
+        if let Some((fs, path)) = self.0.take() {
+            let _ = fs.remove_file(&path);
         }
     }
 }

@@ -14,7 +14,7 @@ impl Engine {
     pub(super) async fn check_account(&self) -> Result<()> {
         let user = self.remote.me().await?;
         let current = Link {
-            server: self.remote.session().await.server,
+            server: self.remote.address(),
             user_id: user.id,
             email: user.email.clone(),
         };
@@ -55,7 +55,7 @@ impl Engine {
         };
         if linked.email != user.email {
             let current = Link {
-                server: self.remote.session().await.server,
+                server: self.remote.address(),
                 user_id: user.id,
                 email: user.email,
             };

@@ -151,7 +151,8 @@ impl Engine {
             Op::MkdirRemote { path } => {
                 let parent = Self::parent_id(tree, path)?;
                 let node = self.remote.create_folder(parent, file_name(path)).await?;
-                let stats = transfer::stats(&self.local(path)).map_err(io_err(format!("reading {path}")))?;
+                let stats =
+                    transfer::stats(self.fs.as_ref(), &self.local(path)).map_err(io_err(format!("reading {path}")))?;
                 let entry = Self::entry_for(NodeKind::Folder, &node, stats, None);
                 let at = path.clone();
                 self.with_ledger(move |l| l.put_entry(&at, &entry)).await?;
@@ -160,8 +161,10 @@ impl Engine {
             Op::MkdirLocal { path, node_id } => {
                 self.note_restored(path, local, ledger, vacated, tree);
                 let local = self.local(path);
-                std::fs::create_dir_all(&local).map_err(io_err(format!("creating {path}")))?;
-                let stats = transfer::stats(&local).map_err(io_err(format!("reading {path}")))?;
+                self.fs
+                    .create_dir_all(&local)
+                    .map_err(io_err(format!("creating {path}")))?;
+                let stats = transfer::stats(self.fs.as_ref(), &local).map_err(io_err(format!("reading {path}")))?;
                 let entry = Entry {
                     kind: NodeKind::Folder,
                     node_id: *node_id,
@@ -188,25 +191,32 @@ impl Engine {
                 let target = self.local(to);
                 // A case-only rename on a case-insensitive file system finds
                 // the item itself at its new name.
-                let itself = |a: &Path, b: &Path| match (transfer::stats(a), transfer::stats(b)) {
+                let itself = |a: &Path, b: &Path| match (
+                    transfer::stats(self.fs.as_ref(), a),
+                    transfer::stats(self.fs.as_ref(), b),
+                ) {
                     (Ok(a), Ok(b)) if a.inode != 0 => a.inode == b.inode,
                     // No inodes (Windows): a case-only rename is itself.
                     (Ok(_), Ok(_)) => self.rules.case_insensitive && self.rules.fold(from) == self.rules.fold(to),
                     _ => false,
                 };
-                if target.exists() && !itself(&self.local(from), &target) {
+                if self.fs.exists(&target) && !itself(&self.local(from), &target) {
                     return Err(EngineError::Refused(format!("{to} already exists locally")));
                 }
-                std::fs::rename(self.local(from), &target).map_err(io_err(format!("moving {from} to {to}")))?;
+                self.fs
+                    .rename(&self.local(from), &target)
+                    .map_err(io_err(format!("moving {from} to {to}")))?;
                 let (from, to) = (from.clone(), to.clone());
                 self.with_ledger(move |l| l.rename_tree(&from, &to)).await
             }
             Op::MoveBack { from, to } => {
                 let target = self.local(to);
-                if target.exists() {
+                if self.fs.exists(&target) {
                     return Err(EngineError::Refused(format!("{to} already exists locally")));
                 }
-                std::fs::rename(self.local(from), &target).map_err(io_err(format!("moving {from} back to {to}")))?;
+                self.fs
+                    .rename(&self.local(from), &target)
+                    .map_err(io_err(format!("moving {from} back to {to}")))?;
                 // The ledger never followed the move: it still has `to`.
                 tracing::warn!(
                     "{from} is in a folder shared with you as a viewer, where nothing can be added: it was moved back to {to}"
@@ -235,7 +245,8 @@ impl Engine {
                     .remote_name(path)
                     .to_owned();
                 let uploaded = transfer::upload(
-                    &self.remote,
+                    &self.fs,
+                    self.remote.as_ref(),
                     self.local(path),
                     parent,
                     name,
@@ -272,10 +283,13 @@ impl Engine {
                     _ => return Err(EngineError::Refused(format!("{path} is in the way locally"))),
                 };
                 if let Some(parent) = self.local(path).parent() {
-                    std::fs::create_dir_all(parent).map_err(io_err(format!("creating the folder of {path}")))?;
+                    self.fs
+                        .create_dir_all(parent)
+                        .map_err(io_err(format!("creating the folder of {path}")))?;
                 }
                 let downloaded = transfer::download(
-                    &self.remote,
+                    &self.fs,
+                    self.remote.as_ref(),
                     &self.root,
                     &self.local(path),
                     *node_id,
@@ -345,7 +359,8 @@ impl Engine {
                 revision,
                 kind,
             } => {
-                let stats = transfer::stats(&self.local(path)).map_err(io_err(format!("reading {path}")))?;
+                let stats =
+                    transfer::stats(self.fs.as_ref(), &self.local(path)).map_err(io_err(format!("reading {path}")))?;
                 let entry = Entry {
                     kind: *kind,
                     node_id: *node_id,

@@ -12,7 +12,7 @@ impl Engine {
         let target = self.local(path);
         let unchanged = |rel: &str, at: &Path| {
             let Some(entry) = ledger.get(rel) else { return false };
-            match transfer::stats(at) {
+            match transfer::stats(self.fs.as_ref(), at) {
                 Ok(stats) if entry.kind == NodeKind::Folder => stats.inode == entry.inode || entry.inode == 0,
                 Ok(stats) => stats.size == entry.size && stats.mtime_ns == entry.mtime_ns && stats.inode == entry.inode,
                 Err(_) => false,
@@ -34,15 +34,15 @@ impl Engine {
                 // meanwhile) stays, and so do its folders: the next pass
                 // uploads it again rather than lose it.
                 let ignore = self.ignore.lock().unwrap_or_else(|p| p.into_inner()).clone();
-                let mut entries = walk(&target);
+                let mut entries = walk(self.fs.as_ref(), &target);
                 entries.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
                 for entry in entries {
                     // Relative to the folder, in NFC, whatever the disk's spelling.
                     let Ok((rel, _)) = scanner::relative(&self.root, &entry) else {
                         continue;
                     };
-                    if entry.is_dir() {
-                        let _ = std::fs::remove_dir(&entry);
+                    if self.fs.metadata(&entry).is_ok_and(|meta| meta.is_dir()) {
+                        let _ = self.fs.remove_dir(&entry);
                     } else if is_within(&rel, path) && (unchanged(&rel, &entry) || ignore.is_ignored(&rel, false)) {
                         self.state.trash(&rel, &entry)?;
                     }
@@ -81,9 +81,10 @@ impl Engine {
     /// returns the copy's path.
     pub(super) fn move_aside(&self, path: &str, folder: &str) -> Result<String> {
         let date = chrono::Local::now().format("%Y-%m-%d").to_string();
-        let copy = free_conflicted_path(|rel| self.local(rel).exists(), path, folder, &self.host, &date)
+        let copy = free_conflicted_path(|rel| self.fs.exists(&self.local(rel)), path, folder, &self.host, &date)
             .ok_or_else(|| EngineError::Refused("too many conflicted copies".into()))?;
-        std::fs::rename(self.local(path), self.local(&copy))
+        self.fs
+            .rename(&self.local(path), &self.local(&copy))
             .map_err(io_err(format!("keeping a conflicted copy of {path}")))?;
         Ok(copy)
     }
@@ -129,17 +130,15 @@ fn free_conflicted_path(
 }
 
 /// Everything under `dir`, itself included, without following links.
-fn walk(dir: &Path) -> Vec<PathBuf> {
+fn walk(fs: &dyn crate::fs::Fs, dir: &Path) -> Vec<PathBuf> {
     let mut found = vec![dir.to_path_buf()];
     let mut index = 0;
     while index < found.len() {
-        if let Ok(entries) = std::fs::read_dir(&found[index]) {
-            if std::fs::symlink_metadata(&found[index])
-                .map(|m| m.is_dir())
-                .unwrap_or(false)
-            {
-                found.extend(entries.flatten().map(|e| e.path()));
-            }
+        let folder = found[index].clone();
+        if fs.metadata(&folder).is_ok_and(|meta| meta.is_dir()) {
+            let mut names = fs.read_dir(&folder).unwrap_or_default();
+            names.sort();
+            found.extend(names.into_iter().map(|name| folder.join(name)));
         }
         index += 1;
     }
