@@ -211,7 +211,8 @@ impl Engine {
             let (fs, root) = (fs.clone(), root.clone());
             offload(&fs.clone(), move |_| -> Result<_> {
                 let state = StateDir::open(fs.clone(), &root, lock)?;
-                let rules = FsRules::probe(fs.as_ref(), &state.tmp());
+                let rules = FsRules::probe(fs.as_ref(), &state.tmp())
+                    .map_err(io_err("probing what names the folder's file system holds"))?;
                 Ok((state, rules))
             })
             .await?
@@ -384,15 +385,10 @@ impl Engine {
         let tree = self.remote_tree(&ledger, &ignore).await?;
         let mut left_alone: HashSet<String> = scan.skipped.iter().map(|s| s.path.clone()).collect();
         left_alone.extend(scan.changing.iter().cloned());
-        // Synced items the server renamed to a name this device cannot hold
-        // (or moved under one) stay as they are here: still on the server,
-        // never a reason to delete.
-        left_alone.extend(
-            ledger
-                .iter()
-                .filter(|(_, entry)| tree.is_left_out(entry.node_id))
-                .map(|(path, _)| path.clone()),
-        );
+        // A synced item the server renamed to a name this device cannot
+        // hold (or ignores) has left this device's view, as if deleted
+        // there: here it goes to the local trash if unchanged, and is sent
+        // as a new item if it changed. It stays on the server either way.
         let ops = planner::plan(&planner::Inputs {
             local: &scan.items,
             skipped: &left_alone,

@@ -126,7 +126,8 @@ impl StateDir {
         match self.fs.read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| bad(e.to_string())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(bad(e.to_string())),
+            // Unreadable is not damaged: a failing disk is told as such.
+            Err(e) => Err(io_err(format!("reading {}", path.display()))(e).into()),
         }
     }
 

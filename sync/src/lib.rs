@@ -51,6 +51,8 @@ pub mod scanner;
 pub mod server;
 pub mod service;
 pub mod share;
+#[cfg(test)]
+mod sim;
 pub mod throttle;
 pub mod transfer;
 pub mod watcher;

@@ -11,6 +11,7 @@
 //! gets a local alias (see [`case_alias`]).
 
 use std::{
+    io::ErrorKind,
     path::Path,
     sync::atomic::{AtomicU32, Ordering},
 };
@@ -61,29 +62,39 @@ impl FsRules {
 
     /// Probes the file system of `dir` (the folder's state dir): a file
     /// created in one case is looked up in another, and a name with a
-    /// Windows-illegal character is tried. What cannot be probed keeps the
-    /// platform's default.
-    pub fn probe(fs: &dyn Fs, dir: &Path) -> Self {
+    /// Windows-illegal character is tried. A probe that cannot be made is
+    /// an error: guessing wrong would let two names overwrite each other.
+    pub fn probe(fs: &dyn Fs, dir: &Path) -> std::io::Result<Self> {
         let mut rules = Self::platform();
         static PROBES: AtomicU32 = AtomicU32::new(0);
         let unique = format!("{}-{}", std::process::id(), PROBES.fetch_add(1, Ordering::Relaxed));
         let lower = dir.join(format!("case-probe-{unique}-a"));
         let upper = dir.join(format!("CASE-PROBE-{unique}-A"));
+        drop(fs.create(&lower)?);
+        rules.case_insensitive = fs.exists(&upper);
         let _ = fs.remove_file(&lower);
-        if fs.write(&lower, b"").is_ok() {
-            rules.case_insensitive = fs.exists(&upper);
-            let _ = fs.remove_file(&lower);
-        }
         if !rules.windows_names {
             let colon = dir.join(format!("name-probe-{unique}:a"));
-            match fs.write(&colon, b"") {
-                Ok(()) => {
+            match fs.create(&colon) {
+                Ok(file) => {
+                    drop(file);
                     let _ = fs.remove_file(&colon);
                 }
-                Err(_) => rules.windows_names = true,
+                // The name refused: Windows says so, exFAT (FUSE) answers
+                // "no such file" (the folder is there: the case probe just
+                // wrote in it).
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::InvalidInput | ErrorKind::InvalidFilename | ErrorKind::NotFound
+                    ) =>
+                {
+                    rules.windows_names = true
+                }
+                Err(e) => return Err(e),
             }
         }
-        rules
+        Ok(rules)
     }
 
     /// Checks a name from the server before it becomes part of a local path.
@@ -226,7 +237,7 @@ mod tests {
     #[test]
     fn probing_a_posix_folder_finds_case_and_colons_allowed() {
         let dir = tempfile::tempdir().unwrap();
-        let rules = FsRules::probe(&crate::fs::DiskFs, dir.path());
+        let rules = FsRules::probe(&crate::fs::DiskFs, dir.path()).unwrap();
         if cfg!(target_os = "linux") {
             assert_eq!(rules, POSIX);
         }

@@ -39,8 +39,6 @@ pub struct RemoteTree {
     pub root_id: NodeId,
     by_path: HashMap<String, RemoteNode>,
     path_of: HashMap<NodeId, String>,
-    /// Nodes left out (unsyncable or ignored here), with their subtrees.
-    left_out: HashSet<NodeId>,
     /// The unsyncable ones among them, reported.
     unmapped: Vec<Unmapped>,
 }
@@ -102,7 +100,6 @@ impl RemoteTree {
                 // Nothing under it is synced either.
                 let mut below = vec![child.id];
                 while let Some(id) = below.pop() {
-                    tree.left_out.insert(id);
                     below.extend(children.remove(&id).unwrap_or_default().iter().map(|n| n.id));
                 }
             }
@@ -135,12 +132,6 @@ impl RemoteTree {
         }
         self.path_of.insert(node.id, path.to_owned());
         self.by_path.insert(path.to_owned(), node);
-    }
-
-    /// Whether the node was left out of the tree: its name (or a folder's
-    /// above it) cannot exist here, or this device ignores it.
-    pub fn is_left_out(&self, id: NodeId) -> bool {
-        self.left_out.contains(&id)
     }
 
     /// The remote items whose names cannot exist in this folder.
@@ -235,8 +226,16 @@ fn local_names(nodes: Vec<RemoteNode>, prefix: &str, view: &LocalView<'_>) -> Ve
             .map(|path| file_name(path).to_owned())
     };
     let mut nodes = nodes;
-    // Who keeps the plain name: the ledger's holder first, then the oldest.
-    nodes.sort_by_key(|node| (known_name(node).as_deref() != Some(node.name.as_str()), node.id));
+    // Who keeps the plain name: the ledger's holder first, then the oldest
+    // of those the ledger does not know; one known under an alias keeps it.
+    nodes.sort_by_key(|node| {
+        let rank = match known_name(node) {
+            Some(known) if known == node.name => 0,
+            None => 1,
+            Some(_) => 2,
+        };
+        (rank, node.id)
+    });
     let mut taken: HashSet<String> = HashSet::new();
     let mut named = Vec::with_capacity(nodes.len());
     let mut collided = Vec::new();
@@ -348,7 +347,7 @@ mod tests {
         assert_eq!(tree.len(), 2, "{paths:?}");
         assert!(tree.get("ok/fine.txt").is_some());
         for id in [2, 3, 4, 5, 6, 8] {
-            assert!(tree.is_left_out(id), "{id}");
+            assert!(tree.path_of(id).is_none(), "{id}");
         }
         let unmapped: Vec<&str> = tree.unmapped().iter().map(|u| u.path.as_str()).collect();
         assert_eq!(unmapped, vec!["..", ".drive", "a:b.txt", "ok/CON"]);

@@ -193,11 +193,13 @@ fn the_state_dir_name_and_ignored_names_stay_on_the_server() {
         let status = client.status().unwrap();
         assert!(status.contains("can't be synced on this device: .drive"), "{status}");
     }
-    assert_eq!(
-        std::fs::read(a.path("notes.txt")).unwrap(),
-        b"notes",
-        "kept where it was"
-    );
+    // Renamed out of these devices' view: gone from the folder, into its
+    // local trash, still on the server.
+    for client in [&a, &b] {
+        assert!(!client.path("notes.txt").exists());
+        let kept = drive_e2e::snapshot(&client.path(".drive/trash"));
+        assert!(kept.keys().any(|p| p.ends_with("notes.txt")), "{kept:?}");
+    }
 }
 
 #[test]

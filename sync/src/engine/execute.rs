@@ -82,7 +82,7 @@ impl Engine {
             }
             Err(err) => {
                 let message = err.to_string();
-                tracing::warn!(path = op.path(), error = %message, "not synced yet");
+                tracing::warn!(?op, error = %message, "not synced yet");
                 self.progress.finished(op, Some(&message));
                 errors.push(PathError {
                     path: op.path().to_owned(),
