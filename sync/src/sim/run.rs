@@ -444,7 +444,7 @@ impl Sim {
         for device in &self.devices {
             let tree = device.fs.snapshot(&device.root);
             out += &format!("\n{} ({:?}):\n    {}", device.name, device.mode, show(&tree));
-            if let Ok(entries) = crate::ledger::Ledger::open(&device.ledger).and_then(|mut l| l.entries()) {
+            if let Ok(entries) = crate::ledger::Ledger::open(&device.ledger).and_then(|l| l.entries()) {
                 let entries: BTreeMap<_, _> = entries.into_iter().map(|(path, e)| (path, e.node_id)).collect();
                 out += &format!("\n  its ledger: {entries:?}");
             }
