@@ -22,7 +22,7 @@ use crate::{
     planner::{self, Op, Subtrees},
     progress::{Progress, RunState},
     remote::{Remote, RemoteError},
-    remote_tree::{ancestors, file_name, is_within, LocalView, RemoteTree},
+    remote_tree::{file_name, is_within, LocalView, RemoteTree},
     scanner::{self, LocalItem, LocalKind, Scan},
     server::SharedServer,
     transfer::{self, Stats, TransferError},
@@ -362,7 +362,6 @@ impl Engine {
         };
         self.pull(Duration::ZERO).await?;
         let (mut scan, mut ledger) = self.scan().await?;
-        *self.disk_paths.lock().unwrap_or_else(|p| p.into_inner()) = std::mem::take(&mut scan.disk_paths);
         let ignore = Arc::new(std::mem::replace(&mut scan.ignore, IgnoreRules::new(&self.root)));
         *self.ignore.lock().unwrap_or_else(|p| p.into_inner()) = ignore.clone();
         // Ignored is not deleted: a synced path that became ignored is
@@ -383,6 +382,8 @@ impl Engine {
                 .await?;
         }
         let tree = self.remote_tree(&ledger, &ignore).await?;
+        scan.adopt_known_case(&self.root, &tree, &ledger, self.rules);
+        *self.disk_paths.lock().unwrap_or_else(|p| p.into_inner()) = std::mem::take(&mut scan.disk_paths);
         let mut left_alone: HashSet<String> = scan.skipped.iter().map(|s| s.path.clone()).collect();
         left_alone.extend(scan.changing.iter().cloned());
         // A synced item the server renamed to a name this device cannot

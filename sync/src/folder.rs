@@ -3,7 +3,10 @@
 //! the temp files of downloads, and the local trash where deletions the
 //! server caused are kept, recoverable, for [`TRASH_DAYS`] days.
 
-use std::path::{Path, PathBuf};
+use std::{
+    io::ErrorKind,
+    path::{Path, PathBuf},
+};
 
 use chrono::NaiveDate;
 
@@ -19,6 +22,8 @@ const LOCK_FILE: &str = "lock";
 const LINK_FILE: &str = "link.json";
 const TMP_DIR: &str = "tmp";
 const TRASH_DIR: &str = "trash";
+/// Trashes of one day, for one path deleted again and again.
+const MAX_TRASH_TWINS: usize = 100;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FolderError {
@@ -180,25 +185,35 @@ impl StateDir {
 
     /// Moves a local file deleted by the server (`rel`, at `source` on
     /// disk) into the trash, under `trash/YYYY-MM-DD/` at its relative path,
-    /// rather than deleting it.
+    /// rather than deleting it. Where that path is taken (the same path
+    /// deleted twice in a day, or a file where a folder must go), into
+    /// `trash/YYYY-MM-DD 2/` and so on.
     pub fn trash(&self, rel: &str, source: &Path) -> Result<PathBuf, FolderError> {
         let day = chrono::Local::now().format("%Y-%m-%d").to_string();
-        let base = self.dir.join(TRASH_DIR).join(day);
-        let mut target = local_path(&base, rel);
-        let mut n = 1;
-        while self.fs.exists(&target) {
-            n += 1;
-            target = local_path(&base, &format!("{rel}.{n}"));
-        }
-        if let Some(parent) = target.parent() {
+        let trash = self.dir.join(TRASH_DIR);
+        for n in 1..=MAX_TRASH_TWINS {
+            let base = match n {
+                1 => trash.join(&day),
+                n => trash.join(format!("{day} {n}")),
+            };
+            let target = local_path(&base, rel);
+            if self.fs.exists(&target) {
+                continue;
+            }
+            if let Some(parent) = target.parent() {
+                match self.fs.create_dir_all(parent) {
+                    Ok(()) => {}
+                    Err(e) if matches!(e.kind(), ErrorKind::AlreadyExists | ErrorKind::NotADirectory) => continue,
+                    Err(e) => return Err(io_err("creating the local trash")(e).into()),
+                }
+            }
             self.fs
-                .create_dir_all(parent)
-                .map_err(io_err("creating the local trash"))?;
+                .rename(source, &target)
+                .map_err(io_err(format!("moving {rel} to the trash")))?;
+            return Ok(target);
         }
-        self.fs
-            .rename(source, &target)
-            .map_err(io_err(format!("moving {rel} to the trash")))?;
-        Ok(target)
+        let full = std::io::Error::other(format!("{MAX_TRASH_TWINS} copies of it are in today's trash"));
+        Err(io_err(format!("moving {rel} to the trash"))(full).into())
     }
 
     /// Deletes the days of trash older than [`TRASH_DAYS`].

@@ -151,6 +151,19 @@ impl RemoteTree {
         self.by_path.get(path)
     }
 
+    /// Whether the server's name for a new item at `path` is held there by
+    /// an item this device keeps elsewhere (a case alias): creating it can
+    /// only fail.
+    pub fn name_held_elsewhere(&self, path: &str) -> bool {
+        let Some(parent) = self.parent_id(path) else {
+            return false;
+        };
+        let name = file_name(path);
+        self.by_path
+            .iter()
+            .any(|(at, node)| node.parent_id == Some(parent) && node.name == name && at != path)
+    }
+
     pub fn path_of(&self, id: NodeId) -> Option<&str> {
         self.path_of.get(&id).map(String::as_str)
     }

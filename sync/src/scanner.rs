@@ -13,6 +13,8 @@ use crate::{
     chunker::{self, Chunk},
     fs::{FileKind, Fs, Meta},
     ledger::Entry,
+    local_names::FsRules,
+    remote_tree::{ancestors, is_within, RemoteTree},
 };
 
 /// Name of the hidden state directory inside a synced folder.
@@ -57,6 +59,25 @@ pub struct Scan {
     /// The ignore rules the scan applied (built-in patterns and every
     /// `.driveignore` it found), for the engine to apply to the rest.
     pub ignore: IgnoreRules,
+}
+
+/// Where the item at `rel` is on disk: under the folder by its names, or
+/// under the nearest folder (or itself) that `disk_paths` says the disk
+/// spells otherwise.
+pub fn disk_path(disk_paths: &HashMap<String, PathBuf>, root: &Path, rel: &str) -> PathBuf {
+    if !disk_paths.is_empty() {
+        for prefix in std::iter::once(rel).chain(ancestors(rel)) {
+            if let Some(disk) = disk_paths.get(prefix) {
+                let rest = rel[prefix.len()..].trim_start_matches('/');
+                return if rest.is_empty() {
+                    disk.clone()
+                } else {
+                    local_path(disk, rest)
+                };
+            }
+        }
+    }
+    local_path(root, rel)
 }
 
 /// Joins a relative `/`-path onto the folder root.
@@ -136,6 +157,67 @@ pub fn scan(fs: &dyn Fs, root: &Path, ledger: &HashMap<String, Entry>) -> std::i
 }
 
 impl Scan {
+    /// On a file system that folds case, a new local item whose path
+    /// differs only by case from one the ledger knows (and misses here) or
+    /// from a new remote one is one and the same place on disk: it is keyed
+    /// by that spelling (the disk's kept in `disk_paths`), so that the two
+    /// are compared rather than each trying to take the other's place
+    /// forever. The same item (inode) under another case is a case-only
+    /// rename, left for the planner to send.
+    pub fn adopt_known_case(
+        &mut self,
+        root: &Path,
+        remote: &RemoteTree,
+        ledger: &HashMap<String, Entry>,
+        rules: FsRules,
+    ) {
+        if !rules.case_insensitive {
+            return;
+        }
+        let mut known: HashMap<String, &String> = remote
+            .paths()
+            .filter(|(path, _)| !ledger.contains_key(*path))
+            .map(|(path, _)| (rules.fold(path), path))
+            .collect();
+        known.extend(ledger.keys().map(|path| (rules.fold(path), path)));
+        let mut new: Vec<String> = self
+            .items
+            .keys()
+            .filter(|path| !ledger.contains_key(*path) && remote.get(path).is_none())
+            .cloned()
+            .collect();
+        // Folders before what is in them.
+        new.sort_by_key(|path| path.matches('/').count());
+        for path in new {
+            let Some(item) = self.items.get(&path) else {
+                continue;
+            };
+            let Some(&target) = known.get(&rules.fold(&path)) else {
+                continue;
+            };
+            let renamed = ledger
+                .get(target)
+                .is_some_and(|entry| entry.inode != 0 && entry.inode == item.inode);
+            if renamed || self.items.contains_key(target) {
+                continue;
+            }
+            let disk = disk_path(&self.disk_paths, root, &path);
+            let respell = |key: String| match is_within(&key, &path) {
+                true => format!("{target}{}", &key[path.len()..]),
+                false => key,
+            };
+            self.items = std::mem::take(&mut self.items)
+                .into_iter()
+                .map(|(key, item)| (respell(key), item))
+                .collect();
+            self.disk_paths = std::mem::take(&mut self.disk_paths)
+                .into_iter()
+                .map(|(key, at)| (respell(key), at))
+                .collect();
+            self.disk_paths.insert(target.clone(), disk);
+        }
+    }
+
     /// Looks at one entry of a folder; returns it if it is a folder to read.
     fn visit(
         &mut self,

@@ -93,22 +93,10 @@ impl Engine {
     }
 
     /// Where a relative path lives on disk: under the folder, by its names,
-    /// or where the last scan found it spelled otherwise (NFD).
+    /// or where the last scan found it spelled otherwise (NFD, another case).
     pub(super) fn local(&self, rel: &str) -> PathBuf {
         let respelled = self.disk_paths.lock().unwrap_or_else(|p| p.into_inner());
-        if !respelled.is_empty() {
-            for prefix in std::iter::once(rel).chain(ancestors(rel)) {
-                if let Some(disk) = respelled.get(prefix) {
-                    let rest = rel[prefix.len()..].trim_start_matches('/');
-                    return if rest.is_empty() {
-                        disk.clone()
-                    } else {
-                        scanner::local_path(disk, rest)
-                    };
-                }
-            }
-        }
-        scanner::local_path(&self.root, rel)
+        scanner::disk_path(&respelled, &self.root, rel)
     }
 
     pub(super) fn parent_id(tree: &Mutex<RemoteTree>, path: &str) -> Result<i64> {
@@ -150,6 +138,9 @@ impl Engine {
         match op {
             Op::MkdirRemote { path } => {
                 let parent = Self::parent_id(tree, path)?;
+                if self.keep_clear_of_aliases(path, tree).await? {
+                    return Ok(());
+                }
                 let node = self.remote.create_folder(parent, file_name(path)).await?;
                 let stats =
                     transfer::stats(self.fs.as_ref(), &self.local(path)).map_err(io_err(format!("reading {path}")))?;
@@ -231,6 +222,9 @@ impl Engine {
             }
             Op::Upload { path, base } => {
                 let parent = Self::parent_id(tree, path)?;
+                if base.is_none() && self.keep_clear_of_aliases(path, tree).await? {
+                    return Ok(());
+                }
                 let known = local.get(path).and_then(|item| {
                     let stats = Stats {
                         size: item.size,

@@ -77,6 +77,25 @@ impl Engine {
         self.with_ledger(move |l| l.remove_tree(&path)).await
     }
 
+    /// A new local item whose name the server gives to another item, which
+    /// this device keeps under a case alias (a folder deleted on the server
+    /// coming back with edits inside, beside a twin of another case): it is
+    /// kept as a conflicted copy, sent under that name by the next pass.
+    /// Returns whether it was.
+    pub(super) async fn keep_clear_of_aliases(&self, path: &str, tree: &Mutex<RemoteTree>) -> Result<bool> {
+        if !tree.lock().unwrap_or_else(|p| p.into_inner()).name_held_elsewhere(path) {
+            return Ok(false);
+        }
+        let folder = path.rsplit_once('/').map_or("", |(parent, _)| parent);
+        let copy = self.move_aside(path, folder)?;
+        tracing::warn!(path, copy = %copy, "the name is taken on the server by another item: kept as a conflicted copy");
+        let path = path.to_owned();
+        self.with_ledger(move |l| l.remove_tree(&path)).await?;
+        Err(EngineError::Refused(format!(
+            "the name is taken on the server; kept as {copy}"
+        )))
+    }
+
     /// Renames the local item at `path` to a conflicted copy in `folder`;
     /// returns the copy's path.
     pub(super) fn move_aside(&self, path: &str, folder: &str) -> Result<String> {
