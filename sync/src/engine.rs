@@ -3,6 +3,7 @@
 
 use std::{
     collections::{HashMap, HashSet},
+    io::ErrorKind,
     path::{Path, PathBuf},
     sync::{Arc, Mutex},
     time::Duration,
@@ -25,7 +26,7 @@ use crate::{
     remote_tree::{file_name, is_within, LocalView, RemoteTree},
     scanner::{self, LocalItem, LocalKind, Scan},
     server::SharedServer,
-    transfer::{self, Stats, TransferError},
+    transfer::{self, Fetched, Stats, TransferError},
 };
 
 /// Passes per `sync_once` before giving up on converging.

@@ -75,6 +75,12 @@ pub trait Fs: Send + Sync + fmt::Debug + 'static {
     fn create_dir_all(&self, path: &Path) -> io::Result<()>;
     /// Renames `from` to `to`, replacing a file there.
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// Renames `from` to `to` if nothing is there (`AlreadyExists` if
+    /// something is), in one step where the file system can.
+    fn rename_noreplace(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// Swaps two items in one step; `Unsupported` where the file system
+    /// cannot.
+    fn exchange(&self, a: &Path, b: &Path) -> io::Result<()>;
     fn remove_file(&self, path: &Path) -> io::Result<()>;
     /// Removes an empty folder.
     fn remove_dir(&self, path: &Path) -> io::Result<()>;
@@ -186,6 +192,37 @@ impl Fs for DiskFs {
         std::fs::rename(from, to)
     }
 
+    fn rename_noreplace(&self, from: &Path, to: &Path) -> io::Result<()> {
+        #[cfg(target_os = "linux")]
+        match linux::renameat2(from, to, libc::RENAME_NOREPLACE) {
+            // Not every file system has it (FUSE ones may not).
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS)) => {}
+            other => return other,
+        }
+        // Elsewhere a check then a rename: a new file in between is lost to
+        // the rename, in a window of microseconds.
+        match std::fs::symlink_metadata(to) {
+            Ok(_) => Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{} exists", to.display()),
+            )),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => std::fs::rename(from, to),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn exchange(&self, a: &Path, b: &Path) -> io::Result<()> {
+        #[cfg(target_os = "linux")]
+        match linux::renameat2(a, b, libc::RENAME_EXCHANGE) {
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS)) => {}
+            other => return other,
+        }
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "the file system cannot swap two files",
+        ))
+    }
+
     fn remove_file(&self, path: &Path) -> io::Result<()> {
         std::fs::remove_file(path)
     }
@@ -213,6 +250,24 @@ impl Fs for DiskFs {
             Ok(()) => Ok(Some(Box::new(file))),
             Err(std::fs::TryLockError::WouldBlock) => Ok(None),
             Err(std::fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+mod linux {
+    use std::{ffi::CString, io, os::unix::ffi::OsStrExt, path::Path};
+
+    /// `renameat2(2)` with `flags`.
+    pub fn renameat2(from: &Path, to: &Path, flags: libc::c_uint) -> io::Result<()> {
+        let c = |path: &Path| CString::new(path.as_os_str().as_bytes()).map_err(io::Error::from);
+        let (from, to) = (c(from)?, c(to)?);
+        // SAFETY: both paths are valid NUL-terminated strings that outlive
+        // the call, which reads them and nothing else.
+        let result = unsafe { libc::renameat2(libc::AT_FDCWD, from.as_ptr(), libc::AT_FDCWD, to.as_ptr(), flags) };
+        match result {
+            0 => Ok(()),
+            _ => Err(io::Error::last_os_error()),
         }
     }
 }

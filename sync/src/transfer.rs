@@ -160,8 +160,10 @@ pub async fn upload(
     })
 }
 
-pub struct Downloaded {
-    pub stats: Stats,
+/// A revision fetched into a temp file of the state dir: verified, durable,
+/// with the server's modification time; the engine puts it in its place.
+pub struct Fetched {
+    pub tmp: TempFile,
     pub content_id: String,
 }
 
@@ -183,26 +185,23 @@ pub fn manifest_content_id(manifest: &Manifest) -> String {
     chunker::content_id(&chunks)
 }
 
-/// Downloads a revision to `target` (in the folder `root`, whose state dir
-/// holds the temp file). `expected` is what the local path must
-/// still be when the new content replaces it (`None`: it must not exist), so
-/// that an edit made meanwhile is never overwritten.
-#[allow(clippy::too_many_arguments)]
-pub async fn download(
+/// Fetches a revision into a temp file in the state dir of the folder
+/// `root`. `old` is the local copy it replaces, if any: blocks it already
+/// holds are copied, not fetched.
+pub async fn fetch(
     fs: &SharedFs,
     remote: &dyn Server,
     root: &Path,
-    target: &Path,
+    old: Option<&Path>,
     node_id: NodeId,
     revision: RevisionId,
-    expected: Option<Stats>,
     progress: Arc<dyn Progress>,
-) -> Result<Downloaded, TransferError> {
+) -> Result<Fetched, TransferError> {
     let manifest = remote.manifest(node_id, Some(revision)).await?;
-    let target = target.to_path_buf();
+    let target = old.map(Path::to_path_buf).unwrap_or_default();
 
     // Blocks the old local copy already holds are copied, not fetched.
-    let local_blocks: HashMap<BlockHash, (u64, u64)> = match expected {
+    let local_blocks: HashMap<BlockHash, (u64, u64)> = match old {
         Some(_) => {
             let target = target.clone();
             offload(fs, move |fs| chunker::chunk_file(fs, &target).unwrap_or_default())
@@ -223,7 +222,7 @@ pub async fn download(
     })
     .await
     .map_err(io_err("creating a temp file"))?;
-    let guard = TempGuard(Some((fs.clone(), tmp_path.clone())));
+    let tmp = TempFile(Some((fs.clone(), tmp_path.clone())));
 
     // Slots are taken in block order, so the block the writer waits for
     // always holds one: blocks fetched ahead can never starve it.
@@ -263,42 +262,30 @@ pub async fn download(
         .await
         .map_err(io_err("syncing a temp file"))?;
     let mtime_ns = manifest.modified.timestamp_nanos_opt().unwrap_or_default();
-
-    // The last look before replacing: has the user touched the path meanwhile?
-    let placed = target.clone();
-    let stats = offload(fs, move |fs| -> Result<Stats, TransferError> {
-        fs.set_mtime(&tmp_path, mtime_ns)
-            .map_err(io_err("setting the modification time"))?;
-        let now = match stats(fs, &placed) {
-            Ok(stats) => Some(stats),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(io_err(format!("reading {}", placed.display()))(e).into()),
-        };
-        if now != expected {
-            return Err(TransferError::Changed);
-        }
-        fs.rename(&tmp_path, &placed)
-            .map_err(io_err(format!("moving into {}", placed.display())))?;
-        Ok(stats(fs, &placed).map_err(io_err(format!("reading {}", placed.display())))?)
-    })
-    .await?;
-    guard.keep();
-    Ok(Downloaded {
-        stats,
+    offload(fs, move |fs| fs.set_mtime(&tmp_path, mtime_ns))
+        .await
+        .map_err(io_err("setting the modification time"))?;
+    Ok(Fetched {
+        tmp,
         content_id: manifest_content_id(&manifest),
     })
 }
 
-/// Removes a temp file unless it was renamed into place.
-struct TempGuard(Option<(SharedFs, PathBuf)>);
+/// A temp file, removed on drop unless it was put in its place.
+pub struct TempFile(Option<(SharedFs, PathBuf)>);
 
-impl TempGuard {
-    fn keep(mut self) {
+impl TempFile {
+    pub fn path(&self) -> &Path {
+        self.0.as_ref().map_or(Path::new(""), |(_, path)| path)
+    }
+
+    /// It was renamed into place: nothing to remove.
+    pub fn keep(mut self) {
         self.0 = None;
     }
 }
 
-impl Drop for TempGuard {
+impl Drop for TempFile {
     fn drop(&mut self) {
         if let Some((fs, path)) = self.0.take() {
             let _ = fs.remove_file(&path);

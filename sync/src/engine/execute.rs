@@ -170,6 +170,9 @@ impl Engine {
             }
             Op::MoveRemote { from, to, node_id } => {
                 let parent = Self::parent_id(tree, to)?;
+                if self.keep_clear_of_aliases(to, tree).await? {
+                    return Ok(());
+                }
                 let node = self
                     .remote
                     .update_node(*node_id, Some(file_name(to)), Some(parent))
@@ -281,25 +284,26 @@ impl Engine {
                         .create_dir_all(parent)
                         .map_err(io_err(format!("creating the folder of {path}")))?;
                 }
-                let downloaded = transfer::download(
+                let fetched = transfer::fetch(
                     &self.fs,
                     self.remote.as_ref(),
                     &self.root,
-                    &self.local(path),
+                    expected.is_some().then(|| self.local(path)).as_deref(),
                     *node_id,
                     *revision,
-                    expected,
                     self.progress.clone(),
                 )
                 .await?;
+                let content_id = fetched.content_id.clone();
+                let stats = self.place(fetched, path, expected)?;
                 let entry = Entry {
                     kind: NodeKind::File,
                     node_id: *node_id,
                     revision: Some(*revision),
-                    size: downloaded.stats.size,
-                    mtime_ns: downloaded.stats.mtime_ns,
-                    inode: downloaded.stats.inode,
-                    content_id: Some(downloaded.content_id),
+                    size: stats.size,
+                    mtime_ns: stats.mtime_ns,
+                    inode: stats.inode,
+                    content_id: Some(content_id),
                 };
                 let path = path.clone();
                 self.with_ledger(move |l| l.put_entry(&path, &entry)).await

@@ -52,6 +52,47 @@ impl Engine {
         }
     }
 
+    /// Puts a fetched revision at `path`, which must still be as `expected`
+    /// (`None`: nothing there), so that an edit made meanwhile is never
+    /// overwritten. A new file takes a free name in one step; a file
+    /// replaced is swapped in one step and the old one checked once out of
+    /// the way, and swapped back if it changed. Where the file system
+    /// cannot swap, a check then a rename (a window of microseconds).
+    pub(super) fn place(&self, fetched: Fetched, path: &str, expected: Option<Stats>) -> Result<Stats> {
+        let (fs, target) = (self.fs.as_ref(), self.local(path));
+        let tmp = fetched.tmp.path().to_path_buf();
+        let changed = || EngineError::Transfer(TransferError::Changed);
+        let placing = |e: std::io::Error| io_err(format!("moving into {path}"))(e).into();
+        match expected {
+            None => match fs.rename_noreplace(&tmp, &target) {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => return Err(changed()),
+                Err(e) => return Err(placing(e)),
+            },
+            Some(expected) => match fs.exchange(&tmp, &target) {
+                Ok(()) => {
+                    // The old file, out of the way: as synced, the server has
+                    // it; otherwise it is the user's, and goes back.
+                    if transfer::stats(fs, &tmp).ok() != Some(expected) {
+                        fs.exchange(&tmp, &target).map_err(placing)?;
+                        return Err(changed());
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::NotFound => return Err(changed()),
+                Err(e) if e.kind() == ErrorKind::Unsupported => {
+                    if transfer::stats(fs, &target).ok() != Some(expected) {
+                        return Err(changed());
+                    }
+                    fs.rename(&tmp, &target).map_err(placing)?;
+                }
+                Err(e) => return Err(placing(e)),
+            },
+        }
+        // Removes what a swap left in the temp file's place.
+        drop(fetched);
+        Ok(transfer::stats(fs, &target).map_err(io_err(format!("reading {path}")))?)
+    }
+
     /// Moves the local version aside as `NAME (conflicted copy HOST DATE).EXT`;
     /// the next pass downloads the server's version and uploads the copy.
     /// Beside the original, or out of the share if the original is in one that
@@ -77,11 +118,11 @@ impl Engine {
         self.with_ledger(move |l| l.remove_tree(&path)).await
     }
 
-    /// A new local item whose name the server gives to another item, which
-    /// this device keeps under a case alias (a folder deleted on the server
-    /// coming back with edits inside, beside a twin of another case): it is
-    /// kept as a conflicted copy, sent under that name by the next pass.
-    /// Returns whether it was.
+    /// A local item, new or renamed here, whose name the server gives to
+    /// another item this device keeps under a case alias (a folder deleted
+    /// on the server coming back with edits inside, a case-only rename onto
+    /// a twin's name): it takes a conflicted copy's name, which the next
+    /// pass sends. Returns whether it did.
     pub(super) async fn keep_clear_of_aliases(&self, path: &str, tree: &Mutex<RemoteTree>) -> Result<bool> {
         if !tree.lock().unwrap_or_else(|p| p.into_inner()).name_held_elsewhere(path) {
             return Ok(false);

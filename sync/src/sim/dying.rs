@@ -153,6 +153,16 @@ impl Fs for DyingFs {
         self.fs.rename(from, to)
     }
 
+    fn rename_noreplace(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.call()?;
+        self.fs.rename_noreplace(from, to)
+    }
+
+    fn exchange(&self, a: &Path, b: &Path) -> io::Result<()> {
+        self.call()?;
+        self.fs.exchange(a, b)
+    }
+
     fn remove_file(&self, path: &Path) -> io::Result<()> {
         self.call()?;
         self.fs.remove_file(path)

@@ -294,6 +294,25 @@ impl Fs for MemFs {
         self.mutate(&[from, to])?.rename(from, to)
     }
 
+    fn rename_noreplace(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let mut state = self.mutate(&[from, to])?;
+        if state.lookup(to).is_ok() {
+            return Err(error(ErrorKind::AlreadyExists, to));
+        }
+        state.rename(from, to)
+    }
+
+    /// Through a third name, all under one lock: one step to everyone else.
+    fn exchange(&self, a: &Path, b: &Path) -> io::Result<()> {
+        let mut state = self.mutate(&[a, b])?;
+        state.lookup(a)?;
+        state.lookup(b)?;
+        let via = a.with_file_name(".mem-fs-exchange");
+        state.rename(a, &via)?;
+        state.rename(b, a)?;
+        state.rename(&via, b)
+    }
+
     fn remove_file(&self, path: &Path) -> io::Result<()> {
         self.mutate(&[path])?.remove(path, Removal::File)
     }

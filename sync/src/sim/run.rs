@@ -150,8 +150,9 @@ impl Sim {
     fn wrote<E: std::fmt::Debug>(&mut self, content: Vec<u8>, result: Result<(), E>) -> String {
         match result {
             Ok(()) => {
+                let name = label(&content);
                 self.written.insert(content);
-                "ok".into()
+                name
             }
             Err(e) => format!("{e:?}"),
         }
@@ -350,11 +351,12 @@ impl Sim {
             Ok(()) => self.sync(index).await,
             Err(e) => Err(e),
         };
-        if let Some(landed) = self.devices[index].process.take_landed() {
-            self.written.insert(landed.1);
+        if let Some((path, content)) = self.devices[index].process.take_landed() {
+            let label = label(&content);
+            self.written.insert(content);
             self.discard(old.unwrap_or_default());
             self.log
-                .push(format!("{name}: user, mid-sync: edit {}", landed.0.display()));
+                .push(format!("{name}: user, mid-sync: edit {}: {label}", path.display()));
         }
         self.devices[index].fs.set_faults(0.0, 0);
         let died = self.devices[index].process.is_dead();
@@ -526,6 +528,13 @@ fn contents_at(fs: &MemFs, path: &Path) -> Vec<Vec<u8>> {
         Ok(_) => fs.snapshot(path).into_values().flatten().collect(),
         Err(_) => Vec::new(),
     }
+}
+
+/// A content as the log names it: `content 12`.
+fn label(content: &[u8]) -> String {
+    let text = String::from_utf8_lossy(content);
+    let first = text.lines().next().unwrap_or_default();
+    first.split_once(" content ").map_or(first, |(_, n)| n).to_owned()
 }
 
 fn local(root: &Path, rel: &str) -> PathBuf {

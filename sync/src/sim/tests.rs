@@ -6,7 +6,7 @@
 use super::run::Sim;
 
 /// Seeds run by default: about two minutes of a debug build on CI's machine.
-const DEFAULT_SEEDS: u64 = 150;
+const DEFAULT_SEEDS: u64 = 1000;
 
 fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.parse().ok())
