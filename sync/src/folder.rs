@@ -14,6 +14,7 @@ use crate::{
     fs::{Fs, LockGuard, SharedFs},
     io_error::{io_err, IoError},
     scanner::{local_path, STATE_DIR},
+    transfer::PARTIAL_PREFIX,
 };
 
 /// How long deletions caused by the server stay recoverable.
@@ -179,7 +180,15 @@ impl StateDir {
     fn clean_tmp(&self) {
         let tmp = self.tmp();
         for name in self.fs.read_dir(&tmp).unwrap_or_default() {
-            let _ = self.fs.remove_file(&tmp.join(name));
+            let path = tmp.join(&name);
+            let name = name.to_string_lossy();
+            // Partial downloads and probes are nobody's; anything else may
+            // be a user's file a swap left here: recoverable in the trash.
+            if name.starts_with(PARTIAL_PREFIX) || name.contains("-probe-") {
+                let _ = self.fs.remove_file(&path);
+            } else if let Err(error) = self.trash(&format!("left by an interrupted sync/{name}"), &path) {
+                tracing::warn!(%error, "cannot clear the state dir's temp files");
+            }
         }
     }
 
@@ -255,6 +264,7 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let first = StateDir::open(DiskFs::shared(), root.path(), true).unwrap();
         std::fs::write(first.tmp().join("download-1"), b"torn").unwrap();
+        std::fs::write(first.tmp().join("ready-1"), b"swapped out").unwrap();
         assert!(matches!(
             StateDir::open(DiskFs::shared(), root.path(), true),
             Err(FolderError::Busy(_))
@@ -268,6 +278,28 @@ mod tests {
             !second.tmp().join("download-1").exists(),
             "the killed download's temp file is cleaned"
         );
+        let trash = files_under(&root.path().join(".drive/trash"));
+        assert!(
+            trash
+                .iter()
+                .any(|path| path.ends_with("left by an interrupted sync/ready-1")),
+            "what a swap left is kept: {trash:?}"
+        );
+    }
+
+    /// Every file under `dir`, as paths.
+    fn files_under(dir: &Path) -> Vec<PathBuf> {
+        let mut found = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+                match entry.file_type().unwrap().is_dir() {
+                    true => stack.push(entry.path()),
+                    false => found.push(entry.path()),
+                }
+            }
+        }
+        found
     }
 
     #[test]

@@ -70,6 +70,15 @@ impl RemoteTree {
             root_id,
             ..Default::default()
         };
+        // Local names the ledger has in each folder, by node: an alias
+        // must not take one that another item still holds here.
+        let mut held: HashMap<&str, Vec<(NodeId, String)>> = HashMap::new();
+        if view.rules.case_insensitive {
+            for (id, path) in view.known {
+                let (folder, name) = path.rsplit_once('/').unwrap_or(("", path));
+                held.entry(folder).or_default().push((*id, view.rules.fold(name)));
+            }
+        }
         // (folder id, its local path, its path on the server)
         let mut stack = vec![(root_id, String::new(), String::new())];
         while let Some((id, prefix, remote_prefix)) = stack.pop() {
@@ -103,7 +112,8 @@ impl RemoteTree {
                     below.extend(children.remove(&id).unwrap_or_default().iter().map(|n| n.id));
                 }
             }
-            for (name, child) in local_names(kept, &prefix, view) {
+            let held_here = held.get(prefix.as_str()).map_or(&[][..], Vec::as_slice);
+            for (name, child) in local_names(kept, &prefix, held_here, view) {
                 let path = join(&prefix, &name);
                 stack.push((child.id, path.clone(), join(&remote_prefix, &child.name)));
                 tree.path_of.insert(child.id, path.clone());
@@ -228,7 +238,12 @@ impl RemoteTree {
 /// system, names that fold alike share one local name: the node the ledger
 /// already has there keeps it (else the oldest node), and the others get an
 /// alias, the one the ledger knows if it is still free.
-fn local_names(nodes: Vec<RemoteNode>, prefix: &str, view: &LocalView<'_>) -> Vec<(String, RemoteNode)> {
+fn local_names(
+    nodes: Vec<RemoteNode>,
+    prefix: &str,
+    held: &[(NodeId, String)],
+    view: &LocalView<'_>,
+) -> Vec<(String, RemoteNode)> {
     if !view.rules.case_insensitive {
         return nodes.into_iter().map(|node| (node.name.clone(), node)).collect();
     }
@@ -259,6 +274,19 @@ fn local_names(nodes: Vec<RemoteNode>, prefix: &str, view: &LocalView<'_>) -> Ve
             collided.push(node);
         }
     }
+    // Names still held here by items of the ledger that are not in this
+    // folder on the server any more (moving away, or deleted): an alias
+    // taking one could not be created until they go.
+    let listed: HashSet<NodeId> = named
+        .iter()
+        .map(|(_, node)| node.id)
+        .chain(collided.iter().map(|n| n.id))
+        .collect();
+    taken.extend(
+        held.iter()
+            .filter(|(id, _)| !listed.contains(id))
+            .map(|(_, name)| name.clone()),
+    );
     for node in collided {
         let known = known_name(&node)
             .filter(|name| (1..100).any(|n| case_alias(&node.name, n) == *name))

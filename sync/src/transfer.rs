@@ -24,6 +24,12 @@ use crate::{
     server::Server,
 };
 
+/// Temp files of downloads under way: only ever partial content.
+pub const PARTIAL_PREFIX: &str = "download-";
+/// Temp files of complete downloads waiting to take their place, or what a
+/// swap put in their place: perhaps the user's.
+pub const READY_PREFIX: &str = "ready-";
+
 /// Blocks in flight at once, per file.
 const PARALLEL_BLOCKS: usize = 4;
 
@@ -214,7 +220,7 @@ pub async fn fetch(
     };
 
     let tmp_dir = root.join(STATE_DIR).join("tmp");
-    let tmp_path = tmp_dir.join(format!("download-{}", rand::random::<u64>()));
+    let tmp_path = tmp_dir.join(format!("{PARTIAL_PREFIX}{}", rand::random::<u64>()));
     let created = tmp_path.clone();
     let mut file = offload(fs, move |fs| {
         fs.create_dir_all(&tmp_dir)?;
@@ -262,11 +268,19 @@ pub async fn fetch(
         .await
         .map_err(io_err("syncing a temp file"))?;
     let mtime_ns = manifest.modified.timestamp_nanos_opt().unwrap_or_default();
-    offload(fs, move |fs| fs.set_mtime(&tmp_path, mtime_ns))
-        .await
-        .map_err(io_err("setting the modification time"))?;
+    // Complete: named so that a clean-up after a crash tells it from a
+    // partial download (what a swap leaves in its place is the user's).
+    let ready = tmp_path.with_file_name(format!("{READY_PREFIX}{}", rand::random::<u64>()));
+    let renamed = ready.clone();
+    offload(fs, move |fs| {
+        fs.set_mtime(&tmp_path, mtime_ns)?;
+        fs.rename(&tmp_path, &renamed)
+    })
+    .await
+    .map_err(io_err("setting the modification time"))?;
+    tmp.keep();
     Ok(Fetched {
-        tmp,
+        tmp: TempFile(Some((fs.clone(), ready))),
         content_id: manifest_content_id(&manifest),
     })
 }

@@ -357,8 +357,17 @@ impl Engine {
                 revision,
                 kind,
             } => {
-                let stats =
-                    transfer::stats(self.fs.as_ref(), &self.local(path)).map_err(io_err(format!("reading {path}")))?;
+                // As scanned, with the content id it goes with: an edit made
+                // since then must still read as a change.
+                let stats = match local.get(path) {
+                    Some(item) => Stats {
+                        size: item.size,
+                        mtime_ns: item.mtime_ns,
+                        inode: item.inode,
+                    },
+                    None => transfer::stats(self.fs.as_ref(), &self.local(path))
+                        .map_err(io_err(format!("reading {path}")))?,
+                };
                 let entry = Entry {
                     kind: *kind,
                     node_id: *node_id,

@@ -61,6 +61,9 @@ impl Engine {
     pub(super) fn place(&self, fetched: Fetched, path: &str, expected: Option<Stats>) -> Result<Stats> {
         let (fs, target) = (self.fs.as_ref(), self.local(path));
         let tmp = fetched.tmp.path().to_path_buf();
+        // Taken before, not after, it is in place (a rename keeps them): an
+        // edit made right after must read as a change to the next scan.
+        let placed = transfer::stats(fs, &tmp).map_err(io_err("reading a temp file"))?;
         let changed = || EngineError::Transfer(TransferError::Changed);
         let placing = |e: std::io::Error| io_err(format!("moving into {path}"))(e).into();
         match expected {
@@ -72,9 +75,13 @@ impl Engine {
             Some(expected) => match fs.exchange(&tmp, &target) {
                 Ok(()) => {
                     // The old file, out of the way: as synced, the server has
-                    // it; otherwise it is the user's, and goes back.
+                    // it; otherwise it is the user's, and goes back (if it
+                    // cannot, it stays, to be kept in the local trash).
                     if transfer::stats(fs, &tmp).ok() != Some(expected) {
-                        fs.exchange(&tmp, &target).map_err(placing)?;
+                        if let Err(e) = fs.exchange(&tmp, &target) {
+                            fetched.tmp.keep();
+                            return Err(placing(e));
+                        }
                         return Err(changed());
                     }
                 }
@@ -90,7 +97,7 @@ impl Engine {
         }
         // Removes what a swap left in the temp file's place.
         drop(fetched);
-        Ok(transfer::stats(fs, &target).map_err(io_err(format!("reading {path}")))?)
+        Ok(placed)
     }
 
     /// Moves the local version aside as `NAME (conflicted copy HOST DATE).EXT`;

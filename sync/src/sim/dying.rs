@@ -72,6 +72,7 @@ impl Process {
         if fate.edit_at.as_ref().is_some_and(|(at, _, _)| *at == fate.calls) {
             if let Some((_, path, bytes)) = fate.edit_at.take() {
                 if fs.user_write(&path, &bytes).is_ok() {
+                    tracing::debug!(path = %path.display(), "the user writes, mid-sync");
                     fate.landed = Some((path, bytes));
                 }
             }

@@ -9,6 +9,7 @@ use std::{
 };
 
 use rand::{rngs::StdRng, seq::SliceRandom, Rng, SeedableRng};
+use tracing::Instrument;
 
 use super::{
     dying::{DyingFs, DyingServer, Process},
@@ -384,7 +385,8 @@ impl Sim {
         let Some(engine) = &device.engine else {
             return Err("no engine".into());
         };
-        let report = engine.sync_once().await.map_err(|e| e.to_string())?;
+        let span = tracing::info_span!("sim", device = %device.name);
+        let report = engine.sync_once().instrument(span).await.map_err(|e| e.to_string())?;
         if report.held.is_some() {
             // The user answers the question the app would ask.
             let choice = if self.rng.gen_bool(0.5) {
