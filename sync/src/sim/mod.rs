@@ -14,6 +14,7 @@
 //! [`Engine`]: crate::engine::Engine
 
 mod dying;
+mod invariants;
 pub mod mem_fs;
 mod run;
 pub mod server;

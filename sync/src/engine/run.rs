@@ -1,0 +1,117 @@
+//! The engine running in the background: a pass after every local change
+//! (watched), every remote change (long-polled), and every so often anyway;
+//! paused and resumed on demand.
+
+use super::*;
+
+/// How long a running engine waits before trying again when the server
+/// cannot be reached.
+const OFFLINE_RETRY: Duration = Duration::from_secs(5);
+
+impl Engine {
+    /// Syncs until `stop` resolves: after every local change (watched),
+    /// every remote change (long-polled), and at least every `rescan` anyway,
+    /// since a watcher can miss events.
+    pub async fn run(&self, rescan: Duration, stop: impl std::future::Future<Output = ()>) -> Result<()> {
+        let (_never_paused, paused) = tokio::sync::watch::channel(false);
+        self.run_with(rescan, paused, stop).await
+    }
+
+    /// [`Engine::run`], pausable: while `paused` holds `true` no pass starts
+    /// (one under way finishes). Every change of state goes to the progress
+    /// observer's [`Progress::state`].
+    pub async fn run_with(
+        &self,
+        rescan: Duration,
+        mut paused: tokio::sync::watch::Receiver<bool>,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> Result<()> {
+        let (_watcher, mut local_events) = match crate::watcher::watch(&self.root) {
+            Ok((watcher, events)) => (Some(watcher), events),
+            Err(error) => {
+                tracing::warn!(%error, "cannot watch the folder (raise fs.inotify.max_user_watches?); polling instead");
+                (None, tokio::sync::mpsc::channel(1).1)
+            }
+        };
+        tokio::pin!(stop);
+        let mut purged = std::time::Instant::now();
+        loop {
+            // A long-running engine keeps its local trash to its 30 days too.
+            if purged.elapsed() > Duration::from_secs(24 * 3600) {
+                self.state.purge_old_trash();
+                purged = std::time::Instant::now();
+            }
+            if *paused.borrow_and_update() {
+                self.progress.state(&RunState::Paused);
+                tokio::select! {
+                    () = &mut stop => return Ok(()),
+                    changed = paused.changed() => {
+                        // The sender is gone: nobody can resume any more.
+                        if changed.is_err() {
+                            std::future::pending::<()>().await;
+                        }
+                        continue;
+                    }
+                }
+            }
+            let state = match self.sync_once().await {
+                Ok(report) if report.in_sync() && report.unsyncable.is_empty() => {
+                    tracing::info!(done = report.done, "up to date");
+                    RunState::UpToDate
+                }
+                Ok(report) => {
+                    tracing::warn!(
+                        pending = report.pending.len(),
+                        errors = report.errors.len(),
+                        held = report.held.as_ref().map_or(0, |held| held.files),
+                        unsyncable = report.unsyncable.len(),
+                        "not in sync yet"
+                    );
+                    // Held deletions and names this device cannot hold are
+                    // shown with the errors, in words.
+                    RunState::Behind {
+                        pending: report.pending.len(),
+                        errors: report.problems(),
+                        held: report.held,
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "sync pass failed; retrying");
+                    error.run_state()
+                }
+            };
+            let offline = matches!(state, RunState::Offline { .. });
+            self.progress.state(&state);
+            let remote_change = async {
+                if offline {
+                    // Nothing to long-poll: try a pass again after a pause.
+                    tokio::time::sleep(OFFLINE_RETRY).await;
+                    return;
+                }
+                loop {
+                    let cursor = self.with_ledger(|l| l.cursor()).await.unwrap_or_default();
+                    match self.remote.changes(cursor, Duration::from_secs(25)).await {
+                        // A feed that went backwards answers at once: the
+                        // pass relists.
+                        Ok(page) if !page.changes.is_empty() || page.cursor < cursor => return,
+                        Ok(_) => {}
+                        Err(error) => {
+                            // Offline or the server is down: retry after a pause.
+                            tracing::debug!(%error, "waiting for remote changes failed");
+                            tokio::time::sleep(OFFLINE_RETRY).await;
+                            return;
+                        }
+                    }
+                }
+            };
+            tokio::select! {
+                () = &mut stop => return Ok(()),
+                Some(()) = local_events.recv() => {}
+                () = remote_change => {}
+                () = tokio::time::sleep(rescan) => {}
+                Ok(()) = paused.changed() => {}
+                () = self.decisions.made() => {}
+            }
+        }
+    }
+}
