@@ -4,7 +4,7 @@ use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::storage::metadata::redact_url;
+use crate::{auth::client_ip::Cidr, storage::metadata::redact_url};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -179,6 +179,25 @@ pub struct Config {
     #[arg(long, env = "DRIVE_REGISTER_RATE_PER_IP", default_value_t = 20)]
     pub register_rate_per_ip: u32,
 
+    /// Reverse proxies whose forwarded client address is believed: an
+    /// address or CIDR block (e.g. `127.0.0.1/32`, `10.0.0.0/8`), repeatable
+    /// or comma-separated. When the peer is one, the client is the
+    /// right-most address of `X-Forwarded-For` (else of `Forwarded: for=`)
+    /// that is not a trusted proxy; otherwise the peer, whatever the headers
+    /// say. Rate limits and the audit log use that address.
+    #[arg(long = "trusted-proxy", env = "DRIVE_TRUSTED_PROXY", value_delimiter = ',')]
+    pub trusted_proxy: Vec<Cidr>,
+
+    /// Password hashes (argon2, about 19 MiB each) computed at once; more
+    /// wait their turn, up to --hash-queue-timeout. Default: the number of CPUs.
+    #[arg(long, env = "DRIVE_HASH_CONCURRENCY")]
+    pub hash_concurrency: Option<usize>,
+
+    /// Seconds a sign-in, registration or link password waits for its turn
+    /// to be hashed before it is answered 503 with Retry-After.
+    #[arg(long, env = "DRIVE_HASH_QUEUE_TIMEOUT", default_value_t = 10)]
+    pub hash_queue_timeout: u64,
+
     /// Log format on standard error.
     #[arg(long, env = "DRIVE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -291,6 +310,17 @@ impl Config {
     pub fn gc_interval(&self) -> Duration {
         Duration::from_secs(self.gc_interval.max(1))
     }
+
+    /// `--hash-concurrency`, or the number of CPUs.
+    pub fn hash_concurrency(&self) -> usize {
+        self.hash_concurrency
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+            .max(1)
+    }
+
+    pub fn hash_queue_timeout(&self) -> Duration {
+        Duration::from_secs(self.hash_queue_timeout.max(1))
+    }
 }
 
 /// Printed at start: every setting, secrets masked.
@@ -345,6 +375,18 @@ impl fmt::Display for Config {
         writeln!(f, "login_rate_per_ip = {}/min", self.login_rate_per_ip)?;
         writeln!(f, "registration = {:?}", self.registration)?;
         writeln!(f, "register_rate_per_ip = {}/h", self.register_rate_per_ip)?;
+        let proxies: Vec<String> = self.trusted_proxy.iter().map(ToString::to_string).collect();
+        writeln!(
+            f,
+            "trusted_proxy = {}",
+            if proxies.is_empty() {
+                "(none: the peer is the client)".to_owned()
+            } else {
+                proxies.join(",")
+            }
+        )?;
+        writeln!(f, "hash_concurrency = {}", self.hash_concurrency())?;
+        writeln!(f, "hash_queue_timeout = {} s", self.hash_queue_timeout)?;
         write!(f, "log_format = {:?}", self.log_format)
     }
 }

@@ -11,7 +11,8 @@ use tracing_subscriber::EnvFilter;
 use drive_server::{
     admin,
     auth::{
-        rate_limit::{LoginLimiter, RegisterLimiter},
+        password,
+        rate_limit::{self, LoginLimiter, RegisterLimiter},
         tokens::TokenKeys,
     },
     changes::ChangeHub,
@@ -81,11 +82,12 @@ async fn main() -> anyhow::Result<()> {
     let metrics = PrometheusBuilder::new()
         .install_recorder()
         .context("installing the metrics recorder")?;
+    password::configure(config.hash_concurrency(), config.hash_queue_timeout());
     let state = AppState::new(Inner {
         tokens: TokenKeys::new(&derive_key(&secret, "access-token"), config.access_token_ttl()),
-        login_limiter: LoginLimiter::new(config.login_rate_per_account, config.login_rate_per_ip),
-        register_limiter: RegisterLimiter::new(config.register_rate_per_ip),
-        link_limiter: LoginLimiter::new(config.login_rate_per_account, config.login_rate_per_ip),
+        login_limiter: LoginLimiter::new(db.clone(), config.login_rate_per_account, config.login_rate_per_ip),
+        register_limiter: RegisterLimiter::new(db.clone(), config.register_rate_per_ip),
+        link_limiter: LoginLimiter::links(db.clone(), config.login_rate_per_account, config.login_rate_per_ip),
         link_cookie_key: derive_key(&secret, "link-cookie"),
         public_url: public_url.trim_end_matches('/').to_owned(),
         changes: ChangeHub::new(db.clone()),
@@ -213,9 +215,7 @@ fn spawn_housekeeping(state: AppState, metrics: metrics_exporter_prometheus::Pro
         let mut tick = tokio::time::interval(Duration::from_secs(30));
         loop {
             tick.tick().await;
-            state.login_limiter.shrink();
-            state.register_limiter.shrink();
-            state.link_limiter.shrink();
+            rate_limit::purge(&state.db).await;
             metrics.run_upkeep();
         }
     });

@@ -28,10 +28,13 @@ pub struct Inner {
     /// The blob store when it is the local one, whose URLs this server serves.
     pub local_blobs: Option<Arc<LocalBlobStore>>,
     pub tokens: TokenKeys,
+    /// Sign-ins per account and per client address, shared by the
+    /// instances of the database.
     pub login_limiter: LoginLimiter,
-    /// Registrations per client address.
+    /// Registrations per client address (shared likewise).
     pub register_limiter: RegisterLimiter,
-    /// Password attempts on public links, keyed by link id.
+    /// Password attempts on public links, per link and client address and
+    /// per client address (shared likewise).
     pub link_limiter: LoginLimiter,
     /// Signs the cookie that proves a link's password was given.
     pub link_cookie_key: Vec<u8>,

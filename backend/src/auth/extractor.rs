@@ -8,6 +8,7 @@ use axum::{
 };
 use drive_wire::{SessionId, UserId};
 
+use super::client_ip::client_ip;
 use crate::{error::ApiError, state::AppState, storage::metadata::now_ms};
 
 /// A caller with a valid access token of a session that is still open.
@@ -53,19 +54,20 @@ impl FromRequestParts<AppState> for AuthUser {
     }
 }
 
-/// The address of the peer, for rate limiting. Unspecified when the server
-/// was not started with connection info (in-process tests).
+/// The client's address, for rate limits and the audit log: the peer, or
+/// what trusted proxies forwarded (see [`super::client_ip::client_ip`]).
+/// Unspecified when the server was not started with connection info
+/// (in-process tests).
 pub struct ClientIp(pub IpAddr);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip())
-            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let ip = match parts.extensions.get::<ConnectInfo<SocketAddr>>() {
+            Some(ConnectInfo(peer)) => client_ip(peer.ip(), &parts.headers, &state.config.trusted_proxy),
+            None => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        };
         Ok(Self(ip))
     }
 }

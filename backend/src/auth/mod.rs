@@ -1,11 +1,15 @@
 //! Accounts, sign-in and device sessions.
 
+pub mod client_ip;
 pub mod extractor;
 pub mod password;
 pub mod rate_limit;
 pub mod tokens;
 
-use axum::http::StatusCode;
+use axum::{
+    http::{header, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+};
 use drive_wire::{LoginRequest, RefreshRequest, RegisterRequest, Session, SessionId, TokenPair, User, UserId};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -103,6 +107,42 @@ fn token_pair(state: &AppState, user: User, session_id: SessionId, refresh_token
     })
 }
 
+/// The error of the handlers that hash passwords: an [`ApiError`], with
+/// `Retry-After` on the 503 of a request that waited too long for its turn
+/// to hash ([`password::is_busy`]).
+#[derive(Debug)]
+pub struct AuthError(pub ApiError);
+
+impl<E: Into<ApiError>> From<E> for AuthError {
+    fn from(error: E) -> Self {
+        Self(error.into())
+    }
+}
+
+impl IntoResponse for AuthError {
+    fn into_response(self) -> Response {
+        with_retry_after(self.0, IntoResponse::into_response)
+    }
+}
+
+/// `error` rendered by `render` (JSON, a page), with `Retry-After` when it is
+/// a refusal that passes: a rate limit (429) or a password hashing queue
+/// that was too long (503).
+pub fn with_retry_after(error: ApiError, render: impl FnOnce(ApiError) -> Response) -> Response {
+    let retry_after = match &error {
+        ApiError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+        busy if password::is_busy(busy) => Some(password::BUSY_RETRY_AFTER_SECS),
+        _ => None,
+    };
+    let mut response = render(error);
+    if let Some(secs) = retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    response
+}
+
 /// The body of `register`: the wire's request, plus the invite token that
 /// `--registration invite` requires (ignored otherwise).
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
@@ -161,18 +201,31 @@ pub(crate) async fn create_user(
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterBody,
     responses((status = 201, body = TokenPair), (status = 400, body = drive_wire::ErrorBody),
         (status = 403, body = drive_wire::ErrorBody), (status = 409, body = drive_wire::ErrorBody),
-        (status = 429, body = drive_wire::ErrorBody)))]
+        (status = 429, body = drive_wire::ErrorBody), (status = 503, body = drive_wire::ErrorBody)))]
 async fn register(
     axum::extract::State(state): axum::extract::State<AppState>,
     ClientIp(ip): ClientIp,
     Json(body): Json<RegisterBody>,
+) -> Result<(StatusCode, Json<TokenPair>), AuthError> {
+    Ok(create_account(&state, ip, body).await?)
+}
+
+/// The work of `register`. An email that is taken is answered only after the
+/// same password hashing as a new account's, so that response times tell
+/// little; the answer itself still says `email_taken` (409), because a
+/// successful registration answers with the new account's tokens, which a
+/// taken email cannot get: see docs/API.md.
+async fn create_account(
+    state: &AppState,
+    ip: std::net::IpAddr,
+    body: RegisterBody,
 ) -> ApiResult<(StatusCode, Json<TokenPair>)> {
     if state.config.registration == Registration::Closed {
         return Err(ApiError::RegistrationClosed);
     }
     // Before any work (the password hash is the expensive part), whatever
     // the outcome: every attempt counts.
-    state.register_limiter.check(ip)?;
+    state.register_limiter.check(ip).await?;
     let RegisterBody { request: req, invite } = body;
     let email = normalize_email(&req.email)?;
     if req.password.chars().count() < password::MIN_PASSWORD_CHARS {
@@ -217,7 +270,7 @@ async fn register(
             .await?;
     }
     let user = load_user(&mut *tx, user_id).await?;
-    let pair = open_session(&state, &mut tx, user, req.device_name).await?;
+    let pair = open_session(state, &mut tx, user, req.device_name).await?;
     tx.commit().await?;
     tracing::info!(user_id, invited = invite_hash.is_some(), "account created");
     Ok((StatusCode::CREATED, Json(pair)))
@@ -226,14 +279,19 @@ async fn register(
 /// Sign in with email and password.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = TokenPair), (status = 401, body = drive_wire::ErrorBody),
-        (status = 403, body = drive_wire::ErrorBody), (status = 429, body = drive_wire::ErrorBody)))]
+        (status = 403, body = drive_wire::ErrorBody), (status = 429, body = drive_wire::ErrorBody),
+        (status = 503, body = drive_wire::ErrorBody)))]
 async fn login(
     axum::extract::State(state): axum::extract::State<AppState>,
     ClientIp(ip): ClientIp,
     Json(req): Json<LoginRequest>,
-) -> ApiResult<Json<TokenPair>> {
+) -> Result<Json<TokenPair>, AuthError> {
+    Ok(sign_in(&state, ip, req).await?)
+}
+
+async fn sign_in(state: &AppState, ip: std::net::IpAddr, req: LoginRequest) -> ApiResult<Json<TokenPair>> {
     let email = req.email.trim().to_lowercase();
-    state.login_limiter.check(&email, ip)?;
+    state.login_limiter.check(&email, ip).await?;
     let account: Option<(i64, String, Option<i64>)> =
         sqlx::query_as("SELECT id, password_hash, disabled_at FROM users WHERE email = $1")
             .bind(&email)
@@ -257,7 +315,7 @@ async fn login(
     }
     let mut tx = state.db.begin().await?;
     let user = load_user(&mut *tx, user_id).await?;
-    let pair = open_session(&state, &mut tx, user, req.device_name).await?;
+    let pair = open_session(state, &mut tx, user, req.device_name).await?;
     tx.commit().await?;
     tracing::info!(user_id, session_id = pair.session_id, "signed in");
     Ok(Json(pair))

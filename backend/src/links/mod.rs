@@ -524,7 +524,9 @@ async fn check_password(state: &AppState, ip: IpAddr, token: &str, password: Str
     let Some(hash) = opened.link.password_hash.clone() else {
         return Ok(see_other(&location, None));
     };
-    state.link_limiter.check(&opened.link.id.to_string(), ip)?;
+    if let Err(refused) = state.link_limiter.check(&opened.link.id.to_string(), ip).await {
+        return Ok(crate::auth::with_retry_after(refused, html_error));
+    }
     if !password::verify(password, Some(hash)).await? {
         let mut tx = state.db.begin().await?;
         audit::record(

@@ -65,11 +65,60 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// `None` where no other instance can exist.
     async fn subscribe(&self) -> Result<Option<BoxStream<'static, UserId>>, DbError>;
 
+    /// Takes one turn of the rate limit `key`, for every instance sharing
+    /// the database, in one atomic upsert: a token bucket (GCRA) that lets
+    /// an attempt through when, counting it, the bucket's theoretical arrival
+    /// time (`tat`: when it is full again) is at most `burst_ms` ahead of
+    /// `now`; each attempt let through costs `interval_ms`. An attempt
+    /// refused costs nothing.
+    async fn take_turn(&self, key: &str, now: i64, interval_ms: i64, burst_ms: i64) -> Result<Turn, sqlx::Error> {
+        let (tat, allowed): (i64, i64) = sqlx::query_as(
+            "INSERT INTO rate_limits (key, tat, allowed) VALUES ($1, $2 + $3, 1) \
+             ON CONFLICT (key) DO UPDATE SET \
+               allowed = CASE WHEN (CASE WHEN rate_limits.tat > $2 THEN rate_limits.tat ELSE $2 END) + $3 - $2 <= $4 \
+                              THEN 1 ELSE 0 END, \
+               tat = CASE WHEN (CASE WHEN rate_limits.tat > $2 THEN rate_limits.tat ELSE $2 END) + $3 - $2 <= $4 \
+                          THEN (CASE WHEN rate_limits.tat > $2 THEN rate_limits.tat ELSE $2 END) + $3 \
+                          ELSE rate_limits.tat END \
+             RETURNING tat, allowed",
+        )
+        .bind(key)
+        .bind(now)
+        .bind(interval_ms)
+        .bind(burst_ms)
+        .fetch_one(self.writer())
+        .await?;
+        Ok(Turn {
+            allowed: allowed != 0,
+            tat,
+        })
+    }
+
+    /// Deletes the rate limits whose bucket is full again (as if they had
+    /// never been used); returns how many.
+    async fn purge_turns(&self, now: i64) -> Result<u64, sqlx::Error> {
+        let purged = sqlx::query("DELETE FROM rate_limits WHERE tat < $1")
+            .bind(now)
+            .execute(self.writer())
+            .await?;
+        Ok(purged.rows_affected())
+    }
+
     /// The directory of the database file, when it is on this machine: where
     /// `/ready` checks that space came back after a write failed for lack of it.
     fn local_dir(&self) -> Option<&Path> {
         None
     }
+}
+
+/// What [`MetadataStore::take_turn`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Turn {
+    /// The attempt may go on.
+    pub allowed: bool,
+    /// The bucket's theoretical arrival time after this attempt, ms since
+    /// the epoch.
+    pub tat: i64,
 }
 
 /// The metadata database every handler uses.
@@ -189,6 +238,16 @@ impl Db {
         sqlx::query_scalar("SELECT id FROM server_identity WHERE one = 1")
             .fetch_one(self.store.writer())
             .await
+    }
+
+    /// See [`MetadataStore::take_turn`].
+    pub async fn take_turn(&self, key: &str, now: i64, interval_ms: i64, burst_ms: i64) -> Result<Turn, sqlx::Error> {
+        self.store.take_turn(key, now, interval_ms, burst_ms).await
+    }
+
+    /// See [`MetadataStore::purge_turns`].
+    pub async fn purge_turns(&self, now: i64) -> Result<u64, sqlx::Error> {
+        self.store.purge_turns(now).await
     }
 
     pub async fn announce(&self, users: &[UserId]) {
