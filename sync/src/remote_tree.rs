@@ -264,29 +264,30 @@ fn local_names(
         };
         (rank, node.id)
     });
+    // Names still held here by items of the ledger that are not in this
+    // folder on the server any more (moving away, or deleted): nothing can
+    // take one until they go, and they may be going into it (a file moved
+    // into a new folder of its own name in another case). What would take
+    // one gets an alias for now, which gives way to the plain name once
+    // they are gone.
+    let listed: HashSet<NodeId> = nodes.iter().map(|node| node.id).collect();
+    let held_by_others: HashSet<&String> = held
+        .iter()
+        .filter(|(id, _)| !listed.contains(id))
+        .map(|(_, name)| name)
+        .collect();
     let mut taken: HashSet<String> = HashSet::new();
     let mut named = Vec::with_capacity(nodes.len());
     let mut collided = Vec::new();
     for node in nodes {
-        if taken.insert(view.rules.fold(&node.name)) {
+        let fold = view.rules.fold(&node.name);
+        if !held_by_others.contains(&fold) && taken.insert(fold) {
             named.push((node.name.clone(), node));
         } else {
             collided.push(node);
         }
     }
-    // Names still held here by items of the ledger that are not in this
-    // folder on the server any more (moving away, or deleted): an alias
-    // taking one could not be created until they go.
-    let listed: HashSet<NodeId> = named
-        .iter()
-        .map(|(_, node)| node.id)
-        .chain(collided.iter().map(|n| n.id))
-        .collect();
-    taken.extend(
-        held.iter()
-            .filter(|(id, _)| !listed.contains(id))
-            .map(|(_, name)| name.clone()),
-    );
+    taken.extend(held_by_others.into_iter().cloned());
     for node in collided {
         let known = known_name(&node)
             .filter(|name| (1..100).any(|n| case_alias(&node.name, n) == *name))

@@ -5,8 +5,8 @@
 
 use super::run::Sim;
 
-/// Seeds run by default: about two minutes of a debug build on CI's machine.
-const DEFAULT_SEEDS: u64 = 1000;
+/// Seeds run by default: about a minute of a debug build on CI's machine.
+const DEFAULT_SEEDS: u64 = 600;
 
 fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.parse().ok())
