@@ -49,7 +49,7 @@ pub struct FsRules {
 }
 
 const WINDOWS_CHARACTERS: &[char] = &['<', '>', ':', '"', '\\', '|', '?', '*'];
-const WINDOWS_DEVICES: &[&str] = &["CON", "PRN", "AUX", "NUL"];
+const WINDOWS_DEVICES: &[&str] = &["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"];
 
 impl FsRules {
     /// The rules of the platform, before probing.
@@ -144,9 +144,12 @@ fn check_windows(name: &str) -> Result<(), Unsyncable> {
     }
     // `CON`, `con.txt`, `COM1.tar.gz`: the part before the first dot counts.
     let stem = name.split('.').next().unwrap_or(name).trim_end().to_ascii_uppercase();
+    // COM1-9 and LPT1-9, and (Windows 10 on) with ¹ ² ³ too.
     let numbered = |prefix: &str| {
-        stem.strip_prefix(prefix)
-            .is_some_and(|n| n.len() == 1 && n.as_bytes()[0].is_ascii_digit() && n != "0")
+        stem.strip_prefix(prefix).is_some_and(|n| {
+            let mut chars = n.chars();
+            matches!((chars.next(), chars.next()), (Some('1'..='9' | '¹' | '²' | '³'), None))
+        })
     };
     if WINDOWS_DEVICES.contains(&stem.as_str()) || numbered("COM") || numbered("LPT") {
         return Err(Unsyncable::Reserved(stem));
@@ -213,7 +216,18 @@ mod tests {
         assert_eq!(WINDOWS.check("tab\there", false), Err(Unsyncable::Control));
         assert_eq!(WINDOWS.check("name.", false), Err(Unsyncable::TrailingDotOrSpace));
         assert_eq!(WINDOWS.check("name ", false), Err(Unsyncable::TrailingDotOrSpace));
-        for reserved in ["CON", "con.txt", "Nul", "COM1", "lpt9.tar.gz", "aux "] {
+        for reserved in [
+            "CON",
+            "con.txt",
+            "Nul",
+            "COM1",
+            "lpt9.tar.gz",
+            "aux ",
+            "CONIN$",
+            "conout$.log",
+            "COM¹",
+            "lpt³.txt",
+        ] {
             assert!(
                 matches!(
                     WINDOWS.check(reserved, false),
@@ -222,7 +236,7 @@ mod tests {
                 "{reserved}"
             );
         }
-        for fine in ["CONSOLE", "COM10", "COM0", "icon.png", "lpt.txt"] {
+        for fine in ["CONSOLE", "COM10", "COM0", "icon.png", "lpt.txt", "COM⁴", "CONIN"] {
             assert!(WINDOWS.check(fine, false).is_ok(), "{fine}");
         }
     }
