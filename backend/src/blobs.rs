@@ -18,8 +18,11 @@ use crate::{
     error::{ApiError, ApiResult, Path, Query},
     state::AppState,
     storage::health::{io_out_of_space, Dependency},
-    storage::{presign::Method, presign::SignatureError, BlobStore, LocalBlobStore, StorageError},
-    uploads::register_blocks,
+    storage::{
+        presign::{Method, SignatureError, UploadGrant},
+        BlobStore, LocalBlobStore, StorageError,
+    },
+    uploads::{record_upload, register_blocks},
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -30,6 +33,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 struct PutQuery {
     size: u64,
+    /// The user the URL was handed to, and their reservation's token: the
+    /// upload this PUT proves possession for (see `uploads.rs`).
+    user: i64,
+    upload: String,
     expires: i64,
     sig: String,
 }
@@ -74,10 +81,14 @@ pub(crate) fn local_store(state: &AppState) -> ApiResult<&Arc<LocalBlobStore>> {
     state.local_blobs.as_ref().ok_or(ApiError::NotFound)
 }
 
-/// Upload one block's bytes to a presigned URL.
+/// Upload one block's bytes to a presigned URL. The bytes are verified (size
+/// and SHA-256) whether or not the store holds the block already, and the
+/// answer is the same either way (201), so that nobody learns from it that
+/// someone else stored the same bytes; the upload's proof of possession is
+/// recorded for the user the URL was handed to (see `uploads.rs`).
 #[utoipa::path(put, path = "/blobs/{hash}", tag = "blobs", params(("hash" = String, Path, description = "SHA-256 of the bytes, hex"), PutQuery),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
-    responses((status = 201, description = "Stored"), (status = 200, description = "Already stored"), (status = 400, body = drive_wire::ErrorBody), (status = 403, body = drive_wire::ErrorBody),
+    responses((status = 201, description = "Stored (or stored already: the same answer)"), (status = 400, body = drive_wire::ErrorBody), (status = 403, body = drive_wire::ErrorBody),
         (status = 507, description = "No space left: nothing was stored", body = drive_wire::ErrorBody)))]
 async fn put_blob(
     State(state): State<AppState>,
@@ -89,9 +100,13 @@ async fn put_blob(
     let hash = parse_hash(&hash)?;
     let store = local_store(&state)?;
     let now = chrono::Utc::now().timestamp();
+    let grant = UploadGrant {
+        user_id: query.user,
+        token: query.upload,
+    };
     store
         .signer()
-        .verify(Method::Put, hash, Some(query.size), query.expires, &query.sig, now)?;
+        .verify_put(hash, query.size, &grant, query.expires, &query.sig, now)?;
     let announced = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -102,9 +117,10 @@ async fn put_blob(
     let created = store.put(hash, query.size, Box::pin(body.into_data_stream())).await?;
     let mut tx = state.db.begin().await?;
     register_blocks(&mut tx, &[(hash, query.size)]).await?;
+    let proven = record_upload(&mut tx, &grant, hash, query.size).await?;
     tx.commit().await?;
-    tracing::debug!(%hash, size = query.size, created, "block stored");
-    Ok(if created { StatusCode::CREATED } else { StatusCode::OK })
+    tracing::debug!(%hash, size = query.size, created, proven, "block stored");
+    Ok(StatusCode::CREATED)
 }
 
 /// Download one block's bytes from a presigned URL.

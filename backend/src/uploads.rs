@@ -3,6 +3,59 @@
 //! same request, so a client that crashed in between simply starts again and
 //! is told only what is still missing.
 //!
+//! # Proof of possession
+//!
+//! A block counts as *present for a user* only if
+//!
+//! - content the user can read uses it: a revision (current or past, live or
+//!   trashed) of a node they own, or of a node inside a share they accepted;
+//!   or
+//! - the user's own upload of it was verified within the upload's lifetime:
+//!   step 1 answered it as missing to them and reserved it (below) with a
+//!   random token, the PUT URL handed to them is bound to that token (signed
+//!   into the local store's URL with the user's id; a signed
+//!   `x-amz-meta-upload` header of the S3 presigned PUT), and bytes with the
+//!   block's SHA-256 and size came through it while the reservation lived.
+//!   The local store's PUT endpoint records that (`uploaded_at`) once the
+//!   bytes are verified; an S3 upload goes straight to the store, so the
+//!   next step 1 or commit asks the store (a HEAD: the object's size and its
+//!   `upload` metadata, which the last PUT wrote) and records it then.
+//!
+//! Every other block is *missing* for the user exactly as if the server had
+//! never seen it, even when its bytes are stored for someone else: step 1
+//! lists it (with a URL, and reserves it), the commit refuses it with
+//! `missing_blocks`, and the bytes must be sent; they still dedupe in the
+//! store, which is content-addressed. No answer depends on what others
+//! stored: a known hash named with a wrong size is missing like an unknown
+//! one (its PUT then fails: no bytes of that size have that hash), and the
+//! PUT verifies the bytes and answers 201 whether or not the block was
+//! stored already (it skips only the final rename). So knowing a hash is not
+//! having the bytes: a user who learned one cannot commit a file naming it
+//! and read someone else's data (the "Dropship" attack), nor learn whether
+//! anyone stores a given file.
+//!
+//! The possession of the whole block list is one indexed query per request
+//! ([`standings`]): the references of the named blocks
+//! (`revision_blocks(hash)`), kept when the node is the user's, or when a
+//! walk up from a node of someone who shares with the user reaches a share
+//! they accepted; and the user's reservations. The commit asks it again in
+//! its transaction, of the database alone.
+//!
+//! The cost: a user re-uploads bytes the server already has from someone
+//! else (network and time, not storage), and reserves them against their
+//! quota until the commit; the query grows with the number of revisions that
+//! use the named blocks (a block common to many files, such as one of
+//! zeros, costs the most); an upload's PUTs prove nothing once its
+//! reservations expire, so a commit after that asks for the bytes again; on
+//! S3 each block uploaded and not yet proven costs a HEAD, and since the
+//! proof is "the object's last PUT was this upload's", two users uploading
+//! the same block at the same moment may see one of them asked for it again.
+//! What remains observable: on the local store a PUT of a block stored
+//! already skips the rename and directory fsync (it still writes, fsyncs and
+//! verifies the temp file), and an S3 HEAD of an existing object may take
+//! another time than one of a missing object; both need the bytes (or the
+//! uploader's own reservation) in the first place.
+//!
 //! # Quota and uploads in flight
 //!
 //! A block the server answers as missing at step 1 is *reserved* for the
@@ -20,8 +73,8 @@
 //!   those it reserves now), whichever is larger; a replacement that shrinks
 //!   the file is credited what it frees (`cost = holds - shrink`). A block
 //!   already reserved by the uploader counts once, whatever the number of
-//!   requests naming it; a block stored already (in any revision) is not
-//!   missing, so reserves nothing. Only a request that reserves something
+//!   requests naming it; a block present for the uploader (see above) is
+//!   not missing, so reserves nothing. Only a request that reserves something
 //!   new or grows a file can be refused.
 //! - Asking again for a block whose reservation is live leaves it as it is:
 //!   re-asking does not extend it, so an upload cannot hold quota forever.
@@ -45,9 +98,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::storage::metadata::Connection;
+use crate::storage::{metadata::Connection, presign::UploadGrant, StorageError};
 use axum::{extract::State, http::StatusCode};
 use drive_wire::{names::validate_name, BlockHash, ChangeKind, CommitRequest, Node, NodeId, UploadPlan, UserId};
+use futures::{StreamExt, TryStreamExt};
+use rand::RngCore;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
@@ -147,36 +202,133 @@ async fn check_quota(conn: &mut Connection, owner: UserId, old_size: u64, new_si
     Ok(())
 }
 
-/// Blocks among `sizes` that the metadata knows and that the garbage
-/// collector is not deleting, with their recorded sizes; and those it is
-/// deleting (which count as missing: their objects are about to go).
-async fn known_blocks(
-    conn: &mut Connection,
-    sizes: &BTreeMap<BlockHash, u64>,
-) -> ApiResult<(BTreeMap<BlockHash, u64>, Vec<BlockHash>)> {
-    let hashes: Vec<String> = sizes.keys().map(ToString::to_string).collect();
-    let mut known = BTreeMap::new();
-    let mut deleting = Vec::new();
-    // Stay well under SQLite's limit on bound parameters.
-    for chunk in hashes.chunks(500) {
-        let sql = format!(
-            "SELECT hash, size, deleting_at FROM blocks WHERE hash IN ({})",
-            placeholders(1, chunk.len())
-        );
-        let mut query = sqlx::query_as::<_, (String, i64, Option<i64>)>(&sql);
-        for hash in chunk {
-            query = query.bind(hash);
+/// How one block of a request stands for the uploader: one row of the
+/// possession query.
+#[derive(Debug, Default)]
+struct Standing {
+    /// The size the `blocks` row records, unless the garbage collector is
+    /// deleting the block.
+    stored: Option<u64>,
+    /// The garbage collector is deleting the block: its object is about to
+    /// go, so it is missing for everyone until uploaded again.
+    deleting: bool,
+    /// Content the uploader can read uses the block.
+    readable: bool,
+    /// The uploader's live reservation of the block.
+    reservation: Option<Held>,
+}
+
+#[derive(Debug)]
+struct Held {
+    size: u64,
+    token: Option<String>,
+    /// An upload of the block through a URL of this reservation was verified.
+    uploaded: bool,
+}
+
+impl Standing {
+    /// Present for the uploader at `size` (see the module documentation).
+    fn present(&self, size: u64) -> bool {
+        self.stored == Some(size) && (self.readable || self.reservation.as_ref().is_some_and(|held| held.uploaded))
+    }
+
+    /// The uploader's own upload of `size` bytes, in flight and not yet
+    /// proven: the grant to ask the store about.
+    fn unproven(&self, user: UserId, size: u64) -> Option<UploadGrant> {
+        match &self.reservation {
+            Some(Held {
+                size: reserved,
+                token: Some(token),
+                uploaded: false,
+            }) if *reserved == size && !self.deleting => Some(UploadGrant {
+                user_id: user,
+                token: token.clone(),
+            }),
+            _ => None,
         }
-        for (hash, size, deleting_at) in query.fetch_all(&mut *conn).await? {
-            let Ok(hash) = hash.parse() else { continue };
-            if deleting_at.is_some() {
-                deleting.push(hash);
-            } else {
-                known.insert(hash, size.max(0) as u64);
+    }
+}
+
+/// Hashes per possession query: one query for any real file (the bound
+/// parameters stay far below SQLite's 32766 and PostgreSQL's 65535).
+const HASHES_PER_QUERY: usize = 4096;
+
+/// The possession query: how each of `hashes` stands for `user` at `now`,
+/// in one statement (per [`HASHES_PER_QUERY`] hashes). A block is readable by
+/// the user when a revision (current, past or trashed) of a node the user
+/// owns uses it, or one of a node inside a share the user accepted: the walk
+/// up to a share root starts only from nodes of users who share something
+/// with them. Indexed all the way: `revision_blocks(hash)`, the primary keys
+/// of `revisions`, `nodes` and `blocks`, `shares(grantee_id)` and
+/// `shares(node_id, grantee_id)`, `upload_reservations(user_id, hash)`.
+async fn standings(
+    conn: &mut Connection,
+    user: UserId,
+    hashes: &[BlockHash],
+    now: i64,
+) -> ApiResult<BTreeMap<BlockHash, Standing>> {
+    let mut found = BTreeMap::new();
+    for chunk in hashes.chunks(HASHES_PER_QUERY) {
+        // The hashes first, so that placeholders first appear in order.
+        let n = chunk.len();
+        let values = (1..=n).map(|i| format!("(${i})")).collect::<Vec<_>>().join(", ");
+        let (user_p, now_p) = (n + 1, n + 2);
+        let sql = format!(
+            "WITH RECURSIVE \
+             req(hash) AS (VALUES {values}), \
+             refs(hash, node_id, owner_id) AS ( \
+                 SELECT DISTINCT rb.hash, r.node_id, n.owner_id FROM revision_blocks rb \
+                 JOIN revisions r ON r.id = rb.revision_id JOIN nodes n ON n.id = r.node_id \
+                 WHERE rb.hash IN (SELECT hash FROM req)), \
+             sharers(owner_id) AS ( \
+                 SELECT owner_id FROM shares WHERE grantee_id = ${user_p} AND accepted_at IS NOT NULL), \
+             up(hash, id, parent_id) AS ( \
+                 SELECT refs.hash, n.id, n.parent_id FROM refs JOIN nodes n ON n.id = refs.node_id \
+                 WHERE refs.owner_id IN (SELECT owner_id FROM sharers) \
+                 UNION SELECT up.hash, n.id, n.parent_id FROM up JOIN nodes n ON n.id = up.parent_id), \
+             readable(hash) AS ( \
+                 SELECT hash FROM refs WHERE owner_id = ${user_p} \
+                 UNION SELECT up.hash FROM up JOIN shares s ON s.node_id = up.id \
+                 WHERE s.grantee_id = ${user_p} AND s.accepted_at IS NOT NULL) \
+             SELECT req.hash, b.size, b.deleting_at, rd.hash, res.size, res.token, res.uploaded_at \
+             FROM req \
+             LEFT JOIN blocks b ON b.hash = req.hash \
+             LEFT JOIN readable rd ON rd.hash = req.hash \
+             LEFT JOIN upload_reservations res \
+                 ON res.user_id = ${user_p} AND res.hash = req.hash AND res.expires_at > ${now_p}"
+        );
+        type Row = (
+            String,
+            Option<i64>,
+            Option<i64>,
+            Option<String>,
+            Option<i64>,
+            Option<String>,
+            Option<i64>,
+        );
+        let mut query = sqlx::query_as::<_, Row>(&sql);
+        for hash in chunk {
+            query = query.bind(hash.to_string());
+        }
+        let rows = query.bind(user).bind(now).fetch_all(&mut *conn).await?;
+        for (hash, size, deleting_at, readable, reserved, token, uploaded_at) in rows {
+            let Ok(hash) = hash.parse::<BlockHash>() else { continue };
+            let standing = found.entry(hash).or_insert_with(Standing::default);
+            standing.deleting = deleting_at.is_some();
+            if !standing.deleting {
+                standing.stored = size.map(|size| size.max(0) as u64);
+            }
+            standing.readable |= readable.is_some();
+            if let Some(reserved) = reserved {
+                standing.reservation = Some(Held {
+                    size: reserved.max(0) as u64,
+                    token,
+                    uploaded: uploaded_at.is_some(),
+                });
             }
         }
     }
-    Ok((known, deleting))
+    Ok(found)
 }
 
 /// `$from, $from+1, ...`: `count` numbered placeholders.
@@ -205,40 +357,101 @@ async fn touch_blocks(conn: &mut Connection, hashes: &[BlockHash], now: i64) -> 
     Ok(())
 }
 
-/// Splits the request's blocks into those the store holds (registering any
-/// the metadata did not know yet) and those still missing. Every block held
-/// is touched, so that what the client is told it need not upload stays for
-/// the garbage collector's grace period.
-async fn sort_blocks(state: &AppState, content: &Content) -> ApiResult<Vec<(BlockHash, u64)>> {
-    let (known, deleting) = known_blocks(&mut *state.db.reader().acquire().await?, &content.sizes).await?;
+/// Uploads checked against the store at a time (S3: one HEAD each).
+const PROOFS_AT_ONCE: usize = 16;
+
+/// The request's blocks missing for the uploader: all but those present for
+/// them (see the module documentation), exactly as if the server had never
+/// seen the others. A block the uploader reserved and PUT straight to the
+/// store (S3) is proven here, from the store's object, and recorded. Every
+/// block of the request is touched, so that what the client is told it need
+/// not upload, and what it uploads, stays for the garbage collector's grace
+/// period.
+async fn missing_for(state: &AppState, user: UserId, content: &Content) -> ApiResult<Vec<(BlockHash, u64)>> {
+    let hashes: Vec<BlockHash> = content.sizes.keys().copied().collect();
+    let now = now_ms();
+    let standings = standings(&mut *state.db.reader().acquire().await?, user, &hashes, now).await?;
+    let none = Standing::default();
+    let mut unproven = Vec::new();
     let mut missing = Vec::new();
-    let mut found = Vec::new();
     for (&hash, &size) in &content.sizes {
-        let stored = match known.get(&hash) {
-            Some(&stored) => Some(stored),
-            // Its object may still be there, but not for long: upload it again.
-            None if deleting.contains(&hash) => None,
-            None => state.blobs.stored_size(hash).await.map_err(ApiError::internal)?,
-        };
-        match stored {
-            Some(stored) if stored != size => {
-                return Err(ApiError::InvalidBlocks(format!(
-                    "block {hash} is {stored} bytes, not {size}"
-                )));
-            }
-            Some(_) if !known.contains_key(&hash) => found.push((hash, size)),
-            Some(_) => {}
-            None => missing.push((hash, size)),
+        let standing = standings.get(&hash).unwrap_or(&none);
+        if standing.present(size) {
+            continue;
+        }
+        if let Some(grant) = standing.unproven(user, size) {
+            unproven.push((hash, size, grant));
+        } else {
+            missing.push((hash, size));
         }
     }
-    let held: Vec<BlockHash> = known.keys().copied().collect();
-    if !found.is_empty() || !held.is_empty() {
+    let blobs = &state.blobs;
+    let checked: Vec<(BlockHash, u64, bool)> = futures::stream::iter(unproven)
+        .map(|(hash, size, grant)| async move {
+            let proven = blobs.upload_proven(hash, size, &grant).await?;
+            Ok::<_, StorageError>((hash, size, proven))
+        })
+        .buffer_unordered(PROOFS_AT_ONCE)
+        .try_collect()
+        .await
+        .map_err(ApiError::internal)?;
+    let mut proven = Vec::new();
+    for (hash, size, ok) in checked {
+        if ok {
+            proven.push((hash, size));
+        } else {
+            missing.push((hash, size));
+        }
+    }
+    missing.sort();
+    if !hashes.is_empty() {
         let mut tx = state.db.begin().await?;
-        register_blocks(&mut tx, &found).await?;
-        touch_blocks(&mut tx, &held, now_ms()).await?;
+        // Every block of the request, missing ones too, whoever's they are
+        // (nothing answered depends on it): a block missing for this user
+        // may have a row nobody uses any more, and their upload straight to
+        // S3 would not touch it. Rows of `blocks` first, then the
+        // reservations, in the order the commit and the PUT take them too.
+        touch_blocks(&mut tx, &hashes, now).await?;
+        register_blocks(&mut tx, &proven).await?;
+        for (hash, size) in &proven {
+            mark_uploaded(&mut tx, user, *hash, *size, now).await?;
+        }
         tx.commit().await?;
     }
     Ok(missing)
+}
+
+/// Records the proof of possession of `hash` for the upload `grant`, whose
+/// PUT of `size` bytes was verified and stored: the grantee's live
+/// reservation with that token becomes proof. Returns whether there was one.
+pub async fn record_upload(tx: &mut Tx, grant: &UploadGrant, hash: BlockHash, size: u64) -> ApiResult<bool> {
+    let done = sqlx::query(
+        "UPDATE upload_reservations SET uploaded_at = $1 \
+         WHERE user_id = $2 AND hash = $3 AND token = $4 AND size = $5 AND expires_at > $1",
+    )
+    .bind(now_ms())
+    .bind(grant.user_id)
+    .bind(hash.to_string())
+    .bind(&grant.token)
+    .bind(size as i64)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Records an upload the store proved (see [`missing_for`]).
+async fn mark_uploaded(tx: &mut Tx, user: UserId, hash: BlockHash, size: u64, now: i64) -> ApiResult<()> {
+    sqlx::query(
+        "UPDATE upload_reservations SET uploaded_at = $1 \
+         WHERE user_id = $2 AND hash = $3 AND size = $4 AND expires_at > $1",
+    )
+    .bind(now)
+    .bind(user)
+    .bind(hash.to_string())
+    .bind(size as i64)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// Records blocks found in the store. A row the garbage collector is
@@ -260,18 +473,39 @@ pub async fn register_blocks(tx: &mut Tx, blocks: &[(BlockHash, u64)]) -> ApiRes
     Ok(())
 }
 
-/// The user's reservations that have not expired at `now`: hash -> size.
-async fn live_reservations(conn: &mut Connection, user: UserId, now: i64) -> ApiResult<BTreeMap<BlockHash, u64>> {
-    let rows: Vec<(String, i64)> =
-        sqlx::query_as("SELECT hash, size FROM upload_reservations WHERE user_id = $1 AND expires_at > $2")
+/// The user's reservations that have not expired at `now`: hash -> (size,
+/// token).
+async fn live_reservation_rows(
+    conn: &mut Connection,
+    user: UserId,
+    now: i64,
+) -> ApiResult<BTreeMap<BlockHash, (u64, Option<String>)>> {
+    let rows: Vec<(String, i64, Option<String>)> =
+        sqlx::query_as("SELECT hash, size, token FROM upload_reservations WHERE user_id = $1 AND expires_at > $2")
             .bind(user)
             .bind(now)
             .fetch_all(conn)
             .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(hash, size)| Some((hash.parse().ok()?, size.max(0) as u64)))
+        .filter_map(|(hash, size, token)| Some((hash.parse().ok()?, (size.max(0) as u64, token))))
         .collect())
+}
+
+/// The user's reservations that have not expired at `now`: hash -> size.
+async fn live_reservations(conn: &mut Connection, user: UserId, now: i64) -> ApiResult<BTreeMap<BlockHash, u64>> {
+    Ok(sizes_of(live_reservation_rows(conn, user, now).await?))
+}
+
+fn sizes_of(rows: BTreeMap<BlockHash, (u64, Option<String>)>) -> BTreeMap<BlockHash, u64> {
+    rows.into_iter().map(|(hash, (size, _))| (hash, size)).collect()
+}
+
+/// A new reservation token: 128 random bits in hex.
+fn new_token() -> String {
+    let mut raw = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut raw);
+    hex::encode(raw)
 }
 
 /// Bytes of the user's reservations that have not expired at `now`.
@@ -325,17 +559,19 @@ fn assess(
 }
 
 /// Checks step 1 against the uploader's quota and reserves the blocks it
-/// answers as missing (see the module documentation). A reservation that is
-/// live stays as it is; an expired one is replaced. Takes the uploader's
-/// `users` row first, so that their step 1s and commits take turns (on
-/// PostgreSQL) and two of them cannot both pass on the same room.
+/// answers as missing (see the module documentation); returns the token of
+/// each missing block's reservation, which its PUT URL is bound to. A
+/// reservation that is live stays as it is; an expired one is replaced
+/// (with a new token, and no upload proven). Takes the uploader's `users`
+/// row first, so that their step 1s and commits take turns (on PostgreSQL)
+/// and two of them cannot both pass on the same room.
 async fn reserve(
     state: &AppState,
     user: UserId,
     content: &Content,
     missing: &[(BlockHash, u64)],
     growth: Option<i64>,
-) -> ApiResult<()> {
+) -> ApiResult<BTreeMap<BlockHash, String>> {
     let now = now_ms();
     if missing.is_empty() {
         // Nothing to reserve: the check alone, as the commit will make it.
@@ -346,7 +582,7 @@ async fn reserve(
             .await?;
         let live = live_reservations(&mut conn, user, now).await?;
         assess(used, quota, &live, content, missing, growth)?;
-        return Ok(());
+        return Ok(BTreeMap::new());
     }
     let mut tx = state.db.begin().await?;
     let (used, quota): (i64, i64) =
@@ -354,30 +590,49 @@ async fn reserve(
             .bind(user)
             .fetch_one(&mut *tx)
             .await?;
-    let live = live_reservations(&mut tx, user, now).await?;
-    let fresh = assess(used, quota, &live, content, missing, growth)?;
+    let rows = live_reservation_rows(&mut tx, user, now).await?;
+    let mut tokens = BTreeMap::new();
+    // Live reservations of missing blocks keep their token, unless they have
+    // none (made before tokens were) or were made for another size: those
+    // are made anew.
+    let mut renew = Vec::new();
+    for &(hash, size) in missing {
+        match rows.get(&hash) {
+            Some((reserved, Some(token))) if *reserved == size => {
+                tokens.insert(hash, token.clone());
+            }
+            Some(_) => renew.push((hash, size)),
+            None => {}
+        }
+    }
+    let fresh = assess(used, quota, &sizes_of(rows), content, missing, growth)?;
     let lifetime = i64::try_from(state.config.upload_reservation().as_millis()).unwrap_or(i64::MAX);
-    for (hash, size) in &fresh {
+    for (hash, size) in fresh.iter().chain(&renew) {
+        let token = new_token();
         sqlx::query(
-            "INSERT INTO upload_reservations (user_id, hash, size, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5) \
+            "INSERT INTO upload_reservations (user_id, hash, size, created_at, expires_at, token, uploaded_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, NULL) \
              ON CONFLICT (user_id, hash) DO UPDATE \
-             SET size = excluded.size, created_at = excluded.created_at, expires_at = excluded.expires_at \
-             WHERE upload_reservations.expires_at <= excluded.created_at",
+             SET size = excluded.size, created_at = excluded.created_at, expires_at = excluded.expires_at, \
+                 token = excluded.token, uploaded_at = NULL \
+             WHERE upload_reservations.expires_at <= excluded.created_at \
+                OR upload_reservations.token IS NULL OR upload_reservations.size <> excluded.size",
         )
         .bind(user)
         .bind(hash.to_string())
         .bind(*size as i64)
         .bind(now)
         .bind(now.saturating_add(lifetime))
+        .bind(&token)
         .execute(&mut *tx)
         .await?;
+        tokens.insert(*hash, token);
     }
     tx.commit().await?;
     if !fresh.is_empty() {
         tracing::debug!(blocks = fresh.len(), "upload reserved");
     }
-    Ok(())
+    Ok(tokens)
 }
 
 /// Deletes the user's reservations of `hashes`, expired or not (a commit of
@@ -412,17 +667,25 @@ async fn prepare(
     let old_size = target.existing.map_or(0, |node| node.size.max(0) as u64);
     check_quota(&mut conn, target.owner, old_size, content.size).await?;
     drop(conn);
-    let missing = sort_blocks(&state, &content).await?;
+    let missing = missing_for(&state, auth.user_id, &content).await?;
     // The file's growth is the uploader's to pay only in their own folders.
     let growth = (target.owner == auth.user_id).then(|| content.size as i64 - old_size as i64);
-    reserve(&state, auth.user_id, &content, &missing, growth).await?;
+    let tokens = reserve(&state, auth.user_id, &content, &missing, growth).await?;
     let ttl = state.config.presign_ttl();
     let mut urls = Vec::with_capacity(missing.len());
     for (hash, size) in missing {
+        let grant = UploadGrant {
+            user_id: auth.user_id,
+            token: tokens.get(&hash).cloned().ok_or_else(|| {
+                ApiError::internal(std::io::Error::other(format!(
+                    "block {hash} was reserved without a token"
+                )))
+            })?,
+        };
         urls.push(
             state
                 .blobs
-                .presign_put(hash, size, ttl)
+                .presign_put(hash, size, &grant, ttl)
                 .await
                 .map_err(ApiError::internal)?,
         );
@@ -444,7 +707,7 @@ async fn commit(
     // Asked first so that a caller who may not write here learns nothing
     // about which blocks the store holds.
     shares::writable_folder(&mut *state.db.reader().acquire().await?, auth.user_id, req.parent_id).await?;
-    let missing = sort_blocks(&state, &content).await?;
+    let missing = missing_for(&state, auth.user_id, &content).await?;
     if !missing.is_empty() {
         return Err(ApiError::MissingBlocks(
             missing.into_iter().map(|(hash, _)| hash).collect(),
@@ -455,15 +718,17 @@ async fn commit(
     // marks a block for deletion only if untouched and unused, in one
     // statement, so either it marked it first (and the block reads as
     // missing here: the client uploads it again) or this commit's touch and
-    // revision come first and keep it.
+    // revision come first and keep it. Possession too is asked again here,
+    // of the database alone (uploads the store proved are recorded by now).
     let hashes: Vec<BlockHash> = content.sizes.keys().copied().collect();
-    touch_blocks(&mut tx, &hashes, now_ms()).await?;
-    let (present, _) = known_blocks(&mut tx, &content.sizes).await?;
+    let now = now_ms();
+    touch_blocks(&mut tx, &hashes, now).await?;
+    let standings = standings(&mut tx, auth.user_id, &hashes, now).await?;
     let lost: Vec<BlockHash> = content
         .sizes
-        .keys()
-        .filter(|h| !present.contains_key(h))
-        .copied()
+        .iter()
+        .filter(|(hash, &size)| !standings.get(hash).is_some_and(|standing| standing.present(size)))
+        .map(|(&hash, _)| hash)
         .collect();
     if !lost.is_empty() {
         return Err(ApiError::MissingBlocks(lost));

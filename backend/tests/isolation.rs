@@ -238,11 +238,13 @@ async fn presigned_urls_and_dedup_do_not_open_another_users_files() {
     let secret = bytes(42, 3000);
     let file = bob.upload_file(bob.root(), "secret.bin", &secret, None).await;
 
-    // Knowing a hash lets alice commit the same content to her own tree (that
-    // is deduplication), but never reach bob's file.
-    let (request, _) = commit_request(alice.root(), "mine.bin", &secret, None);
-    assert!(alice.missing(&request).await.is_empty());
-    alice.commit(&request).await.expect_status(201);
+    // Knowing a hash does not let alice commit the content (proof of
+    // possession: see possession.rs); sending the bytes does (deduplicated in
+    // the store), and even then never reaches bob's file.
+    let (request, blocks) = commit_request(alice.root(), "mine.bin", &secret, None);
+    assert_eq!(alice.missing(&request).await.len(), 1);
+    alice.commit(&request).await.expect_error(400, "missing_blocks");
+    alice.upload_request(&request, &blocks).await;
     alice
         .get(&format!("/api/v1/nodes/{}/content", file.id))
         .await

@@ -64,9 +64,15 @@ async fn a_commit_releases_its_reservations_and_counts_the_others() {
     let alice = server.register("alice@example.com").await;
     let bob = server.register("bob@example.com").await;
     let root = alice.root();
-    // Content the store holds already (bob's): asking for it reserves nothing.
+    // Content alice can read already (bob's, shared with her): asking for
+    // it reserves nothing.
     let shared = bytes(3, 100_000);
-    bob.upload_file(bob.root(), "x.bin", &shared, None).await;
+    let folder = bob.create_folder(bob.root(), "for alice").await;
+    bob.upload_file(folder.id, "x.bin", &shared, None).await;
+    let share = bob
+        .share(folder.id, "alice@example.com", drive_wire::ShareRole::Viewer)
+        .await;
+    alice.accept(share.id).await;
 
     let mut requests = Vec::new();
     for n in 1..=2u64 {
@@ -134,8 +140,9 @@ async fn an_expired_reservation_no_longer_counts_and_asking_again_reserves_anew(
     alice.put_missing(&plan, &a_blocks).await;
     alice.commit(&a).await.expect_status(201);
     assert_eq!(alice.me().await.used_bytes, 100_000);
-    // b's blocks are stored: committing it is refused for the quota only.
-    alice.commit(&b).await.expect_error(413, "quota_exceeded");
+    // b's blocks are stored, but its upload's lifetime is over: they prove
+    // nothing any more (see possession.rs), so committing b asks for them.
+    alice.commit(&b).await.expect_error(400, "missing_blocks");
 
     // A pass of the collector deletes the expired reservations (b's; the
     // unit test in gc.rs checks which rows go): here, that it runs with them.

@@ -95,25 +95,23 @@ async fn an_upload_in_flight_survives_a_pass_inside_the_grace_period() {
     // Both blocks are unused and now older than the 2 s grace period below.
     tokio::time::sleep(Duration::from_millis(2500)).await;
 
-    // In flight: asked (and told the server has `reused`), its new block
-    // PUT, the commit still to come.
+    // In flight: asked, its blocks PUT (`reused` too: no content of alice's
+    // uses it any more, so she must prove she has it, see possession.rs),
+    // the commit still to come.
     let fresh = bytes(12, 3000);
     let content = [reused.clone(), fresh.clone()].concat();
     let (request, blocks) = commit_request(root, "q.bin", &content, None);
     let plan = alice.plan_ok(&request).await;
     assert_eq!(
-        plan.missing.iter().map(|b| b.hash).collect::<Vec<_>>(),
-        vec![sha256(&fresh)]
+        plan.missing.iter().map(|b| b.hash).collect::<BTreeSet<_>>(),
+        [sha256(&reused), sha256(&fresh)].into_iter().collect()
     );
     alice.put_missing(&plan, &blocks).await;
 
     let (unused, unregistered) = deleted(&server.gc_once(&["--gc-grace", "2"]));
     assert_eq!((unused, unregistered), (1, 0), "only the block nobody asked for");
     assert!(!server.stored(sha256(&dropped)).await);
-    assert!(
-        server.stored(sha256(&reused)).await,
-        "touched by the upload's first step"
-    );
+    assert!(server.stored(sha256(&reused)).await, "touched by the upload's PUT");
     assert!(server.stored(sha256(&fresh)).await, "uploaded inside the grace period");
     alice.commit(&request).await.expect_status(201);
     let q = alice.lookup("/q.bin").await.parse::<drive_wire::Node>();

@@ -46,7 +46,8 @@ async fn three_step_upload_round_trips() {
         serde_json::from_value(body["error"]["missing"].clone()).expect("error.missing is a list of hashes");
     assert_eq!(listed, set(blocks.keys().copied()));
 
-    // Step 2: 201 when stored, 200 when it already was.
+    // Step 2: 201 when stored, and the same 201 when it already was (the
+    // answer never tells whether the store had the bytes: see possession.rs).
     for block in &plan.missing {
         put_url(&alice.http, &block.url, blocks[&block.hash].clone())
             .await
@@ -54,7 +55,7 @@ async fn three_step_upload_round_trips() {
     }
     put_url(&alice.http, &plan.missing[0].url, blocks[&plan.missing[0].hash].clone())
         .await
-        .expect_status(200);
+        .expect_status(201);
     assert!(alice.missing(&request).await.is_empty(), "nothing is missing any more");
 
     // Step 3.
@@ -157,12 +158,12 @@ async fn blocks_already_stored_are_not_asked_for_again() {
     let two = alice.upload_request(&request, &blocks).await;
     assert_eq!(alice.download(two.id).await, content);
 
-    // Another user: the server has them already.
-    let (request, _) = commit_request(bob.root(), "copy.bin", &shared, None);
-    assert!(bob.missing(&request).await.is_empty());
-    let resp = bob.commit(&request).await;
-    resp.expect_status(201);
-    let copy: Node = resp.parse();
+    // Another user must send the bytes (proof of possession: see
+    // possession.rs); the store keeps them once.
+    let (request, blocks) = commit_request(bob.root(), "copy.bin", &shared, None);
+    assert_eq!(bob.missing(&request).await.len(), 2);
+    bob.commit(&request).await.expect_error(400, "missing_blocks");
+    let copy = bob.upload_request(&request, &blocks).await;
     assert_eq!(bob.download(copy.id).await, shared);
     assert_eq!(bob.me().await.used_bytes, shared.len() as u64);
 
@@ -508,13 +509,6 @@ async fn malformed_block_lists_are_refused() {
             "one hash with two sizes",
             vec![BlockRef { hash, size: 10 }, BlockRef { hash, size: 11 }],
         ),
-        (
-            "a stored block with the wrong size",
-            vec![BlockRef {
-                hash: stored_hash,
-                size: 101,
-            }],
-        ),
     ];
     for (what, blocks) in cases {
         let request = drive_wire::CommitRequest {
@@ -531,6 +525,23 @@ async fn malformed_block_lists_are_refused() {
         assert_eq!(resp.status, 400, "/commits with {what}: {}", resp.text());
         resp.expect_error_shape();
     }
+    // A stored block named with the wrong size is answered like an unknown
+    // block (missing; no bytes of that size can have its hash), so that
+    // sizes reveal nothing of what the store holds.
+    let request = drive_wire::CommitRequest {
+        parent_id: root,
+        name: "bad.bin".into(),
+        base_revision: None,
+        blocks: vec![BlockRef {
+            hash: stored_hash,
+            size: 101,
+        }],
+        modified: now_ms(),
+    };
+    let plan = alice.plan_ok(&request).await;
+    assert_eq!(plan.missing.len(), 1);
+    assert_eq!((plan.missing[0].hash, plan.missing[0].size), (stored_hash, 101));
+    alice.commit(&request).await.expect_error(400, "missing_blocks");
     // A block of exactly 16 MiB is fine to plan.
     let request = drive_wire::CommitRequest {
         parent_id: root,
@@ -751,16 +762,31 @@ async fn concurrent_commits_cannot_overrun_the_quota_together() {
     let alice = server.register("alice@example.com").await;
     let root = alice.root();
     // Four files of 40,000 bytes, each fitting alone, two at most together.
-    // Their blocks are stored by other accounts first: blocks alice uploaded
-    // herself would be reserved against her quota until committed (see
-    // quota_reservations.rs), and the third ask would be refused already.
+    // Their blocks are in folders other accounts share with alice (so they
+    // are hers to reuse without uploading: see possession.rs): blocks alice
+    // uploaded herself would be reserved against her quota until committed
+    // (see quota_reservations.rs), and the third ask would be refused already.
     let bob = server.register("bob@example.com").await;
     let carol = server.register("carol@example.com").await;
+    let mut folders = Vec::new();
+    for other in [&bob, &carol] {
+        folders.push(other.create_folder(other.root(), "for alice").await);
+    }
     for n in 0..4u64 {
-        let other = if n < 2 { &bob } else { &carol };
+        let (other, folder) = if n < 2 {
+            (&bob, &folders[0])
+        } else {
+            (&carol, &folders[1])
+        };
         other
-            .upload_file(other.root(), &format!("f{n}.bin"), &bytes(n, 40_000), None)
+            .upload_file(folder.id, &format!("f{n}.bin"), &bytes(n, 40_000), None)
             .await;
+    }
+    for (other, folder) in [(&bob, &folders[0]), (&carol, &folders[1])] {
+        let share = other
+            .share(folder.id, "alice@example.com", drive_wire::ShareRole::Viewer)
+            .await;
+        alice.accept(share.id).await;
     }
     let mut requests = Vec::new();
     for n in 0..4u64 {
@@ -785,7 +811,8 @@ async fn concurrent_commits_cannot_overrun_the_quota_together() {
     }
     assert_eq!(created, 2, "two files of 40,000 bytes fit in 100,000");
     assert_eq!(alice.me().await.used_bytes, 80_000);
-    assert_eq!(alice.children(root).await.len(), 2);
+    let own = alice.children(root).await;
+    assert_eq!(own.iter().filter(|node| node.share_id.is_none()).count(), 2);
     server.check();
 }
 

@@ -13,6 +13,8 @@ use drive_wire::{BlockHash, PresignedBlock};
 use rand::RngCore;
 use tokio::io::AsyncRead;
 
+use super::presign::UploadGrant;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
     #[error("the bytes do not match the block's SHA-256")]
@@ -84,8 +86,24 @@ pub struct PresignedUrl {
 
 #[async_trait]
 pub trait BlobStore: Send + Sync + 'static {
-    /// A URL that accepts exactly these bytes (by hash and size) until `ttl` passes.
-    async fn presign_put(&self, hash: BlockHash, size: u64, ttl: Duration) -> Result<PresignedBlock, StorageError>;
+    /// A URL that accepts exactly these bytes (by hash and size) until `ttl`
+    /// passes, for the upload `grant` (the user it is handed to and their
+    /// reservation's token): the bytes it carries prove possession for that
+    /// user only (see `uploads.rs`).
+    async fn presign_put(
+        &self,
+        hash: BlockHash,
+        size: u64,
+        grant: &UploadGrant,
+        ttl: Duration,
+    ) -> Result<PresignedBlock, StorageError>;
+
+    /// Whether the stored object of `hash` is `size` bytes written through a
+    /// URL of [`BlobStore::presign_put`] for `grant`: the proof of an upload
+    /// that went straight to the store. `false` for a store whose PUT
+    /// endpoint is the server's own (it records the proof as the bytes come
+    /// in), and for an object written by anyone else's upload.
+    async fn upload_proven(&self, hash: BlockHash, size: u64, grant: &UploadGrant) -> Result<bool, StorageError>;
 
     /// A URL that serves the block until `ttl` passes.
     async fn presign_get(&self, hash: BlockHash, size: u64, ttl: Duration) -> Result<PresignedBlock, StorageError>;

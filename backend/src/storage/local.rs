@@ -28,7 +28,7 @@ use std::{
 };
 
 use async_trait::async_trait;
-use chrono::{TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use drive_wire::{BlockHash, PresignedBlock};
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
@@ -37,7 +37,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use super::{
     blobs::{BlobReader, BlobStore, PhotoKey, PresignedUrl, StorageError, StoredBlock},
     health::{io_out_of_space, probe_write, OutOfSpace},
-    presign::{Method, UrlSigner},
+    presign::{Method, UploadGrant, UrlSigner},
 };
 
 /// An upload body as it arrives.
@@ -112,18 +112,34 @@ impl LocalBlobStore {
     fn url(&self, method: Method, hash: BlockHash, size: u64, ttl: Duration) -> PresignedBlock {
         let expires_at = Utc::now() + ttl;
         let expires = expires_at.timestamp();
-        let (query_size, signed_size) = match method {
-            Method::Put => (format!("size={size}&"), Some(size)),
-            Method::Get | Method::GetPhoto => (String::new(), None),
-        };
-        let sig = self.signer.sign(method, hash, signed_size, expires);
+        let sig = self.signer.sign(method, hash, None, expires);
+        self.block_url(hash, size, format!("expires={expires}&sig={sig}"), expires, expires_at)
+    }
+
+    /// A PUT URL bound to the upload `grant` (see [`UrlSigner::sign_put`]).
+    fn put_url(&self, hash: BlockHash, size: u64, grant: &UploadGrant, ttl: Duration) -> PresignedBlock {
+        let expires_at = Utc::now() + ttl;
+        let expires = expires_at.timestamp();
+        let sig = self.signer.sign_put(hash, size, grant, expires);
+        let query = format!(
+            "size={size}&user={}&upload={}&expires={expires}&sig={sig}",
+            grant.user_id, grant.token
+        );
+        self.block_url(hash, size, query, expires, expires_at)
+    }
+
+    fn block_url(
+        &self,
+        hash: BlockHash,
+        size: u64,
+        query: String,
+        expires: i64,
+        expires_at: DateTime<Utc>,
+    ) -> PresignedBlock {
         PresignedBlock {
             hash,
             size,
-            url: format!(
-                "{}/blobs/{hash}?{query_size}expires={expires}&sig={sig}",
-                self.public_url
-            ),
+            url: format!("{}/blobs/{hash}?{query}", self.public_url),
             expires_at: Utc.timestamp_opt(expires, 0).single().unwrap_or(expires_at),
             headers: Default::default(),
         }
@@ -175,15 +191,6 @@ impl LocalBlobStore {
         if hasher.finalize().as_slice() != hash.as_bytes() {
             return Err(StorageError::HashMismatch);
         }
-        let final_path = self.path_of(hash);
-        // A block already in place is kept, unless it is short or long (a
-        // torn file from before: this upload replaces it).
-        if let Ok(meta) = tokio::fs::metadata(&final_path).await {
-            if meta.len() == size {
-                return Ok(false);
-            }
-            tracing::warn!(%hash, stored = meta.len(), size, "replacing a stored block of the wrong size");
-        }
         // tokio's file hands writes to a blocking thread: the error of the
         // last one only comes out of flush (sync_all would not report it).
         file.flush()
@@ -204,6 +211,18 @@ impl LocalBlobStore {
             ));
         }
         drop(file);
+        // A block already in place is kept, unless it is short or long (a
+        // torn file from before: this upload replaces it). Looked at only
+        // now, once the bytes are verified and written like a new block's:
+        // the uploader must not learn from the answer or much from its time
+        // that someone else stored the same bytes (see `uploads.rs`).
+        let final_path = self.path_of(hash);
+        if let Ok(meta) = tokio::fs::metadata(&final_path).await {
+            if meta.len() == size {
+                return Ok(false);
+            }
+            tracing::warn!(%hash, stored = meta.len(), size, "replacing a stored block of the wrong size");
+        }
         let parent = final_path.parent().unwrap_or(&self.blobs).to_owned();
         let new_fan = !tokio::fs::try_exists(&parent).await.unwrap_or(false);
         if new_fan {
@@ -286,8 +305,19 @@ impl LocalBlobStore {
 
 #[async_trait]
 impl BlobStore for LocalBlobStore {
-    async fn presign_put(&self, hash: BlockHash, size: u64, ttl: Duration) -> Result<PresignedBlock, StorageError> {
-        Ok(self.url(Method::Put, hash, size, ttl))
+    async fn presign_put(
+        &self,
+        hash: BlockHash,
+        size: u64,
+        grant: &UploadGrant,
+        ttl: Duration,
+    ) -> Result<PresignedBlock, StorageError> {
+        Ok(self.put_url(hash, size, grant, ttl))
+    }
+
+    /// Never: the PUT endpoint (`blobs.rs`) records the proof itself.
+    async fn upload_proven(&self, _: BlockHash, _: u64, _: &UploadGrant) -> Result<bool, StorageError> {
+        Ok(false)
     }
 
     async fn presign_get(&self, hash: BlockHash, size: u64, ttl: Duration) -> Result<PresignedBlock, StorageError> {

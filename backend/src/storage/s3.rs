@@ -3,7 +3,10 @@
 //! Blocks are objects `PREFIX/blocks/HASH`, photo objects `PREFIX/photos/KEY`.
 //! Clients PUT and GET blocks straight to and from the store through presigned
 //! URLs; a presigned PUT signs `x-amz-checksum-sha256` (the block's hash, in
-//! base64) and the length, so the store itself refuses any other bytes. The
+//! base64) and the length, so the store itself refuses any other bytes, and
+//! `x-amz-meta-upload` (the token of the uploader's reservation), so that the
+//! object's metadata says whose upload wrote it last: the proof of possession
+//! of an upload that went straight to the store (see `uploads.rs`). The
 //! server reads from the store only for the streaming download route, links,
 //! photos and the consistency check.
 
@@ -22,7 +25,14 @@ use chrono::{DateTime, Utc};
 use drive_wire::{BlockHash, PresignedBlock};
 use tracing::Instrument;
 
-use super::blobs::{BlobReader, BlobStore, PhotoKey, PresignedUrl, StorageError, StoredBlock};
+use super::{
+    blobs::{BlobReader, BlobStore, PhotoKey, PresignedUrl, StorageError, StoredBlock},
+    presign::UploadGrant,
+};
+
+/// The user metadata key (`x-amz-meta-upload`) of a block object that holds
+/// the token of the upload that wrote it.
+const UPLOAD_META: &str = "upload";
 
 /// Where the store is and how to sign in to it.
 #[derive(Debug, Clone, Default)]
@@ -209,7 +219,13 @@ fn presigned_block(hash: BlockHash, size: u64, ttl: Duration, request: &Presigne
 
 #[async_trait]
 impl BlobStore for S3BlobStore {
-    async fn presign_put(&self, hash: BlockHash, size: u64, ttl: Duration) -> Result<PresignedBlock, StorageError> {
+    async fn presign_put(
+        &self,
+        hash: BlockHash,
+        size: u64,
+        grant: &UploadGrant,
+        ttl: Duration,
+    ) -> Result<PresignedBlock, StorageError> {
         let checksum = base64::engine::general_purpose::STANDARD.encode(hash.as_bytes());
         let request = self
             .client
@@ -218,10 +234,27 @@ impl BlobStore for S3BlobStore {
             .key(self.block_key(hash))
             .content_length(size as i64)
             .checksum_sha256(checksum)
+            .metadata(UPLOAD_META, &grant.token)
             .presigned(expiry(ttl)?)
             .await
             .map_err(|e| s3_error(format!("presigning PUT of block {hash}"), e))?;
         Ok(presigned_block(hash, size, ttl, &request))
+    }
+
+    /// The object's last writer was a PUT presigned for `grant`: its
+    /// `x-amz-meta-upload` is the grant's token (the store checked the bytes
+    /// against the signed checksum and length as they came in).
+    async fn upload_proven(&self, hash: BlockHash, size: u64, grant: &UploadGrant) -> Result<bool, StorageError> {
+        let key = self.block_key(hash);
+        match self.client.head_object().bucket(&self.bucket).key(&key).send().await {
+            Ok(out) => Ok(out.content_length().is_some_and(|len| len >= 0 && len as u64 == size)
+                && out
+                    .metadata()
+                    .and_then(|meta| meta.get(UPLOAD_META))
+                    .is_some_and(|token| *token == grant.token)),
+            Err(err) if is_not_found(&err) => Ok(false),
+            Err(err) => Err(s3_error(format!("HEAD {key}"), err)),
+        }
     }
 
     async fn presign_get(&self, hash: BlockHash, size: u64, ttl: Duration) -> Result<PresignedBlock, StorageError> {
