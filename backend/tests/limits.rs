@@ -136,6 +136,27 @@ async fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
     )
     .await;
     assert_eq!(resp.status, 401, "{}", resp.text());
+    // An IPv6 client counts per /64: a host picks its address from one.
+    for n in 1..=3 {
+        let resp = login_with(
+            &proxied,
+            &format!("v6-{n}@example.com"),
+            "wrong password",
+            &xff("2001:db8:0:1::a"),
+        )
+        .await;
+        assert_eq!(resp.status, 401, "attempt {n}: {}", resp.text());
+    }
+    limited(
+        &login_with(
+            &proxied,
+            "v6-4@example.com",
+            "wrong password",
+            &xff("2001:db8:0:1:ffff::b"),
+        )
+        .await,
+        60,
+    );
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@
 //! attempts refilled over `window` (one attempt per `window / max`): a burst
 //! of `max`, then a steady rate. Refused attempts cost nothing, and every
 //! refusal says when the next attempt would pass (`Retry-After`). The client
-//! address is [`super::ClientIp`]'s.
+//! address is [`super::ClientIp`]'s; an IPv6 one counts per /64.
 
 use std::{net::IpAddr, time::Duration};
 
@@ -78,6 +78,18 @@ async fn attempt(db: &Db, scope: &str, subject: &str, limit: Limit) -> ApiResult
     })
 }
 
+/// The key of a client address: an IPv4 address, or the /64 an IPv6 address
+/// is in (one host often has a whole /64 to pick addresses from).
+fn address_key(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let network = u128::from(v6) & (u128::MAX << 64);
+            format!("{}/64", std::net::Ipv6Addr::from(network))
+        }
+    }
+}
+
 /// Attempts at a secret (an account's password, a link's): per client
 /// address, and per target (an account) or per target and address (a link).
 pub struct LoginLimiter {
@@ -116,9 +128,10 @@ impl LoginLimiter {
     /// Counts an attempt at `target` (an email, a link id) from `ip`; 429
     /// `rate_limited` with `Retry-After` when over a limit.
     pub async fn check(&self, target: &str, ip: IpAddr) -> ApiResult<()> {
-        attempt(&self.db, &format!("{}-ip", self.scope), &ip.to_string(), self.per_ip).await?;
+        let address = address_key(ip);
+        attempt(&self.db, &format!("{}-ip", self.scope), &address, self.per_ip).await?;
         let target = if self.target_with_ip {
-            format!("{target}\n{ip}")
+            format!("{target}\n{address}")
         } else {
             target.to_owned()
         };
@@ -141,7 +154,7 @@ impl RegisterLimiter {
     }
 
     pub async fn check(&self, ip: IpAddr) -> ApiResult<()> {
-        attempt(&self.db, "register-ip", &ip.to_string(), self.per_ip).await
+        attempt(&self.db, "register-ip", &address_key(ip), self.per_ip).await
     }
 }
 
@@ -182,6 +195,16 @@ mod tests {
         assert_eq!(limit.judge(full, now + 1_199_001), Err(1));
         // Never 0.
         assert_eq!(limit.judge(full, now + 1_300_000), Err(1));
+    }
+
+    #[test]
+    fn an_ipv6_host_is_its_64() {
+        let key = |text: &str| address_key(text.parse().unwrap());
+        assert_eq!(key("203.0.113.9"), "203.0.113.9");
+        assert_eq!(key("::ffff:203.0.113.9"), "203.0.113.9");
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:bbbb::7"), key("2001:db8:1:2::1"));
+        assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"));
     }
 
     #[test]
