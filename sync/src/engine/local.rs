@@ -139,9 +139,7 @@ impl Engine {
         tracing::warn!(path, copy = %copy, "the name is taken on the server by another item: kept as a conflicted copy");
         let path = path.to_owned();
         self.with_ledger(move |l| l.remove_tree(&path)).await?;
-        Err(EngineError::Refused(format!(
-            "the name is taken on the server; kept as {copy}"
-        )))
+        Ok(true)
     }
 
     /// Renames the local item at `path` to a conflicted copy in `folder`;
