@@ -1,5 +1,12 @@
 //! Downloads: a manifest of presigned block URLs for sync clients, and a
 //! plain streaming endpoint with HTTP Range support for everything else.
+//!
+//! Every response that carries a user's bytes goes through
+//! [`user_content_headers`]: `X-Content-Type-Options: nosniff` (a browser
+//! never guesses HTML or script out of a file declared as something else) and
+//! `Content-Security-Policy: sandbox` (should a browser render it as a
+//! document anyway, it runs no script and gets an opaque origin, so it can
+//! never act in the origin of the app that serves it).
 
 use std::ops::Bound;
 
@@ -9,7 +16,6 @@ use axum::{
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
 };
-use axum_extra::TypedHeader;
 use drive_wire::{BlockHash, Manifest, NodeKind, RevisionId, RevisionQuery};
 use futures::{StreamExt, TryStreamExt};
 use headers::Range;
@@ -93,6 +99,27 @@ async fn manifest(
     }))
 }
 
+/// The Range header of a request if it asks for bytes. A range in another
+/// unit (`items=0-1`), or a header that is not even text, is ignored, as
+/// RFC 9110 says: the whole file is sent. The unit is compared without case.
+/// A malformed `bytes=` range is kept, and [`requested_range`] answers it 416.
+pub(crate) fn bytes_range(headers: &HeaderMap) -> Option<Range> {
+    let value = headers.get(header::RANGE)?.to_str().ok()?;
+    let (unit, ranges) = value.split_once('=')?;
+    if !unit.trim().eq_ignore_ascii_case("bytes") {
+        return None;
+    }
+    let value = HeaderValue::from_str(&format!("bytes={ranges}")).ok()?;
+    <Range as headers::Header>::decode(&mut std::iter::once(&value)).ok()
+}
+
+/// The headers every response carrying a user's bytes gets (see the module
+/// docs): no type sniffing, and a sandbox without scripts for any document.
+pub(crate) fn user_content_headers(headers: &mut HeaderMap) {
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox"));
+}
+
 /// The byte range `[start, end)` of a file of `size` bytes asked for by a
 /// Range header: `None` for the whole file (no header, or several ranges,
 /// which a server may answer in full).
@@ -144,7 +171,8 @@ pub(crate) fn content_disposition(name: &str) -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static("attachment"))
 }
 
-/// The bytes of a file revision; honours a single `Range: bytes=` range.
+/// The bytes of a file revision, as an attachment; honours a single
+/// `Range: bytes=` range and ignores a range in any other unit.
 #[utoipa::path(get, path = "/api/v1/nodes/{id}/content", tag = "downloads", security(("bearer" = [])),
     params(("id" = i64, Path, description = "File id"), RevisionQuery),
     responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>), (status = 206, description = "Partial content"),
@@ -154,10 +182,10 @@ async fn content(
     auth: AuthUser,
     Path(id): Path<i64>,
     Query(query): Query<RevisionQuery>,
-    range: Option<TypedHeader<Range>>,
+    headers: HeaderMap,
 ) -> ApiResult<Response> {
     let file = resolve(&state, auth, id, query.revision).await?;
-    let range = requested_range(range.as_ref().map(|TypedHeader(r)| r), file.size)?;
+    let range = requested_range(bytes_range(&headers).as_ref(), file.size)?;
     Ok(file_response(
         &state,
         &file.node.name,
@@ -215,6 +243,7 @@ pub(crate) fn file_response(
         headers.insert(header::ETAG, etag);
     }
     headers.insert(header::CONTENT_DISPOSITION, content_disposition(name));
+    user_content_headers(&mut headers);
     let status = if range.is_some() {
         if let Ok(value) = HeaderValue::from_str(&format!("bytes {start}-{}/{size}", end - 1)) {
             headers.insert(header::CONTENT_RANGE, value);
@@ -265,5 +294,28 @@ mod tests {
             Some((90, 100))
         );
         assert!(requested_range(Some(&range("bytes=100-")), 100).is_err());
+    }
+
+    #[test]
+    fn only_bytes_ranges_are_read() {
+        let with = |value: &[u8]| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::RANGE, HeaderValue::from_bytes(value).unwrap());
+            bytes_range(&headers)
+        };
+        assert!(bytes_range(&HeaderMap::new()).is_none());
+        assert!(with(b"items=0-1").is_none());
+        assert!(with(b"bytes0-1").is_none());
+        assert!(with(b"\xff=0-1").is_none());
+        assert_eq!(
+            requested_range(with(b"bytes=10-19").as_ref(), 100).unwrap(),
+            Some((10, 20))
+        );
+        assert_eq!(
+            requested_range(with(b"Bytes=10-19").as_ref(), 100).unwrap(),
+            Some((10, 20))
+        );
+        // A malformed bytes range is still read, and unsatisfiable.
+        assert!(requested_range(with(b"bytes=abc").as_ref(), 100).is_err());
     }
 }

@@ -15,11 +15,9 @@ use axum::{
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
 };
-use axum_extra::TypedHeader;
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use drive_wire::{AuditKind, CreateLinkRequest, Link, LinkId, NodeKind};
 use futures::StreamExt;
-use headers::Range;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use serde::Deserialize;
@@ -35,7 +33,7 @@ use zip::{collect_tree, write_zip};
 use crate::{
     audit::{self, Event},
     auth::{password, AuthUser, ClientIp},
-    download::{content_disposition, file_response, requested_range},
+    download::{bytes_range, content_disposition, file_response, requested_range, user_content_headers},
     error::{ApiError, ApiResult, Json, Path, Query},
     shares,
     state::AppState,
@@ -561,8 +559,9 @@ fn see_other(location: &str, cookie: Option<String>) -> Response {
     response
 }
 
-/// The linked file, or with `path` a file inside the linked folder; honours a
-/// single `Range: bytes=` range. Errors answer in the JSON error shape.
+/// The linked file, or with `path` a file inside the linked folder, as an
+/// attachment; honours a single `Range: bytes=` range and ignores a range in
+/// any other unit. Errors answer in the JSON error shape.
 #[utoipa::path(get, path = "/s/{token}/download", tag = "links",
     params(("token" = String, Path, description = "Link token"), PathQuery),
     responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>), (status = 206, description = "Partial content"),
@@ -575,7 +574,6 @@ async fn download(
     Path(token): Path<String>,
     Query(query): Query<PathQuery>,
     headers: HeaderMap,
-    range: Option<TypedHeader<Range>>,
 ) -> ApiResult<Response> {
     let opened = open(&state, &token).await?;
     if !unlocked(&state, &opened.link, &headers) {
@@ -595,7 +593,7 @@ async fn download(
         .ok_or(ApiError::NotFound)?;
     let size = size.max(0) as u64;
     let blocks = revision_blocks(db, node.id, revision).await?;
-    let range = requested_range(range.as_ref().map(|TypedHeader(r)| r), size)?;
+    let range = requested_range(bytes_range(&headers).as_ref(), size)?;
     // A resumed download (a range past the start) is the same download.
     if range.is_none_or(|(start, _)| start == 0) {
         let detail = (!names.is_empty()).then(|| names.join("/"));
@@ -607,7 +605,8 @@ async fn download(
 }
 
 /// The linked folder (or, with `path`, a folder inside it) as a zip, streamed
-/// as it is made. Errors answer in the JSON error shape.
+/// as it is made, its entry names made safe for every OS (see `zip.rs`).
+/// Errors answer in the JSON error shape.
 #[utoipa::path(get, path = "/s/{token}/zip", tag = "links",
     params(("token" = String, Path, description = "Link token"), PathQuery),
     responses((status = 200, content_type = "application/zip", body = Vec<u8>),
@@ -652,6 +651,7 @@ async fn zip(
     let mut headers = HeaderMap::new();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/zip"));
     headers.insert(header::CONTENT_DISPOSITION, content_disposition(&format!("{name}.zip")));
+    user_content_headers(&mut headers);
     no_referrer(&mut headers);
     Ok((StatusCode::OK, headers, Body::from_stream(body)).into_response())
 }
