@@ -139,7 +139,7 @@ async fn get_blob(
         .verify(Method::Get, hash, None, query.expires, &query.sig, now)?;
     let size = store.stored_size(hash).await?.ok_or(ApiError::NotFound)?;
     let reader = store.read_range(hash, 0, size).await?;
-    Ok((
+    let mut response = (
         [
             (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
             (header::CONTENT_LENGTH, size.to_string()),
@@ -147,5 +147,8 @@ async fn get_blob(
         ],
         Body::from_stream(tokio_util::io::ReaderStream::new(reader)),
     )
-        .into_response())
+        .into_response();
+    // A user's bytes, never a page of ours.
+    crate::download::user_content_headers(response.headers_mut());
+    Ok(response)
 }

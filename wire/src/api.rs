@@ -246,8 +246,9 @@ pub struct PresignedBlock {
     pub expires_at: DateTime<Utc>,
     /// Headers the request must carry exactly as given, because the signature
     /// covers them: with S3, `x-amz-checksum-sha256` (the block's SHA-256 in
-    /// base64), so that the store itself refuses other bytes. Empty for the
-    /// local store.
+    /// base64), so that the store itself refuses other bytes, and
+    /// `x-amz-meta-upload` (this upload's token, which proves the uploader
+    /// sent the bytes). Empty for the local store.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub headers: std::collections::BTreeMap<String, String>,
 }

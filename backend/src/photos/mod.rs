@@ -362,6 +362,6 @@ async fn serve(
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, max-age=31536000, immutable"),
     );
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    crate::download::user_content_headers(headers);
     Ok(response)
 }
