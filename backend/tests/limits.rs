@@ -163,27 +163,7 @@ async fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
 async fn the_audit_log_keeps_the_forwarded_address() {
     let server = TestServer::start_with(&["--trusted-proxy", "127.0.0.1"]).await;
     let alice = server.register("alice@example.com").await;
-    let file = alice.upload_file(alice.root(), "a.txt", b"hello", None).await;
-    let link: Link = alice
-        .post(
-            "/api/v1/links",
-            &CreateLinkRequest {
-                node_id: file.id,
-                expires_at: None,
-                password: Some("open sesame".into()),
-                max_downloads: None,
-            },
-        )
-        .await
-        .expect_status(201)
-        .parse();
-    let path = link
-        .url
-        .as_deref()
-        .unwrap()
-        .strip_prefix(&server.base)
-        .unwrap()
-        .to_owned();
+    let path = password_link(&server, &alice).await;
     let resp = server
         .http
         .post(server.url(&path))
@@ -234,27 +214,7 @@ async fn every_429_says_when_to_retry() {
     assert!(secs >= 1700, "one registration back every 30 min: {secs}");
 
     // A link's password, per link and address: 2 a minute, on an HTML page.
-    let file = alice.upload_file(alice.root(), "a.txt", b"hello", None).await;
-    let link: Link = alice
-        .post(
-            "/api/v1/links",
-            &CreateLinkRequest {
-                node_id: file.id,
-                expires_at: None,
-                password: Some("open sesame".into()),
-                max_downloads: None,
-            },
-        )
-        .await
-        .expect_status(201)
-        .parse();
-    let path = link
-        .url
-        .as_deref()
-        .unwrap()
-        .strip_prefix(&server.base)
-        .unwrap()
-        .to_owned();
+    let path = password_link(&server, &alice).await;
     let mut statuses = Vec::new();
     for _ in 0..3 {
         let resp = server
@@ -419,4 +379,26 @@ async fn a_sign_in_that_waits_too_long_for_the_hasher_is_told_when_to_retry() {
     }
     eprintln!("{busy} of {} waited too long", answers.len());
     assert!(busy < answers.len(), "some got their turn");
+}
+
+/// The path of a public link, with a password, to a new file of `owner`'s.
+async fn password_link(server: &TestServer, owner: &Client) -> String {
+    let file = owner.upload_file(owner.root(), "a.txt", b"hello", None).await;
+    let link: Link = owner
+        .post(
+            "/api/v1/links",
+            &CreateLinkRequest {
+                node_id: file.id,
+                expires_at: None,
+                password: Some("open sesame".into()),
+                max_downloads: None,
+            },
+        )
+        .await
+        .expect_status(201)
+        .parse();
+    let url = link.url.expect("a new link's URL");
+    url.strip_prefix(&server.base)
+        .expect("a link on this server")
+        .to_owned()
 }
