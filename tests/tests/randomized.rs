@@ -61,7 +61,19 @@ fn random_op(rng: &mut StdRng, client: &Client, step: usize) -> Option<String> {
 fn sync_keeping(client: &Client, written: &mut BTreeSet<String>, seed: u64) {
     let held: BTreeSet<String> = client.tree().into_values().collect();
     let must_survive: Vec<String> = written.intersection(&held).cloned().collect();
-    client.sync().unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+    // The deletions here are meant: emptying a folder may be all the files,
+    // which the mass-delete guard holds; the user confirms what it showed.
+    let dir = client.dir.path().to_str().expect("a UTF-8 temp dir").to_owned();
+    let mut sync = |confirm: bool| {
+        let mut args = vec!["sync", dir.as_str(), "--once"];
+        args.extend(confirm.then_some("--confirm-deletions"));
+        client.drive(&args).unwrap_or_else(|e| panic!("seed {seed}: {e}"))
+    };
+    let (mut code, _, mut stderr) = sync(false);
+    if code == 4 {
+        (code, _, stderr) = sync(true);
+    }
+    assert_eq!(code, 0, "seed {seed}: {stderr}");
     let after: BTreeSet<String> = client.tree().into_values().collect();
     for hash in must_survive {
         assert!(after.contains(&hash), "seed {seed}: an unsynced write was lost");
