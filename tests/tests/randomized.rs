@@ -64,7 +64,7 @@ fn sync_keeping(client: &Client, written: &mut BTreeSet<String>, seed: u64) {
     // The deletions here are meant: emptying a folder may be all the files,
     // which the mass-delete guard holds; the user confirms what it showed.
     let dir = client.dir.path().to_str().expect("a UTF-8 temp dir").to_owned();
-    let mut sync = |confirm: bool| {
+    let sync = |confirm: bool| {
         let mut args = vec!["sync", dir.as_str(), "--once"];
         args.extend(confirm.then_some("--confirm-deletions"));
         client.drive(&args).unwrap_or_else(|e| panic!("seed {seed}: {e}"))
