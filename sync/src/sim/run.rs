@@ -59,6 +59,8 @@ pub(super) struct Device {
     /// crash keeps exactly what it committed.
     pub(super) ledger: PathBuf,
     decisions: Decisions,
+    /// The server as this device sees it: its faults, its deaths.
+    server: Arc<DyingServer>,
     engine: Option<Engine>,
 }
 
@@ -99,14 +101,20 @@ impl Sim {
                 fs.user_mkdir(&root).expect("the folder");
                 fs.jail(&root);
                 fs.set_faults(0.0, seed.wrapping_add(i as u64));
+                let process = Process::default();
                 Device {
                     name: format!("device{i}"),
                     mode,
-                    fs,
-                    process: Process::default(),
+                    fs: fs.clone(),
+                    process: process.clone(),
                     root,
                     ledger: ledgers.path().join(format!("ledger{i}.db")),
                     decisions: Decisions::default(),
+                    server: Arc::new(DyingServer {
+                        server: SimServer::new(world.clone(), Faults::new(seed.wrapping_add(100 + i as u64), 0.0)),
+                        fs: fs.clone(),
+                        process: process.clone(),
+                    }),
                     engine: None,
                 }
             })
@@ -126,14 +134,13 @@ impl Sim {
 
     /// Runs the seed: random steps, then settling, then the invariants.
     pub async fn run(&mut self) -> Result<(), String> {
-        for step in 0..STEPS {
+        for _ in 0..STEPS {
             let roll = self.rng.gen_range(0..100);
             match roll {
                 0..=39 => self.device_edit(),
                 40..=51 => self.web_edit(),
                 _ => self.sync_with_trouble().await,
             }
-            let _ = step;
         }
         self.settle().await?;
         self.check()
@@ -300,18 +307,13 @@ impl Sim {
         if self.devices[index].engine.is_some() {
             return Ok(());
         }
-        let seed = self.rng.gen();
         let device = &mut self.devices[index];
         let setup = Setup {
             fs: Arc::new(DyingFs {
                 fs: device.fs.clone(),
                 process: device.process.clone(),
             }),
-            server: Arc::new(DyingServer {
-                server: SimServer::new(self.world.clone(), Faults::new(seed, 0.0)),
-                fs: device.fs.clone(),
-                process: device.process.clone(),
-            }),
+            server: device.server.clone(),
             host: device.name.clone(),
         };
         let mut engine = Engine::open_on(setup, &device.root, &device.ledger, Arc::new(Quiet))
@@ -346,6 +348,7 @@ impl Sim {
             .map(|(_, path, _)| contents_at(&self.devices[index].fs, path));
         self.devices[index].process.reset(die_at, edit);
         self.devices[index].fs.set_faults(fault_rate, self.rng.gen());
+        self.devices[index].server.server.set_rate(fault_rate);
         let name = self.devices[index].name.clone();
         let outcome = match self.engine(index).await {
             Ok(()) => self.sync(index).await,
@@ -359,6 +362,7 @@ impl Sim {
                 .push(format!("{name}: user, mid-sync: edit {}: {label}", path.display()));
         }
         self.devices[index].fs.set_faults(0.0, 0);
+        self.devices[index].server.server.set_rate(0.0);
         let died = self.devices[index].process.is_dead();
         self.log.push(format!(
             "{name}: sync (faults {fault_rate}, dies at {die_at:?}): {}{}",
