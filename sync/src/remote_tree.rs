@@ -254,11 +254,13 @@ fn local_names(
             .map(|path| file_name(path).to_owned())
     };
     let mut nodes = nodes;
-    // Who keeps the plain name: the ledger's holder first, then the oldest
-    // of those the ledger does not know; one known under an alias keeps it.
+    // Who keeps the plain name: the ledger's holder first (in whatever case:
+    // a rename on the server that only changes case keeps its place), then
+    // the oldest of those the ledger does not know; one known under an
+    // alias keeps it.
     nodes.sort_by_key(|node| {
         let rank = match known_name(node) {
-            Some(known) if known == node.name => 0,
+            Some(known) if view.rules.fold(&known) == view.rules.fold(&node.name) => 0,
             None => 1,
             Some(_) => 2,
         };
