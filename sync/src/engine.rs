@@ -205,19 +205,17 @@ impl Engine {
         if !fs.metadata(&root).is_ok_and(|meta| meta.is_dir()) {
             return Err(EngineError::Refused(format!("{} is not a folder", root.display())));
         }
-        let (state, rules) = {
-            let (fs, root) = (fs.clone(), root.clone());
-            offload(&fs.clone(), move |_| -> Result<_> {
-                let state = StateDir::open(fs.clone(), &root, lock)?;
-                let rules = FsRules::probe(fs.as_ref(), &state.tmp())
-                    .map_err(io_err("probing what names the folder's file system holds"))?;
-                Ok((state, rules))
-            })
-            .await?
-        };
+        let (shared, at) = (fs.clone(), root.clone());
+        let (state, rules) = offload(&fs, move |fs| -> Result<_> {
+            let state = StateDir::open(shared, &at, lock)?;
+            let rules = FsRules::probe(fs, &state.tmp())
+                .map_err(io_err("probing what names the folder's file system holds"))?;
+            Ok((state, rules))
+        })
+        .await?;
         let ledger_path = ledger_path.to_path_buf();
         let ledger = offload(&fs, move |_| Ledger::open(&ledger_path)).await?;
-        let root_for_rules = root.clone();
+        let ignore = Mutex::new(Arc::new(IgnoreRules::new(&root)));
         let engine = Self {
             root,
             fs,
@@ -230,7 +228,7 @@ impl Engine {
             guard: DeleteGuard::default(),
             decisions: Decisions::default(),
             disk_paths: Mutex::default(),
-            ignore: Mutex::new(Arc::new(IgnoreRules::new(&root_for_rules))),
+            ignore,
         };
         tracing::info!(folder = %engine.root.display(), ?rules, "opened");
         engine.check_account().await?;

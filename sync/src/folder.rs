@@ -278,28 +278,13 @@ mod tests {
             !second.tmp().join("download-1").exists(),
             "the killed download's temp file is cleaned"
         );
-        let trash = files_under(&root.path().join(".drive/trash"));
+        let trash = drive_e2e::snapshot(&root.path().join(".drive/trash"));
         assert!(
             trash
-                .iter()
+                .keys()
                 .any(|path| path.ends_with("left by an interrupted sync/ready-1")),
             "what a swap left is kept: {trash:?}"
         );
-    }
-
-    /// Every file under `dir`, as paths.
-    fn files_under(dir: &Path) -> Vec<PathBuf> {
-        let mut found = Vec::new();
-        let mut stack = vec![dir.to_path_buf()];
-        while let Some(dir) = stack.pop() {
-            for entry in std::fs::read_dir(&dir).unwrap().flatten() {
-                match entry.file_type().unwrap().is_dir() {
-                    true => stack.push(entry.path()),
-                    false => found.push(entry.path()),
-                }
-            }
-        }
-        found
     }
 
     #[test]

@@ -27,6 +27,9 @@ pub struct LocalView<'a> {
 }
 
 /// A remote item this device leaves on the server, and why.
+/// Case aliases of one name told apart (`a (case conflict 99).txt`).
+const MAX_ALIASES: u32 = 100;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unmapped {
     /// Its path as the server names it.
@@ -169,9 +172,16 @@ impl RemoteTree {
             return false;
         };
         let name = file_name(path);
-        self.by_path
-            .iter()
-            .any(|(at, node)| node.parent_id == Some(parent) && node.name == name && at != path)
+        // An item whose server name is `name` is kept here under `name`
+        // itself or one of its aliases: a few lookups, not a walk of the tree.
+        let folder = path.rsplit_once('/').map(|(folder, _)| folder);
+        (1..MAX_ALIASES).any(|n| {
+            let alias = case_alias(name, n);
+            let at = folder.map_or_else(|| alias.clone(), |folder| format!("{folder}/{alias}"));
+            self.by_path
+                .get(&at)
+                .is_some_and(|node| node.parent_id == Some(parent) && node.name == name)
+        })
     }
 
     pub fn path_of(&self, id: NodeId) -> Option<&str> {
@@ -292,7 +302,7 @@ fn local_names(
     taken.extend(held_by_others.into_iter().cloned());
     for node in collided {
         let known = known_name(&node)
-            .filter(|name| (1..100).any(|n| case_alias(&node.name, n) == *name))
+            .filter(|name| (1..MAX_ALIASES).any(|n| case_alias(&node.name, n) == *name))
             .filter(|name| !taken.contains(&view.rules.fold(name)));
         let name = known.unwrap_or_else(|| {
             (1..)

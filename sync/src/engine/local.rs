@@ -131,7 +131,8 @@ impl Engine {
     /// a twin's name): it takes a conflicted copy's name, which the next
     /// pass sends. Returns whether it did.
     pub(super) async fn keep_clear_of_aliases(&self, path: &str, tree: &Mutex<RemoteTree>) -> Result<bool> {
-        if !tree.lock().unwrap_or_else(|p| p.into_inner()).name_held_elsewhere(path) {
+        // Only a disk that folds case has aliases.
+        if !self.rules.case_insensitive || !tree.lock().unwrap_or_else(|p| p.into_inner()).name_held_elsewhere(path) {
             return Ok(false);
         }
         let folder = path.rsplit_once('/').map_or("", |(parent, _)| parent);
