@@ -118,13 +118,19 @@ use crate::{
 /// Largest block accepted; content-defined chunking stays far below it.
 pub const MAX_BLOCK_SIZE: u64 = 16 * 1024 * 1024;
 
+mod batch;
 mod possession;
 
+use batch::{commit_files, prepare_files, single, Planned};
 pub use possession::record_upload;
 use possession::{missing_for, placeholders, standings, touch_blocks};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(prepare)).routes(routes!(commit))
+    OpenApiRouter::new()
+        .routes(routes!(prepare))
+        .routes(routes!(commit))
+        .routes(routes!(batch::prepare_batch))
+        .routes(routes!(batch::commit_batch))
 }
 
 /// A commit request that passed the checks that need no database.
@@ -247,11 +253,11 @@ async fn live_reservation_rows(
 
 /// The user's reservations that have not expired at `now`: hash -> size.
 async fn live_reservations(conn: &mut Connection, user: UserId, now: i64) -> ApiResult<BTreeMap<BlockHash, u64>> {
-    Ok(sizes_of(live_reservation_rows(conn, user, now).await?))
+    Ok(sizes_of(&live_reservation_rows(conn, user, now).await?))
 }
 
-fn sizes_of(rows: BTreeMap<BlockHash, (u64, Option<String>)>) -> BTreeMap<BlockHash, u64> {
-    rows.into_iter().map(|(hash, (size, _))| (hash, size)).collect()
+fn sizes_of(rows: &BTreeMap<BlockHash, (u64, Option<String>)>) -> BTreeMap<BlockHash, u64> {
+    rows.iter().map(|(&hash, &(size, _))| (hash, size)).collect()
 }
 
 /// A new reservation token: 128 random bits in hex.
@@ -311,22 +317,18 @@ fn assess(
     Ok(fresh)
 }
 
-/// Checks step 1 against the uploader's quota and reserves the blocks it
-/// answers as missing (see the module documentation); returns the token of
-/// each missing block's reservation, which its PUT URL is bound to. A
-/// reservation that is live stays as it is; an expired one is replaced
-/// (with a new token, and no upload proven). Takes the uploader's `users`
-/// row first, so that their step 1s and commits take turns (on PostgreSQL)
-/// and two of them cannot both pass on the same room.
-async fn reserve(
-    state: &AppState,
-    user: UserId,
-    content: &Content,
-    missing: &[(BlockHash, u64)],
-    growth: Option<i64>,
-) -> ApiResult<BTreeMap<BlockHash, String>> {
+/// Checks step 1 of each file against the uploader's quota, in order, and
+/// reserves the blocks it answers as missing (see the module
+/// documentation): each file gets the token of each missing block's
+/// reservation, which its PUT URL is bound to, or its 413. A reservation
+/// that is live stays as it is; an expired one is replaced (with a new
+/// token, and no upload proven). One transaction for all the files, which
+/// takes the uploader's `users` row first, so that their step 1s and commits
+/// take turns (on PostgreSQL) and two of them cannot both pass on the same
+/// room.
+async fn reserve(state: &AppState, user: UserId, files: &mut [ApiResult<Planned>]) -> ApiResult<()> {
     let now = now_ms();
-    if missing.is_empty() {
+    if files.iter().flatten().all(|planned| planned.missing.is_empty()) {
         // Nothing to reserve: the check alone, as the commit will make it.
         let mut conn = state.db.reader().acquire().await?;
         let (used, quota): (i64, i64) = sqlx::query_as("SELECT used_bytes, quota_bytes FROM users WHERE id = $1")
@@ -334,8 +336,13 @@ async fn reserve(
             .fetch_one(&mut *conn)
             .await?;
         let live = live_reservations(&mut conn, user, now).await?;
-        assess(used, quota, &live, content, missing, growth)?;
-        return Ok(BTreeMap::new());
+        for file in files.iter_mut() {
+            let Ok(planned) = file else { continue };
+            if let Err(err) = assess(used, quota, &live, &planned.content, &[], planned.growth) {
+                *file = Err(err);
+            }
+        }
+        return Ok(());
     }
     let mut tx = state.db.begin().await?;
     let (used, quota): (i64, i64) =
@@ -343,49 +350,68 @@ async fn reserve(
             .bind(user)
             .fetch_one(&mut *tx)
             .await?;
-    let rows = live_reservation_rows(&mut tx, user, now).await?;
-    let mut tokens = BTreeMap::new();
-    // Live reservations of missing blocks keep their token, unless they have
-    // none (made before tokens were) or were made for another size: those
-    // are made anew.
-    let mut renew = Vec::new();
-    for &(hash, size) in missing {
-        match rows.get(&hash) {
-            Some((reserved, Some(token))) if *reserved == size => {
-                tokens.insert(hash, token.clone());
-            }
-            Some(_) => renew.push((hash, size)),
-            None => {}
-        }
-    }
-    let fresh = assess(used, quota, &sizes_of(rows), content, missing, growth)?;
+    let mut rows = live_reservation_rows(&mut tx, user, now).await?;
     let lifetime = i64::try_from(state.config.upload_reservation().as_millis()).unwrap_or(i64::MAX);
-    for (hash, size) in fresh.iter().chain(&renew) {
-        let token = new_token();
-        sqlx::query(
-            "INSERT INTO upload_reservations (user_id, hash, size, created_at, expires_at, token, uploaded_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, NULL) \
-             ON CONFLICT (user_id, hash) DO UPDATE \
-             SET size = excluded.size, created_at = excluded.created_at, expires_at = excluded.expires_at, \
-                 token = excluded.token, uploaded_at = NULL \
-             WHERE upload_reservations.expires_at <= excluded.created_at \
-                OR upload_reservations.token IS NULL OR upload_reservations.size <> excluded.size",
-        )
-        .bind(user)
-        .bind(hash.to_string())
-        .bind(*size as i64)
-        .bind(now)
-        .bind(now.saturating_add(lifetime))
-        .bind(&token)
-        .execute(&mut *tx)
-        .await?;
-        tokens.insert(*hash, token);
+    let mut reserved = 0;
+    for file in files.iter_mut() {
+        let Ok(planned) = file else { continue };
+        // Live reservations of missing blocks keep their token, unless they
+        // have none (made before tokens were) or were made for another size:
+        // those are made anew.
+        let mut renew = Vec::new();
+        for &(hash, size) in &planned.missing {
+            match rows.get(&hash) {
+                Some((held, Some(token))) if *held == size => {
+                    planned.tokens.insert(hash, token.clone());
+                }
+                Some(_) => renew.push((hash, size)),
+                None => {}
+            }
+        }
+        let fresh = match assess(
+            used,
+            quota,
+            &sizes_of(&rows),
+            &planned.content,
+            &planned.missing,
+            planned.growth,
+        ) {
+            Ok(fresh) => fresh,
+            Err(err) => {
+                *file = Err(err);
+                continue;
+            }
+        };
+        for &(hash, size) in fresh.iter().chain(&renew) {
+            let token = new_token();
+            sqlx::query(
+                "INSERT INTO upload_reservations (user_id, hash, size, created_at, expires_at, token, uploaded_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, NULL) \
+                 ON CONFLICT (user_id, hash) DO UPDATE \
+                 SET size = excluded.size, created_at = excluded.created_at, expires_at = excluded.expires_at, \
+                     token = excluded.token, uploaded_at = NULL \
+                 WHERE upload_reservations.expires_at <= excluded.created_at \
+                    OR upload_reservations.token IS NULL OR upload_reservations.size <> excluded.size",
+            )
+            .bind(user)
+            .bind(hash.to_string())
+            .bind(size as i64)
+            .bind(now)
+            .bind(now.saturating_add(lifetime))
+            .bind(&token)
+            .execute(&mut *tx)
+            .await?;
+            // Later files of the batch find it live, and count it.
+            rows.insert(hash, (size, Some(token.clone())));
+            planned.tokens.insert(hash, token);
+        }
+        reserved += fresh.len();
     }
     tx.commit().await?;
-    if !fresh.is_empty() {
-        tracing::debug!(blocks = fresh.len(), "upload reserved");
+    if reserved > 0 {
+        tracing::debug!(blocks = reserved, "upload reserved");
     }
-    Ok(tokens)
+    Ok(())
 }
 
 /// Deletes the user's reservations of `hashes`, expired or not (a commit of
@@ -408,127 +434,34 @@ async fn release_reservations(tx: &mut Tx, user: UserId, hashes: &[BlockHash]) -
 
 /// Step 1: which blocks the server lacks, each with a presigned PUT URL.
 #[utoipa::path(post, path = "/api/v1/uploads", tag = "uploads", security(("bearer" = [])), request_body = CommitRequest,
-    responses((status = 200, body = UploadPlan), (status = 400, body = drive_wire::ErrorBody), (status = 409, body = drive_wire::ErrorBody), (status = 413, body = drive_wire::ErrorBody)))]
+    responses((status = 200, body = UploadPlan), (status = 400, body = drive_wire::ErrorBody),
+        (status = 403, body = drive_wire::ErrorBody, description = "`read_only`: a folder shared with the caller as a viewer"),
+        (status = 404, body = drive_wire::ErrorBody, description = "`not_found`: no such folder, or one the caller may not see"),
+        (status = 409, body = drive_wire::ErrorBody, description = "`stale_revision` or `name_taken`"),
+        (status = 413, body = drive_wire::ErrorBody, description = "`quota_exceeded`")))]
 async fn prepare(
     State(state): State<AppState>,
     auth: AuthUser,
     Json(req): Json<CommitRequest>,
 ) -> ApiResult<Json<UploadPlan>> {
-    let content = check_content(&req)?;
-    let mut conn = state.db.reader().acquire().await?;
-    let target = resolve_target(&mut conn, auth.user_id, &req, &content.name).await?;
-    let old_size = target.existing.map_or(0, |node| node.size.max(0) as u64);
-    check_quota(&mut conn, target.owner, old_size, content.size).await?;
-    drop(conn);
-    let missing = missing_for(&state, auth.user_id, &content).await?;
-    // The file's growth is the uploader's to pay only in their own folders.
-    let growth = (target.owner == auth.user_id).then(|| content.size as i64 - old_size as i64);
-    let tokens = reserve(&state, auth.user_id, &content, &missing, growth).await?;
-    let ttl = state.config.presign_ttl();
-    let mut urls = Vec::with_capacity(missing.len());
-    for (hash, size) in missing {
-        let grant = UploadGrant {
-            user_id: auth.user_id,
-            token: tokens.get(&hash).cloned().ok_or_else(|| {
-                ApiError::internal(std::io::Error::other(format!(
-                    "block {hash} was reserved without a token"
-                )))
-            })?,
-        };
-        urls.push(
-            state
-                .blobs
-                .presign_put(hash, size, &grant, ttl)
-                .await
-                .map_err(ApiError::internal)?,
-        );
-    }
-    let missing = urls;
-    tracing::debug!(blocks = content.sizes.len(), missing = missing.len(), "upload planned");
-    Ok(Json(UploadPlan { missing }))
+    let plans = prepare_files(&state, auth.user_id, std::slice::from_ref(&req)).await?;
+    Ok(Json(single(plans)?))
 }
 
 /// Step 3: make the uploaded blocks the file's new revision.
 #[utoipa::path(post, path = "/api/v1/commits", tag = "uploads", security(("bearer" = [])), request_body = CommitRequest,
-    responses((status = 201, body = Node), (status = 400, body = drive_wire::ErrorBody), (status = 409, body = drive_wire::ErrorBody), (status = 413, body = drive_wire::ErrorBody)))]
+    responses((status = 201, body = Node), (status = 400, body = drive_wire::ErrorBody),
+        (status = 403, body = drive_wire::ErrorBody, description = "`read_only`: a folder shared with the caller as a viewer"),
+        (status = 404, body = drive_wire::ErrorBody, description = "`not_found`: no such folder, or one the caller may not see"),
+        (status = 409, body = drive_wire::ErrorBody, description = "`stale_revision` or `name_taken`"),
+        (status = 413, body = drive_wire::ErrorBody, description = "`quota_exceeded`")))]
 async fn commit(
     State(state): State<AppState>,
     auth: AuthUser,
     Json(req): Json<CommitRequest>,
 ) -> ApiResult<(StatusCode, Json<Node>)> {
-    let content = check_content(&req)?;
-    // Asked first so that a caller who may not write here learns nothing
-    // about which blocks the store holds.
-    shares::writable_folder(&mut *state.db.reader().acquire().await?, auth.user_id, req.parent_id).await?;
-    let missing = missing_for(&state, auth.user_id, &content).await?;
-    if !missing.is_empty() {
-        return Err(ApiError::MissingBlocks(
-            missing.into_iter().map(|(hash, _)| hash).collect(),
-        ));
-    }
-    let mut tx = state.db.begin().await?;
-    // Touched and checked again inside the transaction: the garbage collector
-    // marks a block for deletion only if untouched and unused, in one
-    // statement, so either it marked it first (and the block reads as
-    // missing here: the client uploads it again) or this commit's touch and
-    // revision come first and keep it. Possession too is asked again here,
-    // of the database alone (uploads the store proved are recorded by now).
-    let hashes: Vec<BlockHash> = content.sizes.keys().copied().collect();
-    let now = now_ms();
-    touch_blocks(&mut tx, &hashes, now).await?;
-    let standings = standings(&mut tx, auth.user_id, &hashes, now).await?;
-    let lost: Vec<BlockHash> = content
-        .sizes
-        .iter()
-        .filter(|(hash, &size)| !standings.get(hash).is_some_and(|standing| standing.present(size)))
-        .map(|(&hash, _)| hash)
-        .collect();
-    if !lost.is_empty() {
-        return Err(ApiError::MissingBlocks(lost));
-    }
-    let target = resolve_target(&mut tx, auth.user_id, &req, &content.name).await?;
-    // Before the quota charge, which counts the owner's live reservations:
-    // the committed blocks count once, as the file. The account rows first,
-    // in id order, then the reservations: step 1 takes them in that order too
-    // (on PostgreSQL, the other order could deadlock with it).
-    let (first, second) = (auth.user_id.min(target.owner), auth.user_id.max(target.owner));
-    for user in [first, second] {
-        sqlx::query("UPDATE users SET used_bytes = used_bytes WHERE id = $1")
-            .bind(user)
-            .execute(&mut *tx)
-            .await?;
-    }
-    release_reservations(&mut tx, auth.user_id, &hashes).await?;
-    let (node_id, base, kind) = match target.existing {
-        Some(node) => (node.id, node.revision_id, ChangeKind::Updated),
-        None => (
-            create_file(&mut tx, target.owner, req.parent_id, &content.name).await?,
-            None,
-            ChangeKind::Created,
-        ),
-    };
-    store_revision(
-        &mut tx,
-        target.owner,
-        node_id,
-        base,
-        &content.order,
-        content.size,
-        content.modified,
-    )
-    .await?;
-    let audience = changes::append(&mut tx, node_id, kind).await?;
-    let node = shares::visible(&mut tx, auth.user_id, node_id).await?.present();
-    tx.commit().await?;
-    state.changes.wake(&audience);
-    metrics::counter!("drive_commits_total").increment(1);
-    tracing::info!(
-        node_id,
-        size = content.size,
-        blocks = content.order.len(),
-        "file committed"
-    );
-    Ok((StatusCode::CREATED, Json(node)))
+    let nodes = commit_files(&state, auth.user_id, std::slice::from_ref(&req)).await?;
+    Ok((StatusCode::CREATED, Json(single(nodes)?)))
 }
 
 async fn create_file(tx: &mut Tx, owner: UserId, parent: NodeId, name: &str) -> ApiResult<NodeId> {

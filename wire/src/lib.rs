@@ -9,10 +9,12 @@
 //! ```
 
 pub mod api;
+pub mod batch;
 pub mod block;
 pub mod names;
 
 pub use api::*;
+pub use batch::*;
 pub use block::BlockHash;
 
 /// Prefix of every JSON API route.

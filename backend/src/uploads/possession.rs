@@ -162,21 +162,25 @@ pub(super) async fn touch_blocks(conn: &mut Connection, hashes: &[BlockHash], no
 /// Uploads checked against the store at a time (S3: one HEAD each).
 const PROOFS_AT_ONCE: usize = 16;
 
-/// The request's blocks missing for the uploader: all but those present for
+/// The blocks of a request (`sizes`) missing for the uploader: all but those present for
 /// them (see the module documentation), exactly as if the server had never
 /// seen the others. A block the uploader reserved and PUT straight to the
 /// store (S3) is proven here, from the store's object, and recorded. Every
 /// block of the request is touched, so that what the client is told it need
 /// not upload, and what it uploads, stays for the garbage collector's grace
 /// period.
-pub(super) async fn missing_for(state: &AppState, user: UserId, content: &Content) -> ApiResult<Vec<(BlockHash, u64)>> {
-    let hashes: Vec<BlockHash> = content.sizes.keys().copied().collect();
+pub(super) async fn missing_for(
+    state: &AppState,
+    user: UserId,
+    sizes: &BTreeMap<BlockHash, u64>,
+) -> ApiResult<Vec<(BlockHash, u64)>> {
+    let hashes: Vec<BlockHash> = sizes.keys().copied().collect();
     let now = now_ms();
     let standings = standings(&mut *state.db.reader().acquire().await?, user, &hashes, now).await?;
     let none = Standing::default();
     let mut unproven = Vec::new();
     let mut missing = Vec::new();
-    for (&hash, &size) in &content.sizes {
+    for (&hash, &size) in sizes {
         let standing = standings.get(&hash).unwrap_or(&none);
         if standing.present(size) {
             continue;
