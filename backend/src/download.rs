@@ -71,7 +71,8 @@ async fn resolve(state: &AppState, auth: AuthUser, id: i64, revision: Option<Rev
 /// The blocks of a file revision, in order, each with a presigned GET URL.
 #[utoipa::path(get, path = "/api/v1/nodes/{id}/manifest", tag = "downloads", security(("bearer" = [])),
     params(("id" = i64, Path, description = "File id"), RevisionQuery),
-    responses((status = 200, body = Manifest), (status = 404, body = drive_wire::ErrorBody)))]
+    responses((status = 200, body = Manifest), (status = 400, body = drive_wire::ErrorBody, description = "`not_a_file`"),
+        (status = 404, body = drive_wire::ErrorBody)))]
 async fn manifest(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -175,7 +176,10 @@ pub(crate) fn content_disposition(name: &str) -> HeaderValue {
 /// `Range: bytes=` range and ignores a range in any other unit.
 #[utoipa::path(get, path = "/api/v1/nodes/{id}/content", tag = "downloads", security(("bearer" = [])),
     params(("id" = i64, Path, description = "File id"), RevisionQuery),
-    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>), (status = 206, description = "Partial content"),
+    responses((status = 200, content_type = "*/*", body = Vec<u8>,
+        description = "The file's bytes, typed by its name's extension (`application/octet-stream` when unknown)"),
+        (status = 206, content_type = "*/*", body = Vec<u8>, description = "The range asked for"),
+        (status = 400, body = drive_wire::ErrorBody, description = "`not_a_file`"),
         (status = 404, body = drive_wire::ErrorBody), (status = 416, body = drive_wire::ErrorBody)))]
 async fn content(
     State(state): State<AppState>,

@@ -204,12 +204,10 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = self.status();
-        if let ApiError::Internal(err) = &self {
-            tracing::error!(error = ?err, "request failed");
-        }
+impl ApiError {
+    /// The error as the body of an answer says it (also one file's outcome
+    /// in a batch).
+    pub fn detail(&self) -> ErrorDetail {
         let mut detail = ErrorDetail {
             code: self.code().to_owned(),
             message: self.to_string(),
@@ -218,11 +216,25 @@ impl IntoResponse for ApiError {
             current: None,
             missing: Vec::new(),
         };
+        match self {
+            ApiError::StaleRevision(current) => detail.current.clone_from(current),
+            ApiError::MissingBlocks(missing) => detail.missing.clone_from(missing),
+            _ => {}
+        }
+        detail
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if let ApiError::Internal(err) = &self {
+            tracing::error!(error = ?err, "request failed");
+        }
+        let detail = self.detail();
         let mut extra_headers = Vec::new();
         let mut extra_extensions = None;
         match self {
-            ApiError::StaleRevision(current) => detail.current = current,
-            ApiError::MissingBlocks(missing) => detail.missing = missing,
             // Lets `ops::record_storage_failures` tell readiness.
             ApiError::InsufficientStorage(dependency) => {
                 extra_extensions = Some(dependency);
@@ -267,10 +279,169 @@ impl From<PathRejection> for ApiError {
     }
 }
 
-/// `axum::Json` that answers malformed bodies in our error shape.
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// `axum::Json` that answers malformed bodies in our error shape, takes only
+/// an object (every request body is one), and takes
+/// a number with no fraction written as a float (`3.0`) where an integer is
+/// expected: JSON does not tell the two apart, and neither does JSON Schema,
+/// whose `integer` is "a number with a zero fractional part".
 pub struct Json<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        if !json_content_type(req.headers()) {
+            return Err(ApiError::BadRequest(
+                "Expected request with `Content-Type: application/json`".to_owned(),
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+        // Every request body is an object; serde would also take a struct
+        // from an array of its fields in order (`[null, null]`).
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ApiError::BadRequest("the body must be a JSON object".to_owned()));
+        }
+        match axum::Json::<T>::from_bytes(&bytes) {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) => {
+                // Only a failed parse pays for the second one.
+                whole_numbers_as_integers(&bytes)
+                    .and_then(|rewritten| axum::Json::<T>::from_bytes(&rewritten).ok())
+                    .map(|axum::Json(value)| Self(value))
+                    .ok_or_else(|| rejection.into())
+            }
+        }
+    }
+}
+
+/// `application/json` or `application/*+json`, parameters aside.
+fn json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// The JSON text with every number that is an integer written with a
+/// fraction or an exponent (`3.0`, `30e-1`, `1.5e3`) spelled as that integer,
+/// decided on the digits (parsing to `f64` first would round); `None` when
+/// there is none, or when the text is not JSON enough to tell.
+fn whole_numbers_as_integers(json: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(json.len());
+    let mut changed = false;
+    let mut i = 0;
+    while i < json.len() {
+        match json[i] {
+            b'"' => {
+                // A string, copied as it is, escapes included.
+                let start = i;
+                i += 1;
+                while i < json.len() && json[i] != b'"' {
+                    i += if json[i] == b'\\' { 2 } else { 1 };
+                }
+                i = (i + 1).min(json.len());
+                out.extend_from_slice(&json[start..i]);
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                while i < json.len() && matches!(json[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9') {
+                    i += 1;
+                }
+                let token = std::str::from_utf8(&json[start..i]).ok()?;
+                match integer_spelling(token) {
+                    Some(integer) => {
+                        out.extend_from_slice(integer.as_bytes());
+                        changed = true;
+                    }
+                    None => out.extend_from_slice(token.as_bytes()),
+                }
+            }
+            other => {
+                out.push(other);
+                i += 1;
+            }
+        }
+    }
+    changed.then_some(out)
+}
+
+/// `3.0` -> `3`, `-1.20e1` -> `-12`; `None` for a number that is already an
+/// integer, has a fraction, or has more than 20 digits.
+fn integer_spelling(token: &str) -> Option<String> {
+    let (negative, unsigned) = match token.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, token),
+    };
+    let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
+        Some((mantissa, exponent)) => (mantissa, exponent.parse::<i32>().ok()?),
+        None => (unsigned, 0),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if (fraction.is_empty() && exponent == 0 && !unsigned.contains(['e', 'E'])) || whole.is_empty() {
+        return None;
+    }
+    if !whole.bytes().chain(fraction.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let mut digits = format!("{whole}{fraction}");
+    let shift = exponent.checked_sub(i32::try_from(fraction.len()).ok()?)?;
+    if shift >= 0 {
+        if digits.len() + shift as usize > 40 {
+            return None;
+        }
+        digits.extend(std::iter::repeat_n('0', shift as usize));
+    } else {
+        let cut = digits.len().checked_sub(shift.unsigned_abs() as usize)?;
+        if !digits[cut..].bytes().all(|b| b == b'0') {
+            return None;
+        }
+        digits.truncate(cut);
+    }
+    let digits = digits.trim_start_matches('0');
+    if digits.len() > 20 {
+        return None;
+    }
+    Some(match (digits.is_empty(), negative) {
+        (true, _) => "0".to_owned(),
+        (false, true) => format!("-{digits}"),
+        (false, false) => digits.to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{integer_spelling, whole_numbers_as_integers};
+
+    #[test]
+    fn whole_numbers_are_spelled_as_integers() {
+        for (token, integer) in [
+            ("3.0", Some("3")),
+            ("3956636448394526.0", Some("3956636448394526")),
+            ("-27.000", Some("-27")),
+            ("1e+16", Some("10000000000000000")),
+            ("1.5e3", Some("1500")),
+            ("1200e-2", Some("12")),
+            ("-0.0", Some("0")),
+            ("0e0", Some("0")),
+            ("3", None),
+            ("3.5", None),
+            ("1e-3", None),
+            ("1e400", None),
+            ("-", None),
+        ] {
+            assert_eq!(integer_spelling(token).as_deref(), integer, "{token}");
+        }
+        let rewritten = whole_numbers_as_integers(br#"{"a": 1.0, "b": "1.0 \" 2.0", "c": [2e1, 2.5]}"#);
+        assert_eq!(
+            rewritten.as_deref(),
+            Some(br#"{"a": 1, "b": "1.0 \" 2.0", "c": [20, 2.5]}"#.as_slice())
+        );
+        assert_eq!(whole_numbers_as_integers(br#"{"a": 1, "b": [2.5]}"#), None);
+    }
+}
 
 impl<T: serde::Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {

@@ -47,7 +47,11 @@ pub struct ErrorDetail {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct RegisterRequest {
+    /// Trimmed and lowercased by the server; at most 254 characters.
+    #[cfg_attr(feature = "openapi", schema(format = Email, max_length = 254))]
     pub email: String,
+    /// At least 8 characters.
+    #[cfg_attr(feature = "openapi", schema(min_length = 8))]
     pub password: String,
     /// Shown in the list of sessions, e.g. "laptop".
     #[serde(default)]
@@ -176,7 +180,15 @@ pub struct ListQuery {
 #[cfg_attr(feature = "openapi", derive(IntoParams))]
 #[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct PathQuery {
-    /// `/`-separated path from the root folder, e.g. `/Photos/2026/a.jpg`.
+    /// `/`-separated path from the root folder, e.g. `/Photos/2026/a.jpg`:
+    /// names (at most 255 bytes each), none `.` or `..`, no NUL; empty
+    /// segments are skipped.
+    #[cfg_attr(
+        feature = "openapi",
+        param(
+            pattern = r"^/*(?:(?:[^/\x00.][^/\x00]*|\.[^/\x00.][^/\x00]*|\.\.[^/\x00]+)(?:/+(?:[^/\x00.][^/\x00]*|\.[^/\x00.][^/\x00]*|\.\.[^/\x00]+))*)?/*$"
+        )
+    )]
     pub path: String,
 }
 
@@ -184,6 +196,16 @@ pub struct PathQuery {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct CreateFolderRequest {
     pub parent_id: NodeId,
+    /// A name: 1 to 255 bytes of UTF-8 after NFC normalization, without `/`
+    /// or NUL, not `.` or `..`.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 255,
+            pattern = r"^(?:[^/\x00]{3,}|[^/\x00.][^/\x00]?|\.[^/\x00.])$"
+        )
+    )]
     pub name: String,
 }
 
@@ -191,7 +213,17 @@ pub struct CreateFolderRequest {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct UpdateNodeRequest {
+    /// The new name (same rule as everywhere: 1 to 255 bytes, no `/` or NUL,
+    /// not `.` or `..`).
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 255,
+            pattern = r"^(?:[^/\x00]{3,}|[^/\x00.][^/\x00]?|\.[^/\x00.])$"
+        )
+    )]
     pub name: Option<String>,
     #[serde(default)]
     pub parent_id: Option<NodeId>,
@@ -215,7 +247,11 @@ pub struct Revision {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct BlockRef {
+    /// SHA-256 of the block's bytes, 64 hex digits.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^[0-9a-fA-F]{64}$"))]
     pub hash: BlockHash,
+    /// Bytes, 1 to 16 MiB.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 16777216))]
     pub size: u64,
 }
 
@@ -225,6 +261,16 @@ pub struct BlockRef {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct CommitRequest {
     pub parent_id: NodeId,
+    /// A name: 1 to 255 bytes of UTF-8 after NFC normalization, without `/`
+    /// or NUL, not `.` or `..`.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 255,
+            pattern = r"^(?:[^/\x00]{3,}|[^/\x00.][^/\x00]?|\.[^/\x00.])$"
+        )
+    )]
     pub name: String,
     /// Revision this content is based on; `None` to create a new file. If the
     /// file's current revision differs, the server answers 409 `stale_revision`.
@@ -239,6 +285,7 @@ pub struct CommitRequest {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct PresignedBlock {
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^[0-9a-f]{64}$"))]
     pub hash: BlockHash,
     pub size: u64,
     /// Presigned URL; PUT the block's bytes (upload) or GET them (download).
@@ -325,8 +372,9 @@ pub struct ChangesQuery {
     /// Seconds to wait for a change when there is none yet (long-poll), at most 60.
     #[serde(default)]
     pub wait: u64,
-    /// At most this many changes (default and cap 1000).
+    /// At most this many changes (default and cap 1000; larger values count as 1000).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<u64>, maximum = 4294967295_u64))]
     pub limit: Option<u32>,
 }
 
@@ -409,6 +457,7 @@ pub enum ShareRole {
 pub struct CreateShareRequest {
     pub node_id: NodeId,
     /// The email the other user signed up with.
+    #[cfg_attr(feature = "openapi", schema(format = Email, max_length = 254))]
     pub email: String,
     pub role: ShareRole,
 }
@@ -492,12 +541,14 @@ pub struct AuditEvent {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct AuditQuery {
     /// Only events older than this id (the `next_before` of the previous page).
     #[serde(default)]
     pub before: Option<i64>,
-    /// Events per page, at most 500 (default 100).
+    /// Events per page, at most 500 (default 100; larger values count as 500).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<u64>, maximum = 4294967295_u64))]
     pub limit: Option<u32>,
 }
 

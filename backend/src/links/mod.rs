@@ -11,7 +11,7 @@ use std::net::IpAddr;
 
 use axum::{
     body::Body,
-    extract::{Form, State},
+    extract::{rejection::FormRejection, Form, State},
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
 };
@@ -401,8 +401,11 @@ struct PasswordForm {
 /// contents; the password form first when the link has one.
 #[utoipa::path(get, path = "/s/{token}", tag = "links",
     params(("token" = String, Path, description = "Link token"), PathQuery),
-    responses((status = 200, content_type = "text/html", body = String), (status = 404, description = "No such link"),
-        (status = 410, description = "Expired, revoked or exhausted")))]
+    responses((status = 200, content_type = "text/html", body = String, description = "The page, or the password form"),
+        (status = 400, description = "`invalid_name`: a `path` with a `.` or `..` segment (a page); a query that does not parse (JSON)",
+            content((String = "text/html"), (drive_wire::ErrorBody = "application/json"))),
+        (status = 404, content_type = "text/html", body = String, description = "No such link, or no such path in it"),
+        (status = 410, content_type = "text/html", body = String, description = "Expired, revoked or exhausted")))]
 async fn page(
     State(state): State<AppState>,
     Path(token): Path<String>,
@@ -503,13 +506,22 @@ async fn render_page(state: &AppState, token: &str, path: Option<&str>, headers:
     params(("token" = String, Path, description = "Link token")),
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "`password=...`"),
     responses((status = 303, description = "Password accepted: cookie set, back to the page"),
-        (status = 401, content_type = "text/html", body = String), (status = 429, description = "Too many attempts")))]
+        (status = 400, body = drive_wire::ErrorBody, description = "`bad_request`: the body is not a form"),
+        (status = 401, content_type = "text/html", body = String, description = "Wrong password: the form again"),
+        (status = 404, content_type = "text/html", body = String, description = "No such link"),
+        (status = 410, content_type = "text/html", body = String, description = "Expired, revoked or exhausted"),
+        (status = 429, content_type = "text/html", body = String, description = "Too many attempts; `Retry-After` says when to try again")))]
 async fn unlock(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     Path(token): Path<String>,
-    Form(form): Form<PasswordForm>,
+    form: Result<Form<PasswordForm>, FormRejection>,
 ) -> Response {
+    // Like the other extractors' rejections: a 400 in the JSON error shape.
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) => return ApiError::BadRequest(rejection.body_text()).into_response(),
+    };
     match check_password(&state, ip, &token, form.password).await {
         Ok(response) => response,
         Err(err) => html_error(err),
@@ -564,7 +576,9 @@ fn see_other(location: &str, cookie: Option<String>) -> Response {
 /// any other unit. Errors answer in the JSON error shape.
 #[utoipa::path(get, path = "/s/{token}/download", tag = "links",
     params(("token" = String, Path, description = "Link token"), PathQuery),
-    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>), (status = 206, description = "Partial content"),
+    responses((status = 200, content_type = "*/*", body = Vec<u8>,
+        description = "The file's bytes, typed by its name's extension (`application/octet-stream` when unknown)"),
+        (status = 206, content_type = "*/*", body = Vec<u8>, description = "The range asked for"),
         (status = 400, body = drive_wire::ErrorBody), (status = 401, body = drive_wire::ErrorBody),
         (status = 404, body = drive_wire::ErrorBody), (status = 410, body = drive_wire::ErrorBody),
         (status = 416, body = drive_wire::ErrorBody)))]

@@ -129,7 +129,8 @@ async fn lookup(
 
 /// Create a folder.
 #[utoipa::path(post, path = "/api/v1/folders", tag = "tree", security(("bearer" = [])), request_body = CreateFolderRequest,
-    responses((status = 201, body = Node), (status = 400, body = drive_wire::ErrorBody), (status = 404, body = drive_wire::ErrorBody), (status = 409, body = drive_wire::ErrorBody)))]
+    responses((status = 201, body = Node), (status = 400, body = drive_wire::ErrorBody), (status = 403, body = drive_wire::ErrorBody, description = "`read_only`: in a folder shared with the caller as a viewer"),
+        (status = 404, body = drive_wire::ErrorBody), (status = 409, body = drive_wire::ErrorBody, description = "`name_taken`")))]
 async fn create_folder(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -176,7 +177,9 @@ async fn is_ancestor_or_self(tx: &mut Tx, ancestor: NodeId, node: NodeId) -> Api
 /// Rename and/or move a file or folder.
 #[utoipa::path(patch, path = "/api/v1/nodes/{id}", tag = "tree", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Node id")), request_body = UpdateNodeRequest,
-    responses((status = 200, body = Node), (status = 400, body = drive_wire::ErrorBody), (status = 404, body = drive_wire::ErrorBody), (status = 409, body = drive_wire::ErrorBody)))]
+    responses((status = 200, body = Node), (status = 400, body = drive_wire::ErrorBody, description = "`invalid_name`, `invalid_move`, `cross_owner_move`, `not_a_folder`"),
+        (status = 403, body = drive_wire::ErrorBody, description = "`read_only`: in a folder shared with the caller as a viewer"), (status = 404, body = drive_wire::ErrorBody),
+        (status = 409, body = drive_wire::ErrorBody, description = "`name_taken`")))]
 async fn update_node(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -248,7 +251,8 @@ async fn update_node(
 /// Move a file or folder, with everything under it, to the trash.
 #[utoipa::path(delete, path = "/api/v1/nodes/{id}", tag = "tree", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Node id")),
-    responses((status = 204), (status = 400, body = drive_wire::ErrorBody), (status = 404, body = drive_wire::ErrorBody)))]
+    responses((status = 204), (status = 400, body = drive_wire::ErrorBody, description = "`invalid_move`: the root folder"),
+        (status = 403, body = drive_wire::ErrorBody, description = "`read_only`: in a folder shared with the caller as a viewer"), (status = 404, body = drive_wire::ErrorBody)))]
 async fn trash_node(State(state): State<AppState>, auth: AuthUser, Path(id): Path<NodeId>) -> ApiResult<StatusCode> {
     let mut tx = state.db.begin().await?;
     let node = shares::visible(&mut tx, auth.user_id, id).await?.live()?;

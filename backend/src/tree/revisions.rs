@@ -183,7 +183,10 @@ async fn list_revisions(
 /// Make an old revision current again, as a new revision (history is kept).
 #[utoipa::path(post, path = "/api/v1/nodes/{id}/revisions/{rev}/restore", tag = "tree", security(("bearer" = [])),
     params(("id" = i64, Path, description = "File id"), ("rev" = i64, Path, description = "Revision id")),
-    responses((status = 200, body = Node), (status = 404, body = drive_wire::ErrorBody), (status = 413, body = drive_wire::ErrorBody)))]
+    responses((status = 200, body = Node), (status = 400, body = drive_wire::ErrorBody, description = "`not_a_file`"),
+        (status = 403, body = drive_wire::ErrorBody, description = "`read_only`: in a folder shared with the caller as a viewer"), (status = 404, body = drive_wire::ErrorBody),
+        (status = 409, body = drive_wire::ErrorBody, description = "`stale_revision`: the file changed meanwhile"),
+        (status = 413, body = drive_wire::ErrorBody, description = "`quota_exceeded`")))]
 async fn restore_revision(
     State(state): State<AppState>,
     auth: AuthUser,

@@ -18,7 +18,9 @@ use crate::{
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_trash, empty_trash))
-        .routes(routes!(restore, purge))
+        // Two paths: `routes!` with both would serve each method on both.
+        .routes(routes!(restore))
+        .routes(routes!(purge))
 }
 
 /// What is in the trash: the nodes that were deleted (not their contents).
