@@ -495,6 +495,7 @@ impl Engine {
 }
 
 mod account;
+mod batch;
 mod execute;
 mod local;
 mod run;

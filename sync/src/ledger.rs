@@ -142,6 +142,26 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     tx.commit()
 }
 
+fn put_entry(conn: &Connection, path: &str, entry: &Entry) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO entries (path, kind, node_id, revision, size, mtime_ns, inode, content_id) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+         ON CONFLICT (path) DO UPDATE SET kind = ?2, node_id = ?3, revision = ?4, size = ?5, \
+         mtime_ns = ?6, inode = ?7, content_id = ?8",
+        params![
+            path,
+            kind_str(entry.kind),
+            entry.node_id,
+            entry.revision,
+            entry.size as i64,
+            entry.mtime_ns,
+            entry.inode as i64,
+            entry.content_id
+        ],
+    )?;
+    Ok(())
+}
+
 fn apply_node(conn: &Connection, node: &Node) -> rusqlite::Result<()> {
     if node.trashed_at.is_some() {
         conn.execute("DELETE FROM remote WHERE id = ?1", params![node.id])?;
@@ -219,22 +239,18 @@ impl Ledger {
     }
 
     pub fn put_entry(&self, path: &str, entry: &Entry) -> Result<()> {
-        self.conn.execute(
-            "INSERT INTO entries (path, kind, node_id, revision, size, mtime_ns, inode, content_id) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
-             ON CONFLICT (path) DO UPDATE SET kind = ?2, node_id = ?3, revision = ?4, size = ?5, \
-             mtime_ns = ?6, inode = ?7, content_id = ?8",
-            params![
-                path,
-                kind_str(entry.kind),
-                entry.node_id,
-                entry.revision,
-                entry.size as i64,
-                entry.mtime_ns,
-                entry.inode as i64,
-                entry.content_id
-            ],
-        )?;
+        Ok(put_entry(&self.conn, path, entry)?)
+    }
+
+    /// Records uploads the server committed, each as agreed and in the
+    /// remote mirror, in one transaction.
+    pub fn record_uploads(&mut self, uploads: &[(String, Entry, Node)]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for (path, entry, node) in uploads {
+            put_entry(&tx, path, entry)?;
+            apply_node(&tx, node)?;
+        }
+        tx.commit()?;
         Ok(())
     }
 

@@ -19,9 +19,10 @@ use std::{fmt, future::Future, sync::Arc, time::Duration, time::Instant};
 use backon::{ExponentialBuilder, Retryable};
 use chrono::Utc;
 use drive_wire::{
-    BlockHash, ChangesPage, CommitRequest, CreateFolderRequest, CreateLinkRequest, CreateShareRequest, ErrorBody, Link,
-    LinkId, LoginRequest, Manifest, Node, NodeId, PresignedBlock, RefreshRequest, RegisterRequest, RevisionId, Share,
-    ShareId, ShareList, TokenPair, UpdateNodeRequest, UploadPlan, User, API_PREFIX,
+    BlockHash, ChangesPage, CommitBatch, CommitRequest, CreateFolderRequest, CreateLinkRequest, CreateShareRequest,
+    ErrorBody, ErrorDetail, Link, LinkId, LoginRequest, Manifest, Node, NodeId, PlanBatch, PresignedBlock,
+    RefreshRequest, RegisterRequest, RevisionId, Share, ShareId, ShareList, TokenPair, UpdateNodeRequest, UploadBatch,
+    UploadPlan, User, API_PREFIX,
 };
 use reqwest::{header, header::HeaderMap, Client, Method, RequestBuilder, StatusCode};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -107,15 +108,41 @@ impl RemoteError {
     /// Maps an error answer: the server's JSON shape when it is there, or
     /// whatever a proxy in between sent.
     fn from_response(status: StatusCode, retry_after: Option<Duration>, body: &[u8]) -> Self {
-        let (code, message, current, missing) = match serde_json::from_slice::<ErrorBody>(body) {
-            Ok(ErrorBody { error }) => (error.code, error.message, error.current, error.missing),
-            Err(_) => (
-                format!("http_{}", status.as_u16()),
-                plain_text(status, body),
-                None,
-                Vec::new(),
-            ),
+        let detail = match serde_json::from_slice::<ErrorBody>(body) {
+            Ok(ErrorBody { error }) => error,
+            Err(_) => ErrorDetail {
+                code: format!("http_{}", status.as_u16()),
+                message: plain_text(status, body),
+                request_id: None,
+                current: None,
+                missing: Vec::new(),
+            },
         };
+        Self::from_detail(status, retry_after, detail)
+    }
+
+    /// Maps one file's outcome in a batch: the status and error the
+    /// single-file route would have answered.
+    fn from_outcome(status: u16, error: Option<ErrorDetail>) -> Self {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let detail = error.unwrap_or_else(|| ErrorDetail {
+            code: format!("http_{}", status.as_u16()),
+            message: "the server gave no reason".into(),
+            request_id: None,
+            current: None,
+            missing: Vec::new(),
+        });
+        Self::from_detail(status, None, detail)
+    }
+
+    fn from_detail(status: StatusCode, retry_after: Option<Duration>, detail: ErrorDetail) -> Self {
+        let ErrorDetail {
+            code,
+            message,
+            current,
+            missing,
+            ..
+        } = detail;
         match (status, code.as_str()) {
             (_, "stale_revision") => Self::StaleRevision {
                 current: current.map(|node| *node),
@@ -220,6 +247,9 @@ struct Inner {
     on_refresh: Box<dyn Fn(&Session) + Send + Sync>,
     /// Speed limits for block content (API calls are not counted).
     throttle: Arc<Throttle>,
+    /// The server answered 404 to a batch route: an older one, asked file by
+    /// file from then on.
+    no_batches: std::sync::atomic::AtomicBool,
 }
 
 struct Auth {
@@ -248,6 +278,7 @@ impl Remote {
             auth: Mutex::new(Auth { session, ended: None }),
             on_refresh: Box::new(on_refresh),
             throttle: Arc::default(),
+            no_batches: Default::default(),
         };
         Ok(Self { inner: Arc::new(inner) })
     }
@@ -393,6 +424,51 @@ impl Remote {
     /// the engine's conflict handling covers that case.
     pub async fn commit(&self, request: &CommitRequest) -> Result<Node> {
         self.send(Method::POST, "/commits", request).await
+    }
+
+    /// Step 1 for many files at once: each file's plan, or its own error.
+    /// A server without batches (an older one) is asked file by file.
+    pub async fn prepare_uploads(&self, files: &[CommitRequest]) -> Result<Vec<Result<UploadPlan>>> {
+        if self.batches_supported() {
+            let batch = UploadBatch { files: files.to_vec() };
+            match self.send::<PlanBatch>(Method::POST, "/uploads/batch", &batch).await {
+                Ok(answer) => return answers(files.len(), answer.files, |o| (o.status, o.plan, o.error)),
+                Err(RemoteError::NotFound) => self.no_batches(),
+                Err(error) => return Err(error),
+            }
+        }
+        let mut plans = Vec::with_capacity(files.len());
+        for file in files {
+            plans.push(self.prepare_upload(file).await);
+        }
+        Ok(plans)
+    }
+
+    /// Step 3 for many files at once, in one transaction on the server:
+    /// each file's node, or its own error (as [`Remote::commit`] would).
+    pub async fn commit_many(&self, files: &[CommitRequest]) -> Result<Vec<Result<Node>>> {
+        if self.batches_supported() {
+            let batch = UploadBatch { files: files.to_vec() };
+            match self.send::<CommitBatch>(Method::POST, "/commits/batch", &batch).await {
+                Ok(answer) => return answers(files.len(), answer.files, |o| (o.status, o.node, o.error)),
+                Err(RemoteError::NotFound) => self.no_batches(),
+                Err(error) => return Err(error),
+            }
+        }
+        let mut nodes = Vec::with_capacity(files.len());
+        for file in files {
+            nodes.push(self.commit(file).await);
+        }
+        Ok(nodes)
+    }
+
+    fn batches_supported(&self) -> bool {
+        !self.inner.no_batches.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn no_batches(&self) {
+        tracing::info!("the server has no batch routes (an older version): uploading file by file");
+        self.inner.no_batches.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The blocks of a revision (the current one when `None`) with download URLs.
@@ -603,6 +679,29 @@ async fn exchange(request: RequestBuilder, what: &str) -> Result<Vec<u8>> {
     } else {
         Err(RemoteError::from_response(status, retry_after, &body))
     }
+}
+
+/// A batch's outcomes as results, one per file of the request: a success
+/// with its value, or the error the single-file route would have answered.
+fn answers<O, T>(
+    files: usize,
+    outcomes: Vec<O>,
+    parts: impl Fn(O) -> (u16, Option<T>, Option<ErrorDetail>),
+) -> Result<Vec<Result<T>>> {
+    if outcomes.len() != files {
+        return Err(RemoteError::Rejected {
+            status: 200,
+            code: "bad_batch".into(),
+            message: format!("the server answered {} outcomes for {files} files", outcomes.len()),
+        });
+    }
+    Ok(outcomes
+        .into_iter()
+        .map(|outcome| match parts(outcome) {
+            (status, Some(value), None) if (200..300).contains(&status) => Ok(value),
+            (status, _, error) => Err(RemoteError::from_outcome(status, error)),
+        })
+        .collect())
 }
 
 fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T> {

@@ -27,6 +27,25 @@ pub trait Server: Send + Sync + fmt::Debug {
     /// Which blocks of an upload the server still lacks.
     async fn prepare_upload(&self, request: &CommitRequest) -> Result<UploadPlan>;
     async fn commit(&self, request: &CommitRequest) -> Result<Node>;
+    /// Step 1 for many files: each file's plan, or its own error. An error
+    /// of the whole call means none was planned.
+    async fn prepare_uploads(&self, files: &[CommitRequest]) -> Result<Vec<Result<UploadPlan>>> {
+        let mut plans = Vec::with_capacity(files.len());
+        for file in files {
+            plans.push(self.prepare_upload(file).await);
+        }
+        Ok(plans)
+    }
+    /// Step 3 for many files: each file's node, or its own error. An error
+    /// of the whole call may come after some (a lost answer) or none of them
+    /// were committed, as with [`Server::commit`].
+    async fn commit_many(&self, files: &[CommitRequest]) -> Result<Vec<Result<Node>>> {
+        let mut nodes = Vec::with_capacity(files.len());
+        for file in files {
+            nodes.push(self.commit(file).await);
+        }
+        Ok(nodes)
+    }
     async fn put_block(&self, block: &PresignedBlock, bytes: Vec<u8>) -> Result<()>;
     async fn get_block(&self, block: &PresignedBlock) -> Result<Vec<u8>>;
 }
@@ -70,6 +89,14 @@ impl Server for Remote {
 
     async fn commit(&self, request: &CommitRequest) -> Result<Node> {
         Remote::commit(self, request).await
+    }
+
+    async fn prepare_uploads(&self, files: &[CommitRequest]) -> Result<Vec<Result<UploadPlan>>> {
+        Remote::prepare_uploads(self, files).await
+    }
+
+    async fn commit_many(&self, files: &[CommitRequest]) -> Result<Vec<Result<Node>>> {
+        Remote::commit_many(self, files).await
     }
 
     async fn put_block(&self, block: &PresignedBlock, bytes: Vec<u8>) -> Result<()> {

@@ -30,6 +30,10 @@ pub const PARTIAL_PREFIX: &str = "download-";
 /// swap put in their place: perhaps the user's.
 pub const READY_PREFIX: &str = "ready-";
 
+mod batch;
+
+pub use batch::{upload_batch, BATCH_FILES, BATCH_FILE_MAX};
+
 /// Blocks in flight at once, per file.
 const PARALLEL_BLOCKS: usize = 4;
 
@@ -56,6 +60,9 @@ pub enum TransferError {
     Remote(#[from] RemoteError),
     #[error(transparent)]
     Io(#[from] IoError),
+    /// The batch this file was in failed as a whole, for this reason.
+    #[error("{0}")]
+    Batch(String),
 }
 
 /// Local stats of a file after a transfer, for the ledger.
@@ -93,19 +100,43 @@ pub struct Uploaded {
     pub content_id: String,
 }
 
-/// Uploads `path` as `name` in folder `parent_id`, based on `base` (none for a
-/// new file). `chunks` may come from the scan, if taken with the same stats.
-#[allow(clippy::too_many_arguments)]
-pub async fn upload(
-    fs: &SharedFs,
-    remote: &dyn Server,
+/// A file to upload: `path` as `name` in folder `parent_id`, based on
+/// `base` (none for a new file). `known` are its chunks from the scan, used
+/// if taken with the same stats.
+pub struct Pending {
+    pub path: PathBuf,
+    pub parent_id: NodeId,
+    pub name: String,
+    pub base: Option<RevisionId>,
+    pub known: Option<(Stats, Vec<Chunk>)>,
+}
+
+/// A file read and cut into blocks, with the request that commits it.
+struct Staged {
     path: PathBuf,
-    parent_id: NodeId,
-    name: String,
-    base: Option<RevisionId>,
-    known: Option<(Stats, Vec<Chunk>)>,
-    progress: Arc<dyn Progress>,
-) -> Result<Uploaded, TransferError> {
+    before: Stats,
+    chunks: Vec<Chunk>,
+    request: CommitRequest,
+}
+
+impl Staged {
+    fn uploaded(&self, node: Node) -> Uploaded {
+        Uploaded {
+            node,
+            stats: self.before,
+            content_id: chunker::content_id(&self.chunks),
+        }
+    }
+}
+
+async fn stage(fs: &SharedFs, file: Pending) -> Result<Staged, TransferError> {
+    let Pending {
+        path,
+        parent_id,
+        name,
+        base,
+        known,
+    } = file;
     let before = stats(fs.as_ref(), &path).map_err(io_err(format!("reading {}", path.display())))?;
     let chunks = match known {
         Some((stats, chunks)) if stats == before => chunks,
@@ -116,21 +147,60 @@ pub async fn upload(
                 .map_err(io_err("reading the file"))?
         }
     };
-    let modified = DateTime::<Utc>::from_timestamp_nanos(before.mtime_ns);
     let request = CommitRequest {
         parent_id,
         name,
         base_revision: base,
         blocks: chunks.iter().map(Chunk::block_ref).collect(),
-        modified,
+        modified: DateTime::<Utc>::from_timestamp_nanos(before.mtime_ns),
     };
+    Ok(Staged {
+        path,
+        before,
+        chunks,
+        request,
+    })
+}
+
+/// Reads the block at `offset` of `path` and checks it is still `hash`: the
+/// file was rewritten since it was hashed otherwise, and a torn block is
+/// never sent.
+async fn read_checked(
+    fs: &SharedFs,
+    path: &Path,
+    hash: BlockHash,
+    offset: u64,
+    size: u64,
+) -> Result<Vec<u8>, TransferError> {
+    let path = path.to_path_buf();
+    let bytes = offload(fs, move |fs| read_block(fs, &path, offset, size)).await?;
+    if hash_of(&bytes) != hash {
+        return Err(TransferError::Changed);
+    }
+    Ok(bytes)
+}
+
+/// Uploads one file, its blocks side by side.
+pub async fn upload(
+    fs: &SharedFs,
+    remote: &dyn Server,
+    file: Pending,
+    progress: Arc<dyn Progress>,
+) -> Result<Uploaded, TransferError> {
+    let staged = stage(fs, file).await?;
+    let Staged {
+        path,
+        before,
+        chunks,
+        request,
+    } = &staged;
     let by_hash: HashMap<BlockHash, &Chunk> = chunks.iter().map(|c| (c.hash, c)).collect();
     // Twice at most: a block the server lost between the plan and the commit
     // is simply sent again.
     let mut attempts = 0;
     let node = loop {
         attempts += 1;
-        let plan = remote.prepare_upload(&request).await?;
+        let plan = remote.prepare_upload(request).await?;
         futures::stream::iter(plan.missing.into_iter().map(Ok::<_, TransferError>))
             .try_for_each_concurrent(PARALLEL_BLOCKS, |block| {
                 let chunk = by_hash.get(&block.hash).map(|c| (c.offset, c.size));
@@ -139,31 +209,23 @@ pub async fn upload(
                 async move {
                     let (offset, size) = chunk.ok_or(TransferError::Changed)?;
                     let _slot = block_slot().await;
-                    let bytes = offload(fs, move |fs| read_block(fs, &path, offset, size)).await?;
-                    // The file was rewritten since it was hashed: never send a torn block.
-                    if hash_of(&bytes) != block.hash {
-                        return Err(TransferError::Changed);
-                    }
+                    let bytes = read_checked(fs, &path, block.hash, offset, size).await?;
                     remote.put_block(&block, bytes).await?;
                     progress.bytes(Direction::Up, size);
                     Ok(())
                 }
             })
             .await?;
-        if stats(fs.as_ref(), &path).ok() != Some(before) {
+        if stats(fs.as_ref(), path).ok() != Some(*before) {
             return Err(TransferError::Changed);
         }
-        match remote.commit(&request).await {
+        match remote.commit(request).await {
             Ok(node) => break node,
             Err(RemoteError::MissingBlocks(_)) if attempts < 2 => continue,
             Err(e) => return Err(e.into()),
         }
     };
-    Ok(Uploaded {
-        node,
-        stats: before,
-        content_id: chunker::content_id(&chunks),
-    })
+    Ok(staged.uploaded(node))
 }
 
 /// A revision fetched into a temp file of the state dir: verified, durable,

@@ -76,13 +76,16 @@ impl Api {
                 break;
             }
         }
+        let mut children: HashMap<i64, Vec<&Value>> = HashMap::new();
+        for node in nodes.values().filter(|node| node["trashed_at"].is_null()) {
+            if let Some(parent) = node["parent_id"].as_i64() {
+                children.entry(parent).or_default().push(node);
+            }
+        }
         let mut tree = BTreeMap::new();
         let mut stack = vec![(self.root_id, String::new())];
         while let Some((parent, prefix)) = stack.pop() {
-            for node in nodes.values() {
-                if node["parent_id"].as_i64() != Some(parent) || !node["trashed_at"].is_null() {
-                    continue;
-                }
+            for &node in children.get(&parent).into_iter().flatten() {
                 let name = node["name"].as_str().unwrap_or_default();
                 let path = if prefix.is_empty() {
                     name.to_owned()

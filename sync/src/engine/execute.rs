@@ -4,6 +4,13 @@
 
 use super::*;
 
+/// A unit of a pass's transfers.
+enum Job {
+    /// Small uploads, sent together.
+    Batch(Vec<Op>),
+    One(Op),
+}
+
 impl Engine {
     /// Executes one pass's operations, structural ones in an order that keeps
     /// parents ahead of children, transfers in parallel. Returns what failed.
@@ -56,15 +63,32 @@ impl Engine {
             let result = self.apply(&op, local, ledger, &vacated, &tree).await;
             self.note(&op, result, &mut errors);
         }
-        let results: Vec<_> = futures::stream::iter(transfers)
-            .map(|op| async {
-                let result = self.apply(&op, local, ledger, &vacated, &tree).await;
-                (op, result)
+        // Batches of small files first, two at a time (each sends its blocks
+        // side by side: one may send while the other commits), beside the
+        // other transfers.
+        let (batches, singles) = Self::batches(transfers, local);
+        let batch_turn = tokio::sync::Semaphore::new(2);
+        let jobs = batches
+            .into_iter()
+            .map(Job::Batch)
+            .chain(singles.into_iter().map(Job::One));
+        let results: Vec<_> = futures::stream::iter(jobs)
+            .map(|job| async {
+                match job {
+                    Job::Batch(ops) => {
+                        let _turn = batch_turn.acquire().await;
+                        self.upload_batch(ops, local, &tree).await
+                    }
+                    Job::One(op) => {
+                        let result = self.apply(&op, local, ledger, &vacated, &tree).await;
+                        vec![(op, result)]
+                    }
+                }
             })
             .buffer_unordered(PARALLEL_FILES)
             .collect()
             .await;
-        for (op, result) in results {
+        for (op, result) in results.into_iter().flatten() {
             self.note(&op, result, &mut errors);
         }
         for op in finishing {
@@ -224,34 +248,10 @@ impl Engine {
                 self.with_ledger(move |l| l.remove_tree(&path)).await
             }
             Op::Upload { path, base } => {
-                let parent = Self::parent_id(tree, path)?;
-                if base.is_none() && self.keep_clear_of_aliases(path, tree).await? {
+                let Some(file) = self.pending_upload(path, *base, local, tree).await? else {
                     return Ok(());
-                }
-                let known = local.get(path).and_then(|item| {
-                    let stats = Stats {
-                        size: item.size,
-                        mtime_ns: item.mtime_ns,
-                        inode: item.inode,
-                    };
-                    item.chunks.clone().map(|chunks| (stats, chunks))
-                });
-                let name = tree
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .remote_name(path)
-                    .to_owned();
-                let uploaded = transfer::upload(
-                    &self.fs,
-                    self.remote.as_ref(),
-                    self.local(path),
-                    parent,
-                    name,
-                    *base,
-                    known,
-                    self.progress.clone(),
-                )
-                .await?;
+                };
+                let uploaded = transfer::upload(&self.fs, self.remote.as_ref(), file, self.progress.clone()).await?;
                 let entry = Self::entry_for(
                     NodeKind::File,
                     &uploaded.node,

@@ -265,6 +265,16 @@ impl Server for DyingServer {
         self.server.commit(request).await
     }
 
+    async fn prepare_uploads(&self, files: &[CommitRequest]) -> Result<Vec<Result<UploadPlan>>> {
+        self.call()?;
+        self.server.prepare_uploads(files).await
+    }
+
+    async fn commit_many(&self, files: &[CommitRequest]) -> Result<Vec<Result<Node>>> {
+        self.call()?;
+        self.server.commit_many(files).await
+    }
+
     async fn put_block(&self, block: &PresignedBlock, bytes: Vec<u8>) -> Result<()> {
         self.call()?;
         self.server.put_block(block, bytes).await

@@ -324,6 +324,15 @@ impl Server for SimServer {
         self.call(|state| state.commit(request))
     }
 
+    /// A batch is one call: a fault fails it whole, before or after it acted.
+    async fn prepare_uploads(&self, files: &[CommitRequest]) -> Result<Vec<Result<UploadPlan>>> {
+        self.call(|state| Ok(files.iter().map(|file| state.prepare_upload(file)).collect()))
+    }
+
+    async fn commit_many(&self, files: &[CommitRequest]) -> Result<Vec<Result<Node>>> {
+        self.call(|state| Ok(files.iter().map(|file| state.commit(file)).collect()))
+    }
+
     async fn put_block(&self, block: &PresignedBlock, bytes: Vec<u8>) -> Result<()> {
         self.call(|state| state.put_block(block, bytes))
     }

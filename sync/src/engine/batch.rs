@@ -1,0 +1,125 @@
+//! Uploads of many small files in batches: a few requests per batch instead
+//! of three per file, and one ledger transaction to record them.
+
+use drive_wire::RevisionId;
+
+use super::*;
+use crate::transfer::{Pending, BATCH_FILES, BATCH_FILE_MAX};
+
+impl Engine {
+    /// Splits a pass's transfers into batches of small new or edited files
+    /// (when there are at least two) and the rest, one at a time.
+    pub(super) fn batches(transfers: Vec<Op>, local: &HashMap<String, LocalItem>) -> (Vec<Vec<Op>>, Vec<Op>) {
+        let small = |op: &Op| match op {
+            Op::Upload { path, .. } => local
+                .get(path)
+                .is_some_and(|item| item.kind == LocalKind::File && item.size <= BATCH_FILE_MAX),
+            _ => false,
+        };
+        let (small, rest): (Vec<Op>, Vec<Op>) = transfers.into_iter().partition(small);
+        if small.len() < 2 {
+            return (Vec::new(), small.into_iter().chain(rest).collect());
+        }
+        let mut batches = Vec::new();
+        let mut small = small.into_iter().peekable();
+        while small.peek().is_some() {
+            batches.push(small.by_ref().take(BATCH_FILES).collect());
+        }
+        (batches, rest)
+    }
+
+    /// The file an upload sends, or `None` when there is nothing to send
+    /// (its name is held on the server by an aliased twin: it was kept as a
+    /// conflicted copy instead).
+    pub(super) async fn pending_upload(
+        &self,
+        path: &str,
+        base: Option<RevisionId>,
+        local: &HashMap<String, LocalItem>,
+        tree: &Mutex<RemoteTree>,
+    ) -> Result<Option<Pending>> {
+        let parent_id = Self::parent_id(tree, path)?;
+        if base.is_none() && self.keep_clear_of_aliases(path, tree).await? {
+            return Ok(None);
+        }
+        let known = local.get(path).and_then(|item| {
+            let stats = Stats {
+                size: item.size,
+                mtime_ns: item.mtime_ns,
+                inode: item.inode,
+            };
+            item.chunks.clone().map(|chunks| (stats, chunks))
+        });
+        let name = tree
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remote_name(path)
+            .to_owned();
+        Ok(Some(Pending {
+            path: self.local(path),
+            parent_id,
+            name,
+            base,
+            known,
+        }))
+    }
+
+    /// Uploads a batch of `Op::Upload`s; what each came to.
+    pub(super) async fn upload_batch(
+        &self,
+        ops: Vec<Op>,
+        local: &HashMap<String, LocalItem>,
+        tree: &Mutex<RemoteTree>,
+    ) -> Vec<(Op, Result<()>)> {
+        let mut results = Vec::with_capacity(ops.len());
+        let (mut sending, mut files) = (Vec::new(), Vec::new());
+        for op in ops {
+            let pending = match &op {
+                Op::Upload { path, base } => self.pending_upload(path, *base, local, tree).await,
+                other => Err(EngineError::Refused(format!("{other:?} is not an upload"))),
+            };
+            match pending {
+                Ok(Some(file)) => {
+                    sending.push(op);
+                    files.push(file);
+                }
+                Ok(None) => results.push((op, Ok(()))),
+                Err(error) => results.push((op, Err(error))),
+            }
+        }
+        let uploaded = transfer::upload_batch(&self.fs, self.remote.as_ref(), files, self.progress.clone()).await;
+        let mut done = Vec::new();
+        for (op, outcome) in sending.into_iter().zip(uploaded) {
+            match outcome {
+                Ok(uploaded) => {
+                    let entry = Self::entry_for(
+                        NodeKind::File,
+                        &uploaded.node,
+                        uploaded.stats,
+                        Some(uploaded.content_id),
+                    );
+                    done.push((op, entry, uploaded.node));
+                }
+                Err(error) => results.push((op, Err(error.into()))),
+            }
+        }
+        // What the server committed, in one ledger transaction.
+        let records: Vec<(String, Entry, Node)> = done
+            .iter()
+            .map(|(op, entry, node)| (op.path().to_owned(), entry.clone(), node.clone()))
+            .collect();
+        let recorded = self.with_ledger(move |l| l.record_uploads(&records)).await;
+        let mut tree = tree.lock().unwrap_or_else(|p| p.into_inner());
+        for (op, _, node) in done {
+            let result = match &recorded {
+                Ok(()) => {
+                    tree.place(op.path(), RemoteNode::from(&node));
+                    Ok(())
+                }
+                Err(error) => Err(EngineError::Refused(format!("recording the upload: {error}"))),
+            };
+            results.push((op, result));
+        }
+        results
+    }
+}

@@ -1,0 +1,139 @@
+//! Many small files in one go: one request for step 1 and one for step 3 per
+//! batch (each file answered on its own), and the blocks of all of them PUT
+//! side by side, each distinct block once.
+
+use std::sync::Mutex;
+
+use drive_wire::PresignedBlock;
+
+use super::*;
+
+/// Files up to this size go in batches: a few blocks at most, read whole.
+pub const BATCH_FILE_MAX: u64 = 1024 * 1024;
+/// Files per batch: a few requests per thousand files, and a commit that
+/// stays a short transaction on the server.
+pub const BATCH_FILES: usize = 500;
+
+/// Blocks in flight at once for a batch.
+const PARALLEL_BATCH_BLOCKS: usize = 16;
+
+/// Uploads `files`; one outcome per file, in order. A failure of the whole
+/// call (the server unreachable) is every open file's outcome; files
+/// committed before it keep theirs.
+pub async fn upload_batch(
+    fs: &SharedFs,
+    remote: &dyn Server,
+    files: Vec<Pending>,
+    progress: Arc<dyn Progress>,
+) -> Vec<Result<Uploaded, TransferError>> {
+    let mut outcomes: Vec<Option<Result<Uploaded, TransferError>>> = Vec::with_capacity(files.len());
+    let mut staged = Vec::with_capacity(files.len());
+    for file in files {
+        match stage(fs, file).await {
+            Ok(file) => {
+                staged.push(Some(file));
+                outcomes.push(None);
+            }
+            Err(error) => {
+                staged.push(None);
+                outcomes.push(Some(Err(error)));
+            }
+        }
+    }
+    if let Err(error) = attempt_all(fs, remote, &staged, &mut outcomes, &progress).await {
+        let message = error.to_string();
+        for outcome in outcomes.iter_mut().filter(|outcome| outcome.is_none()) {
+            *outcome = Some(Err(TransferError::Batch(message.clone())));
+        }
+    }
+    outcomes
+        .into_iter()
+        .map(|outcome| outcome.unwrap_or_else(|| Err(TransferError::Batch("it was not committed".into()))))
+        .collect()
+}
+
+/// Twice at most: a block the server lost between the plan and the commit
+/// is simply sent again.
+async fn attempt_all(
+    fs: &SharedFs,
+    remote: &dyn Server,
+    staged: &[Option<Staged>],
+    outcomes: &mut [Option<Result<Uploaded, TransferError>>],
+    progress: &Arc<dyn Progress>,
+) -> Result<(), TransferError> {
+    for attempt in 1..=2 {
+        let open: Vec<usize> = (0..staged.len()).filter(|&i| outcomes[i].is_none()).collect();
+        let files: Vec<&Staged> = open.iter().filter_map(|&i| staged[i].as_ref()).collect();
+        if files.is_empty() {
+            break;
+        }
+        let requests: Vec<CommitRequest> = files.iter().map(|file| file.request.clone()).collect();
+        let plans = remote.prepare_uploads(&requests).await?;
+        // Each distinct missing block once, read from the first file with it.
+        let mut blocks: HashMap<BlockHash, (PresignedBlock, usize)> = HashMap::new();
+        for (&i, plan) in open.iter().zip(plans) {
+            match plan {
+                Ok(plan) => {
+                    for block in plan.missing {
+                        blocks.entry(block.hash).or_insert((block, i));
+                    }
+                }
+                Err(error) => outcomes[i] = Some(Err(error.into())),
+            }
+        }
+        // A file that changed fails alone; a server that cannot be reached
+        // fails the batch.
+        let failed = Mutex::new(Vec::new());
+        futures::stream::iter(blocks.into_values().map(Ok::<_, TransferError>))
+            .try_for_each_concurrent(PARALLEL_BATCH_BLOCKS, |(block, i)| {
+                let (failed, progress) = (&failed, progress.clone());
+                async move {
+                    let Some(file) = staged[i].as_ref() else { return Ok(()) };
+                    let Some(chunk) = file.chunks.iter().find(|chunk| chunk.hash == block.hash) else {
+                        return Ok(());
+                    };
+                    let _slot = block_slot().await;
+                    let sent = match read_checked(fs, &file.path, block.hash, chunk.offset, chunk.size).await {
+                        Ok(bytes) => remote.put_block(&block, bytes).await.map_err(TransferError::from),
+                        Err(error) => Err(error),
+                    };
+                    match sent {
+                        Ok(()) => progress.bytes(Direction::Up, chunk.size),
+                        Err(TransferError::Remote(error)) if error.is_transient() => return Err(error.into()),
+                        Err(error) => failed.lock().unwrap_or_else(|p| p.into_inner()).push((i, error)),
+                    }
+                    Ok(())
+                }
+            })
+            .await?;
+        for (i, error) in failed.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            outcomes[i].get_or_insert(Err(error));
+        }
+        // Files changed on disk since they were read are not committed.
+        let mut open = Vec::new();
+        for (i, file) in staged.iter().enumerate() {
+            let Some(file) = file else { continue };
+            if outcomes[i].is_some() {
+                continue;
+            }
+            if stats(fs.as_ref(), &file.path).ok() == Some(file.before) {
+                open.push((i, file));
+            } else {
+                outcomes[i] = Some(Err(TransferError::Changed));
+            }
+        }
+        if open.is_empty() {
+            break;
+        }
+        let requests: Vec<CommitRequest> = open.iter().map(|(_, file)| file.request.clone()).collect();
+        let nodes = remote.commit_many(&requests).await?;
+        for ((i, file), node) in open.into_iter().zip(nodes) {
+            outcomes[i] = match node {
+                Ok(node) => Some(Ok(file.uploaded(node))),
+                Err(RemoteError::MissingBlocks(_)) if attempt < 2 => None,
+                Err(error) => Some(Err(error.into())),
+            };
+        }
+    }
+    Ok(())
+}
