@@ -244,6 +244,23 @@ async fn integers_written_with_a_fraction_of_zero_are_integers() {
     let body: Value = resp.json().await.expect("an error body");
     assert_eq!(body["error"]["code"], "bad_request");
 
+    // Decided on the digits: 3956636448394526.0 read as an `f64` by serde_json
+    // comes out as ...526.5, which was refused as a fraction.
+    let body = format!(
+        r#"{{"parent_id": {}.0, "name": "new.txt", "base_revision": 3956636448394526.0, "blocks": [], "modified": "2026-01-01T00:00:00Z"}}"#,
+        alice.root()
+    );
+    let resp = alice
+        .request(Method::POST, "/api/v1/commits")
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("POST /api/v1/commits");
+    assert_eq!(resp.status(), 409, "a base revision of a file that does not exist");
+    let body: Value = resp.json().await.expect("an error body");
+    assert_eq!(body["error"]["code"], "stale_revision");
+
     // And a body that is not JSON at all is still a 400 in the error shape.
     let resp = alice
         .request(Method::POST, "/api/v1/folders")
