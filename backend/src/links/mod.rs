@@ -391,7 +391,8 @@ struct PathQuery {
     path: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// The link page's password form.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct PasswordForm {
     #[serde(default)]
     password: String,
@@ -504,7 +505,7 @@ async fn render_page(state: &AppState, token: &str, path: Option<&str>, headers:
 /// to the page (303), else shows the form again (401).
 #[utoipa::path(post, path = "/s/{token}", tag = "links",
     params(("token" = String, Path, description = "Link token")),
-    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "`password=...`"),
+    request_body(content = PasswordForm, content_type = "application/x-www-form-urlencoded", description = "`password=...`"),
     responses((status = 303, description = "Password accepted: cookie set, back to the page"),
         (status = 400, body = drive_wire::ErrorBody, description = "`bad_request`: the body is not a form"),
         (status = 401, content_type = "text/html", body = String, description = "Wrong password: the form again"),
