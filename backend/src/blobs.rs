@@ -22,7 +22,6 @@ use crate::{
         presign::{Method, SignatureError, UploadGrant},
         BlobStore, LocalBlobStore, StorageError,
     },
-    uploads::{record_upload, register_blocks},
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -115,10 +114,7 @@ async fn put_blob(
         return Err(ApiError::SizeMismatch);
     }
     let created = store.put(hash, query.size, Box::pin(body.into_data_stream())).await?;
-    let mut tx = state.db.begin().await?;
-    register_blocks(&mut tx, &[(hash, query.size)]).await?;
-    let proven = record_upload(&mut tx, &grant, hash, query.size).await?;
-    tx.commit().await?;
+    let proven = state.proofs.record(&state.db, grant, hash, query.size).await?;
     tracing::debug!(%hash, size = query.size, created, proven, "block stored");
     Ok(StatusCode::CREATED)
 }

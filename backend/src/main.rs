@@ -95,6 +95,7 @@ async fn main() -> anyhow::Result<()> {
         photo_jobs: photos::PhotoJobs::default(),
         blobs,
         local_blobs,
+        proofs: drive_server::uploads::ProofLog::start(db.clone()),
         metrics: Some(metrics.clone()),
         db,
         config,

@@ -13,6 +13,7 @@ use crate::{
     config::Config,
     photos::PhotoJobs,
     storage::{BlobStore, Db, LocalBlobStore},
+    uploads::ProofLog,
 };
 
 #[derive(Clone)]
@@ -27,6 +28,8 @@ pub struct Inner {
     pub blobs: Arc<dyn BlobStore>,
     /// The blob store when it is the local one, whose URLs this server serves.
     pub local_blobs: Option<Arc<LocalBlobStore>>,
+    /// Records the local store's PUTs, in groups.
+    pub proofs: ProofLog,
     pub tokens: TokenKeys,
     /// Sign-ins per account and per client address, shared by the
     /// instances of the database.

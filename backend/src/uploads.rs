@@ -120,10 +120,12 @@ pub const MAX_BLOCK_SIZE: u64 = 16 * 1024 * 1024;
 
 mod batch;
 mod possession;
+mod proofs;
 
 use batch::{commit_files, prepare_files, single, Planned};
 pub use possession::record_upload;
 use possession::{missing_for, placeholders, standings, touch_blocks};
+pub use proofs::ProofLog;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

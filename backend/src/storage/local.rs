@@ -163,80 +163,34 @@ impl LocalBlobStore {
         }
     }
 
+    /// Receives and verifies a block in memory (its signed size is at most
+    /// a block's), then writes it in one go on a blocking thread: a thread
+    /// hand-off per file operation was most of what a small block cost.
     async fn write_block(&self, hash: BlockHash, size: u64, mut body: ByteStream) -> Result<bool, StorageError> {
-        let temp_path = self.tmp.join(uuid::Uuid::new_v4().to_string());
-        let guard = TempFile(Some(temp_path.clone()));
-        let mut file = tokio::fs::File::create(&temp_path)
-            .await
-            .map_err(|e| StorageError::io("creating a temp file", e))?;
+        let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0).min(1 << 24));
         let mut hasher = Sha256::new();
-        let mut received: u64 = 0;
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| StorageError::io("receiving the upload", std::io::Error::other(e)))?;
-            received += chunk.len() as u64;
             // Counted as it arrives, so bytes of an upload cut off midway count too.
             metrics::counter!("drive_block_bytes_received_total").increment(chunk.len() as u64);
-            if received > size {
+            if (bytes.len() + chunk.len()) as u64 > size {
                 return Err(StorageError::SizeMismatch);
             }
             hasher.update(&chunk);
-            file.write_all(&chunk)
-                .await
-                .map_err(|e| StorageError::io("writing a temp file", e))?;
+            bytes.extend_from_slice(&chunk);
         }
-        if received != size {
+        if bytes.len() as u64 != size {
             return Err(StorageError::SizeMismatch);
         }
-        // The SHA-256 of exactly the bytes handed to the file.
+        // The SHA-256 of exactly the bytes written below.
         if hasher.finalize().as_slice() != hash.as_bytes() {
             return Err(StorageError::HashMismatch);
         }
-        // tokio's file hands writes to a blocking thread: the error of the
-        // last one only comes out of flush (sync_all would not report it).
-        file.flush()
+        let temp_path = self.tmp.join(uuid::Uuid::new_v4().to_string());
+        let (final_path, blobs) = (self.path_of(hash), self.blobs.clone());
+        tokio::task::spawn_blocking(move || place_block(hash, &bytes, &temp_path, &final_path, &blobs))
             .await
-            .map_err(|e| StorageError::io("writing a temp file", e))?;
-        file.sync_all()
-            .await
-            .map_err(|e| StorageError::io("syncing a block", e))?;
-        let on_disk = file
-            .metadata()
-            .await
-            .map_err(|e| StorageError::io("reading a temp file's size", e))?
-            .len();
-        if on_disk != size {
-            return Err(StorageError::io(
-                "checking a temp file",
-                std::io::Error::other(format!("{on_disk} bytes on disk, {size} written")),
-            ));
-        }
-        drop(file);
-        // A block already in place is kept, unless it is short or long (a
-        // torn file from before: this upload replaces it). Looked at only
-        // now, once the bytes are verified and written like a new block's:
-        // the uploader must not learn from the answer or much from its time
-        // that someone else stored the same bytes (see `uploads.rs`).
-        let final_path = self.path_of(hash);
-        if let Ok(meta) = tokio::fs::metadata(&final_path).await {
-            if meta.len() == size {
-                return Ok(false);
-            }
-            tracing::warn!(%hash, stored = meta.len(), size, "replacing a stored block of the wrong size");
-        }
-        let parent = final_path.parent().unwrap_or(&self.blobs).to_owned();
-        let new_fan = !tokio::fs::try_exists(&parent).await.unwrap_or(false);
-        if new_fan {
-            tokio::fs::create_dir_all(&parent)
-                .await
-                .map_err(|e| StorageError::io("creating a blob dir", e))?;
-            sync_dir(&self.blobs).await?;
-        }
-        tokio::fs::rename(&temp_path, &final_path)
-            .await
-            .map_err(|e| StorageError::io("moving a block into place", e))?;
-        std::mem::forget(guard);
-        sync_dir(&parent).await?;
-        Ok(true)
+            .map_err(|e| StorageError::io("writing a block", std::io::Error::other(e)))?
     }
 
     async fn write_photo(&self, key: PhotoKey, bytes: Vec<u8>) -> Result<(), StorageError> {
@@ -481,10 +435,64 @@ impl BlobStore for LocalBlobStore {
 }
 
 /// Makes a rename or a new entry in `dir` durable.
+/// Writes a verified block durably under its name: a temp file written,
+/// fsynced and checked for its size, renamed into place, its directory
+/// fsynced. A block already in place is kept, unless it is short or long (a
+/// torn file from before: this one replaces it); that is looked at only
+/// once the bytes are written like a new block's, so that the uploader
+/// learns from neither the answer nor much from its time that someone else
+/// stored the same bytes (see `uploads.rs`). Returns whether it was placed.
+fn place_block(
+    hash: BlockHash,
+    bytes: &[u8],
+    temp_path: &Path,
+    final_path: &Path,
+    blobs: &Path,
+) -> Result<bool, StorageError> {
+    use std::io::Write as _;
+    let guard = TempFile(Some(temp_path.to_owned()));
+    let mut file = std::fs::File::create(temp_path).map_err(|e| StorageError::io("creating a temp file", e))?;
+    file.write_all(bytes)
+        .map_err(|e| StorageError::io("writing a temp file", e))?;
+    file.sync_all().map_err(|e| StorageError::io("syncing a block", e))?;
+    let on_disk = file
+        .metadata()
+        .map_err(|e| StorageError::io("reading a temp file's size", e))?
+        .len();
+    let size = bytes.len() as u64;
+    if on_disk != size {
+        return Err(StorageError::io(
+            "checking a temp file",
+            std::io::Error::other(format!("{on_disk} bytes on disk, {size} written")),
+        ));
+    }
+    drop(file);
+    if let Ok(meta) = std::fs::metadata(final_path) {
+        if meta.len() == size {
+            return Ok(false);
+        }
+        tracing::warn!(%hash, stored = meta.len(), size, "replacing a stored block of the wrong size");
+    }
+    let parent = final_path.parent().unwrap_or(blobs);
+    if !parent.exists() {
+        std::fs::create_dir_all(parent).map_err(|e| StorageError::io("creating a blob dir", e))?;
+        sync_dir_now(blobs)?;
+    }
+    std::fs::rename(temp_path, final_path).map_err(|e| StorageError::io("moving a block into place", e))?;
+    std::mem::forget(guard);
+    sync_dir_now(parent)?;
+    Ok(true)
+}
+
+fn sync_dir_now(dir: &Path) -> Result<(), StorageError> {
+    std::fs::File::open(dir)
+        .and_then(|dir| dir.sync_all())
+        .map_err(|e| StorageError::io(format!("syncing {}", dir.display()), e))
+}
+
 async fn sync_dir(dir: &Path) -> Result<(), StorageError> {
     let owned = dir.to_owned();
-    tokio::task::spawn_blocking(move || std::fs::File::open(&owned)?.sync_all())
+    tokio::task::spawn_blocking(move || sync_dir_now(&owned))
         .await
         .map_err(|e| StorageError::io("syncing a directory", std::io::Error::other(e)))?
-        .map_err(|e| StorageError::io(format!("syncing {}", dir.display()), e))
 }
