@@ -181,13 +181,21 @@ struct Target {
     existing: Option<NodeRow>,
 }
 
-/// Where the request would write, or 409 if the client's view is out of date.
-async fn resolve_target(conn: &mut Connection, caller: UserId, req: &CommitRequest, name: &str) -> ApiResult<Target> {
-    let folder = shares::writable_folder(conn, caller, req.parent_id).await?;
+/// Where the request would write in `folder` (the request's, known to be
+/// writable), or 409 if the client's view is out of date.
+async fn resolve_in(
+    conn: &mut Connection,
+    caller: UserId,
+    folder: shares::Visible,
+    req: &CommitRequest,
+    name: &str,
+) -> ApiResult<Target> {
     let existing = match live_child(&mut *conn, req.parent_id, name).await? {
         Some(child) => Some(folder.clone().with_row(child)),
-        // A file shared with the caller, mounted in their root.
-        None => shares::mount_named(conn, caller, req.parent_id, name).await?,
+        // A file shared with the caller, mounted in their root (only a
+        // root, with no parent, has mounts).
+        None if folder.row.parent_id.is_none() => shares::mount_named(conn, caller, req.parent_id, name).await?,
+        None => None,
     };
     let existing = match (existing, req.base_revision) {
         (None, None) => None,

@@ -71,6 +71,22 @@ fn union_of<T>(files: &mut [ApiResult<T>], content: impl Fn(&T) -> &Content) -> 
     sizes
 }
 
+/// The writable folders of a batch by id, each asked once: most files of a
+/// batch share a few folders.
+#[derive(Default)]
+struct Folders(std::collections::HashMap<NodeId, shares::Visible>);
+
+impl Folders {
+    async fn writable(&mut self, conn: &mut Connection, user: UserId, id: NodeId) -> ApiResult<shares::Visible> {
+        if let Some(folder) = self.0.get(&id) {
+            return Ok(folder.clone());
+        }
+        let folder = shares::writable_folder(conn, user, id).await?;
+        self.0.insert(id, folder.clone());
+        Ok(folder)
+    }
+}
+
 /// A file of step 1 on its way to its plan.
 pub(super) struct Planned {
     pub(super) content: Content,
@@ -84,9 +100,15 @@ pub(super) struct Planned {
 
 /// The checks of step 1 that only read: the content, where it would land,
 /// the owner's quota.
-async fn check_plan(conn: &mut Connection, user: UserId, req: &CommitRequest) -> ApiResult<Planned> {
+async fn check_plan(
+    conn: &mut Connection,
+    folders: &mut Folders,
+    user: UserId,
+    req: &CommitRequest,
+) -> ApiResult<Planned> {
     let content = check_content(req)?;
-    let target = resolve_target(conn, user, req, &content.name).await?;
+    let folder = folders.writable(conn, user, req.parent_id).await?;
+    let target = resolve_in(conn, user, folder, req, &content.name).await?;
     let old_size = target.existing.map_or(0, |node| node.size.max(0) as u64);
     check_quota(conn, target.owner, old_size, content.size).await?;
     Ok(Planned {
@@ -107,8 +129,9 @@ pub(super) async fn prepare_files(
     let mut files = Vec::with_capacity(reqs.len());
     {
         let mut conn = state.db.reader().acquire().await?;
+        let mut folders = Folders::default();
         for req in reqs {
-            files.push(own(check_plan(&mut conn, user, req).await)?);
+            files.push(own(check_plan(&mut conn, &mut folders, user, req).await)?);
         }
     }
     let sizes = union_of(&mut files, |planned| &planned.content);
@@ -169,11 +192,12 @@ pub(super) async fn commit_files(
     let mut files: Vec<ApiResult<Content>> = reqs.iter().map(check_content).collect();
     // Asked first so that a caller who may not write here learns nothing
     // about which blocks the store holds.
+    let mut folders = Folders::default();
     {
         let mut conn = state.db.reader().acquire().await?;
         for (file, req) in files.iter_mut().zip(reqs) {
             if file.is_ok() {
-                if let Err(err) = own(shares::writable_folder(&mut conn, user, req.parent_id).await)? {
+                if let Err(err) = own(folders.writable(&mut conn, user, req.parent_id).await)? {
                     *file = Err(err);
                 }
             }
@@ -212,12 +236,27 @@ pub(super) async fn commit_files(
     }
     // The account rows first, in id order, then the reservations: step 1
     // takes them in that order too (on PostgreSQL, another order could
-    // deadlock with it). Where each file lands is asked again per file below,
-    // after the files before it.
+    // deadlock with it). A file is its folder owner's, but in a root, where
+    // a file shared with the caller may be mounted: those are looked up.
+    // Where each file lands is asked again per file below, after the files
+    // before it.
     let mut accounts = BTreeSet::from([user]);
+    // Asked again in the transaction: a folder may have gone since.
+    let mut folders = Folders::default();
     for (file, req) in files.iter_mut().zip(reqs) {
         let Ok(content) = file else { continue };
-        match own(resolve_target(&mut tx, user, req, &content.name).await)? {
+        let folder = match own(folders.writable(&mut tx, user, req.parent_id).await)? {
+            Ok(folder) => folder,
+            Err(err) => {
+                *file = Err(err);
+                continue;
+            }
+        };
+        if folder.row.parent_id.is_some() {
+            accounts.insert(folder.owner_id());
+            continue;
+        }
+        match own(resolve_in(&mut tx, user, folder, req, &content.name).await)? {
             Ok(target) => {
                 accounts.insert(target.owner);
             }
@@ -242,7 +281,7 @@ pub(super) async fn commit_files(
         };
         // Each file on its own: a failure undoes its writes only.
         sqlx::query("SAVEPOINT batch_file").execute(&mut *tx).await?;
-        let outcome = own(commit_one(&mut tx, user, req, &content).await)?;
+        let outcome = own(commit_one(&mut tx, &mut folders, user, req, &content).await)?;
         if outcome.is_err() {
             sqlx::query("ROLLBACK TO SAVEPOINT batch_file")
                 .execute(&mut *tx)
@@ -266,11 +305,13 @@ pub(super) async fn commit_files(
 /// revision, and who must hear of it.
 async fn commit_one(
     tx: &mut Tx,
+    folders: &mut Folders,
     user: UserId,
     req: &CommitRequest,
     content: &Content,
 ) -> ApiResult<(Node, Vec<UserId>)> {
-    let target = resolve_target(tx, user, req, &content.name).await?;
+    let folder = folders.writable(tx, user, req.parent_id).await?;
+    let target = resolve_in(tx, user, folder, req, &content.name).await?;
     // Before the quota charge, which counts the owner's live reservations:
     // the committed blocks count once, as the file.
     let hashes: Vec<BlockHash> = content.sizes.keys().copied().collect();
