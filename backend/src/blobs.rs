@@ -17,10 +17,9 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::{
     error::{ApiError, ApiResult, Path, Query},
     state::AppState,
-    storage::health::{io_out_of_space, Dependency},
     storage::{
         presign::{Method, SignatureError, UploadGrant},
-        BlobStore, LocalBlobStore, StorageError,
+        BlobStore, LocalBlobStore,
     },
 };
 
@@ -52,21 +51,6 @@ impl From<SignatureError> for ApiError {
         match err {
             SignatureError::Invalid => ApiError::InvalidSignature,
             SignatureError::Expired => ApiError::UrlExpired,
-        }
-    }
-}
-
-impl From<StorageError> for ApiError {
-    fn from(err: StorageError) -> Self {
-        match err {
-            StorageError::HashMismatch => ApiError::HashMismatch,
-            StorageError::SizeMismatch => ApiError::SizeMismatch,
-            StorageError::NotFound(_) => ApiError::NotFound,
-            StorageError::Io { ref source, .. } if io_out_of_space(source) => {
-                tracing::error!(error = ?err, "a blob write failed for lack of space");
-                ApiError::InsufficientStorage(Dependency::Blobs)
-            }
-            err @ (StorageError::Io { .. } | StorageError::S3 { .. }) => ApiError::internal(err),
         }
     }
 }

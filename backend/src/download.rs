@@ -83,13 +83,7 @@ async fn manifest(
     let ttl = state.config.presign_ttl();
     let mut blocks = Vec::with_capacity(file.blocks.len());
     for (hash, size) in file.blocks {
-        blocks.push(
-            state
-                .blobs
-                .presign_get(hash, size, ttl)
-                .await
-                .map_err(ApiError::internal)?,
-        );
+        blocks.push(state.blobs.presign_get(hash, size, ttl).await?);
     }
     Ok(Json(Manifest {
         node_id: file.node.id,

@@ -12,7 +12,8 @@ use axum::{
 };
 use drive_wire::{names::InvalidName, BlockHash, ErrorBody, ErrorDetail, Node};
 
-use crate::storage::health::{sqlx_out_of_space, sqlx_unreachable, Dependency};
+use crate::storage::health::{io_out_of_space, sqlx_out_of_space, sqlx_unreachable, Dependency};
+use crate::storage::StorageError;
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
@@ -458,3 +459,24 @@ pub struct Query<T>(pub T);
 #[derive(FromRequestParts)]
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
 pub struct Path<T>(pub T);
+
+impl From<StorageError> for ApiError {
+    fn from(err: StorageError) -> Self {
+        match err {
+            StorageError::HashMismatch => ApiError::HashMismatch,
+            StorageError::SizeMismatch => ApiError::SizeMismatch,
+            StorageError::NotFound(_) => ApiError::NotFound,
+            StorageError::Io { ref source, .. } if io_out_of_space(source) => {
+                tracing::error!(error = ?err, "a blob write failed for lack of space");
+                ApiError::InsufficientStorage(Dependency::Blobs)
+            }
+            // The object store cannot be reached or refuses us: a clear 503 the
+            // client retries, not an internal error.
+            err @ StorageError::S3 { .. } => {
+                tracing::error!(error = ?err, "the object store failed");
+                ApiError::Unavailable(format!("blobs: the object store failed ({err})"))
+            }
+            err @ StorageError::Io { .. } => ApiError::internal(err),
+        }
+    }
+}

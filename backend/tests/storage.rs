@@ -221,3 +221,42 @@ async fn the_s3_store_itself_refuses_bytes_that_do_not_match_a_presigned_put() {
     server.get("/ready").await.expect_status(200);
     server.check();
 }
+
+#[tokio::test]
+async fn an_object_store_that_cannot_be_reached_answers_503_and_stores_nothing() {
+    if skip_on_s3("points the server at an S3 endpoint where nothing listens") {
+        return;
+    }
+    // A port nothing listens on: bound, then closed.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let endpoint = format!("http://{}", dead.local_addr().expect("an address"));
+    drop(dead);
+    let server = TestServer::start_with(&[
+        "--blob-store",
+        "s3",
+        "--s3-endpoint",
+        &endpoint,
+        "--s3-bucket",
+        "gone",
+        "--s3-region",
+        "garage",
+        "--s3-path-style",
+        "--s3-access-key-id",
+        "id",
+        "--s3-secret-access-key",
+        "secret",
+    ])
+    .await;
+    let alice = server.register("alice@example.com").await;
+    let (request, _) = commit_request(alice.root(), "a.txt", &bytes(1, 1000), None);
+    // Presigning needs no store; the second ask must ask the store whether
+    // the reserved block arrived.
+    alice.plan(&request).await.expect_status(200);
+    let body = alice.plan(&request).await.expect_error(503, "unavailable");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("object store"), "{message}");
+    alice.commit(&request).await.expect_error(503, "unavailable");
+    assert!(alice.children(alice.root()).await.is_empty(), "nothing was committed");
+    let ready = server.get("/ready").await;
+    assert_eq!(ready.status.as_u16(), 503, "/ready reports the store: {}", ready.text());
+}

@@ -85,8 +85,7 @@ impl PhotoRow {
                     state
                         .blobs
                         .presign_photo_get(key, content_type, state.config.photo_url_ttl())
-                        .await
-                        .map_err(ApiError::internal)?,
+                        .await?,
                 )
             }
             _ => None,

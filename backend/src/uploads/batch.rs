@@ -164,13 +164,7 @@ pub(super) async fn prepare_files(
                 )))
             })?;
             let grant = UploadGrant { user_id: user, token };
-            urls.push(
-                state
-                    .blobs
-                    .presign_put(hash, size, &grant, ttl)
-                    .await
-                    .map_err(ApiError::internal)?,
-            );
+            urls.push(state.blobs.presign_put(hash, size, &grant, ttl).await?);
         }
         tracing::debug!(
             blocks = planned.content.sizes.len(),

@@ -199,8 +199,7 @@ pub(super) async fn missing_for(
         })
         .buffer_unordered(PROOFS_AT_ONCE)
         .try_collect()
-        .await
-        .map_err(ApiError::internal)?;
+        .await?;
     let mut proven = Vec::new();
     for (hash, size, ok) in checked {
         if ok {
