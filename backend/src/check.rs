@@ -1,9 +1,10 @@
 //! `drive-server --check`: verifies that the metadata and the blob store agree
 //! and that every invariant the server relies on holds. It reports, and
-//! repairs one thing only, on the local blob store: a block whose bytes do
-//! not match its hash (wrong size, or another SHA-256: a torn or corrupted
-//! file) is quarantined, i.e. moved to `DATA_DIR/blobs/quarantine/HASH` (kept
-//! for inspection, never served), and its row in `blocks` is forgotten, so
+//! repairs one thing only: a block whose bytes do not match its hash (wrong
+//! size, or another SHA-256: a torn or corrupted file) is quarantined, i.e.
+//! moved to `DATA_DIR/blobs/quarantine/HASH` on the local store,
+//! `PREFIX/quarantine/HASH` on S3 (kept for inspection, never served), and
+//! its row in `blocks` is forgotten, so
 //! that the next upload of a file with that block asks the client for its
 //! bytes again (files already using it fail to download it until then, and
 //! later checks report "uses unknown block" until it is uploaded again).
@@ -114,10 +115,7 @@ pub async fn run(db: &Db, blobs: &dyn BlobStore, local: Option<&LocalBlobStore>)
             }
             Some(_) => continue,
         };
-        match local {
-            Some(local) => report(vec![quarantine(db, local, parsed, &damage).await]),
-            None => report(vec![damage]),
-        }
+        report(vec![quarantine(db, blobs, parsed, &damage).await]);
     }
     report(check_photos(db, blobs).await?);
     if let Some(local) = local {
@@ -132,20 +130,14 @@ pub async fn run(db: &Db, blobs: &dyn BlobStore, local: Option<&LocalBlobStore>)
 }
 
 /// Moves a damaged block aside and forgets its row; says what was done.
-async fn quarantine(db: &Db, local: &LocalBlobStore, hash: BlockHash, damage: &str) -> String {
-    let moved = match local.quarantine(hash).await {
+async fn quarantine(db: &Db, blobs: &dyn BlobStore, hash: BlockHash, damage: &str) -> String {
+    let moved = match blobs.quarantine(hash).await {
         Ok(to) => to,
         Err(e) => return format!("{damage}; moving it to quarantine failed: {e:#}"),
     };
     match db.forget_block(&hash.to_string()).await {
-        Ok(()) => format!(
-            "{damage}: moved to {} and its row forgotten; it is asked for again at the next upload",
-            moved.display()
-        ),
-        Err(e) => format!(
-            "{damage}: moved to {}, but forgetting its row failed: {e}",
-            moved.display()
-        ),
+        Ok(()) => format!("{damage}: moved to {moved} and its row forgotten; it is asked for again at the next upload"),
+        Err(e) => format!("{damage}: moved to {moved}, but forgetting its row failed: {e}"),
     }
 }
 

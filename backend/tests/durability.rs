@@ -212,9 +212,6 @@ async fn a_full_disk_answers_507_and_what_was_acknowledged_survives() {
 
 #[tokio::test]
 async fn check_quarantines_a_corrupted_block_and_the_next_upload_asks_for_it() {
-    if skip_on_s3("corrupts a block file of the local store") {
-        return;
-    }
     let mut server = TestServer::start().await;
     let client = server.register("owner@example.com").await;
     let content = bytes(7, 3 * BLOCK);
@@ -222,10 +219,10 @@ async fn check_quarantines_a_corrupted_block_and_the_next_upload_asks_for_it() {
     let blocks = split(&content);
     let bad = blocks[1].0.hash;
     let hex = bad.to_string();
-    let path = server.data_dir().join("blobs").join(&hex[..2]).join(&hex);
-    let mut damaged = std::fs::read(&path).expect("reading the block file");
+    let key = format!("blocks/{hex}");
+    let mut damaged = server.object(&key).expect("the stored block");
     damaged[100] ^= 0xff;
-    std::fs::write(&path, &damaged).expect("corrupting the block file");
+    server.overwrite_object(&key, &damaged);
 
     let (consistent, report) = server.check_report();
     assert!(!consistent, "--check reports a corrupted block:\n{report}");
@@ -233,10 +230,11 @@ async fn check_quarantines_a_corrupted_block_and_the_next_upload_asks_for_it() {
         report.contains(&format!("block {hex} does not hash to its name")) && report.contains("quarantine"),
         "--check says the block was quarantined:\n{report}"
     );
-    assert!(!path.exists(), "the corrupted block left its place");
-    let quarantined = server.data_dir().join("blobs").join("quarantine").join(&hex);
+    assert!(server.object(&key).is_none(), "the corrupted block left its place");
     assert_eq!(
-        std::fs::read(&quarantined).expect("the block is in quarantine"),
+        server
+            .object(&format!("quarantine/{hex}"))
+            .expect("the block is in quarantine"),
         damaged,
         "the quarantined bytes are the damaged ones"
     );

@@ -121,6 +121,11 @@ pub trait BlobStore: Send + Sync + 'static {
     /// the garbage collector calls this, after taking the block's row.
     async fn delete(&self, hash: BlockHash) -> Result<(), StorageError>;
 
+    /// Moves a damaged block aside (`quarantine/HASH`, replacing an earlier
+    /// one there), kept for inspection but no longer served or listed as the
+    /// block; says where it went. Only `--check` calls this.
+    async fn quarantine(&self, hash: BlockHash) -> Result<String, StorageError>;
+
     /// Whether the store can take writes now (for `/ready`).
     async fn ready(&self) -> Result<(), StorageError>;
 

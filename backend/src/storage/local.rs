@@ -226,7 +226,7 @@ impl LocalBlobStore {
     /// Moves a block aside to `DATA_DIR/blobs/quarantine/HASH` (replacing an
     /// earlier one there), so that it is no longer served or listed as the
     /// block; returns where it went.
-    pub async fn quarantine(&self, hash: BlockHash) -> Result<PathBuf, StorageError> {
+    async fn quarantine_file(&self, hash: BlockHash) -> Result<PathBuf, StorageError> {
         let dir = self.blobs.join(QUARANTINE_DIR);
         tokio::fs::create_dir_all(&dir)
             .await
@@ -410,6 +410,10 @@ impl BlobStore for LocalBlobStore {
             url: format!("{}/photos/{key}?expires={expires}&sig={sig}", self.public_url),
             expires_at: Utc.timestamp_opt(expires, 0).single().unwrap_or(expires_at),
         })
+    }
+
+    async fn quarantine(&self, hash: BlockHash) -> Result<String, StorageError> {
+        Ok(self.quarantine_file(hash).await?.display().to_string())
     }
 
     /// A write probe in the temp dir: one byte normally; after a write failed

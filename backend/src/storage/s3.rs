@@ -56,6 +56,8 @@ pub struct S3BlobStore {
     bucket: String,
     blocks_prefix: String,
     photos_prefix: String,
+    /// Where `--check` moves damaged blocks.
+    quarantine_prefix: String,
 }
 
 fn s3_error<E>(context: impl Into<String>, err: SdkError<E>) -> StorageError
@@ -129,6 +131,7 @@ impl S3BlobStore {
             bucket: settings.bucket,
             blocks_prefix: format!("{prefix}blocks/"),
             photos_prefix: format!("{prefix}photos/"),
+            quarantine_prefix: format!("{prefix}quarantine/"),
         })
     }
 
@@ -300,6 +303,23 @@ impl BlobStore for S3BlobStore {
 
     async fn delete(&self, hash: BlockHash) -> Result<(), StorageError> {
         self.delete_object(self.block_key(hash)).await
+    }
+
+    /// A server-side copy to `PREFIX/quarantine/HASH`, then the block's
+    /// object deleted.
+    async fn quarantine(&self, hash: BlockHash) -> Result<String, StorageError> {
+        let from = self.block_key(hash);
+        let to = format!("{}{hash}", self.quarantine_prefix);
+        self.client
+            .copy_object()
+            .bucket(&self.bucket)
+            .copy_source(format!("{}/{from}", self.bucket))
+            .key(&to)
+            .send()
+            .await
+            .map_err(|e| s3_error(format!("copying {from} to {to}"), e))?;
+        self.delete_object(from).await?;
+        Ok(format!("s3://{}/{to}", self.bucket))
     }
 
     async fn ready(&self) -> Result<(), StorageError> {

@@ -16,7 +16,7 @@
 
 use std::{
     collections::HashMap,
-    io::{BufRead, BufReader, Read},
+    io::{BufRead, BufReader, Read, Write},
     net::SocketAddr,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
@@ -474,6 +474,80 @@ impl TestServer {
                     .expect("asking the S3 store")
                     .is_some()
             }
+        }
+    }
+}
+
+/// Where a test reaches a server's stored objects directly, behind its back:
+/// a block's (`blocks/HASH`) or a quarantined one's (`quarantine/HASH`), in
+/// the data dir or in S3 (with curl's SigV4).
+impl TestServer {
+    fn object_path(&self, key: &str) -> PathBuf {
+        match key.split_once('/') {
+            Some(("blocks", hex)) => self.data_dir.join("blobs").join(&hex[..2]).join(hex),
+            Some(("quarantine", hex)) => self.data_dir.join("blobs").join("quarantine").join(hex),
+            _ => panic!("no such object kind: {key}"),
+        }
+    }
+
+    fn s3_object(&self, s3: &S3Env, key: &str, put: Option<&[u8]>) -> Option<Vec<u8>> {
+        let prefix = self
+            .store_env
+            .iter()
+            .find(|(k, _)| k == "DRIVE_S3_PREFIX")
+            .map(|(_, v)| v.trim_matches('/').to_owned())
+            .unwrap_or_default();
+        let key = if prefix.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{prefix}/{key}")
+        };
+        let mut curl = Command::new("curl");
+        curl.args(["-s", "-o", "-", "-w", "\\n%{http_code}"])
+            .args(["--aws-sigv4", &format!("aws:amz:{}:s3", s3.region)])
+            .args(["--user", &format!("{}:{}", s3.access_key_id, s3.secret_access_key)])
+            .args(["-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD"])
+            .arg(format!("{}/{}/{key}", s3.endpoint.trim_end_matches('/'), s3.bucket));
+        if put.is_some() {
+            curl.args(["-X", "PUT", "--data-binary", "@-"]);
+        }
+        curl.stdin(Stdio::piped()).stdout(Stdio::piped());
+        let mut child = curl.spawn().expect("running curl");
+        if let Some(bytes) = put {
+            child
+                .stdin
+                .take()
+                .expect("curl's stdin")
+                .write_all(bytes)
+                .expect("feeding curl");
+        }
+        let output = child.wait_with_output().expect("waiting for curl");
+        let mut body = output.stdout;
+        let split = body.iter().rposition(|&b| b == b'\n').expect("curl's status line");
+        let status = String::from_utf8_lossy(&body[split + 1..]).into_owned();
+        body.truncate(split);
+        match status.as_str() {
+            "200" => Some(body),
+            "404" => None,
+            other => panic!("S3 {key}: HTTP {other}: {}", String::from_utf8_lossy(&body)),
+        }
+    }
+
+    /// The bytes of a stored object (`blocks/HASH`, `quarantine/HASH`), if any.
+    pub fn object(&self, key: &str) -> Option<Vec<u8>> {
+        match s3_env() {
+            Some(s3) => self.s3_object(&s3, key, None),
+            None => std::fs::read(self.object_path(key)).ok(),
+        }
+    }
+
+    /// Overwrites a stored object with other bytes (a corruption).
+    pub fn overwrite_object(&self, key: &str, bytes: &[u8]) {
+        match s3_env() {
+            Some(s3) => {
+                self.s3_object(&s3, key, Some(bytes));
+            }
+            None => std::fs::write(self.object_path(key), bytes).expect("overwriting the object"),
         }
     }
 }
