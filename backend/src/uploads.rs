@@ -17,7 +17,9 @@
 //!   `x-amz-meta-upload` header of the S3 presigned PUT), and bytes with the
 //!   block's SHA-256 and size came through it while the reservation lived.
 //!   The local store's PUT endpoint records that (`uploaded_at`) once the
-//!   bytes are verified; an S3 upload goes straight to the store, so the
+//!   bytes are verified and durable, in the background ([`ProofLog`]: the
+//!   next step 1 or commit waits for it); an S3 upload goes straight to the
+//!   store, so the
 //!   next step 1 or commit asks the store (a HEAD: the object's size and its
 //!   `upload` metadata, which the last PUT wrote) and records it then.
 //!

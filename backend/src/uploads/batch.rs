@@ -126,6 +126,8 @@ pub(super) async fn prepare_files(
     user: UserId,
     reqs: &[CommitRequest],
 ) -> ApiResult<Vec<ApiResult<UploadPlan>>> {
+    // The PUTs answered before this request count.
+    state.proofs.flush().await;
     let mut files = Vec::with_capacity(reqs.len());
     {
         let mut conn = state.db.reader().acquire().await?;
@@ -198,6 +200,8 @@ pub(super) async fn commit_files(
         }
     }
     let sizes = union_of(&mut files, |content| content);
+    // The PUTs answered before this request count.
+    state.proofs.flush().await;
     let missing: BTreeSet<BlockHash> = missing_for(state, user, &sizes)
         .await?
         .into_iter()
