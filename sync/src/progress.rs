@@ -41,6 +41,10 @@ pub trait Progress: Send + Sync + 'static {
     /// A continuously running engine changed state (after each pass, on
     /// pause and resume).
     fn state(&self, _state: &RunState) {}
+    /// How much of the folder a continuously running engine watches for
+    /// changes, at start and whenever it changes; when the OS limit leaves
+    /// part of it unwatched, `coverage.advice()` says so and how to raise it.
+    fn watching(&self, _coverage: &crate::watcher::Coverage) {}
 }
 
 /// For callers that do not watch.

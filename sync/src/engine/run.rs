@@ -26,16 +26,39 @@ impl Engine {
         mut paused: tokio::sync::watch::Receiver<bool>,
         stop: impl std::future::Future<Output = ()>,
     ) -> Result<()> {
-        let (_watcher, mut local_events) = match crate::watcher::watch(&self.root) {
-            Ok((watcher, events)) => (Some(watcher), events),
+        // Watching a big tree takes a walk of it: off the async threads. The
+        // watcher lists by itself the folders the OS limit leaves unwatched
+        // (every `watcher::POLL_UNWATCHED`), so `rescan` stays as it is.
+        let root = self.root.clone();
+        let watching = tokio::task::spawn_blocking(move || crate::watcher::watch(&root)).await;
+        let (watcher, mut local_events) = match watching {
+            Ok(Ok((watcher, events))) => (Some(watcher), events),
+            Ok(Err(error)) => {
+                tracing::warn!(
+                    %error,
+                    "cannot watch the folder for changes; rescanning all of it every {} s instead",
+                    rescan.as_secs()
+                );
+                (None, tokio::sync::mpsc::channel(1).1)
+            }
             Err(error) => {
-                tracing::warn!(%error, "cannot watch the folder (raise fs.inotify.max_user_watches?); polling instead");
+                tracing::warn!(%error, "cannot watch the folder for changes; rescanning instead");
                 (None, tokio::sync::mpsc::channel(1).1)
             }
         };
+        let mut coverage_told = None;
         tokio::pin!(stop);
         let mut purged = std::time::Instant::now();
         loop {
+            // How much of the folder is watched, whenever it changes (the
+            // watcher warns in the log once by itself).
+            if let Some(watcher) = &watcher {
+                let coverage = watcher.coverage();
+                if coverage_told.as_ref() != Some(&coverage) {
+                    self.progress.watching(&coverage);
+                    coverage_told = Some(coverage);
+                }
+            }
             // A long-running engine keeps its local trash to its 30 days too.
             if purged.elapsed() > Duration::from_secs(24 * 3600) {
                 self.state.purge_old_trash();
