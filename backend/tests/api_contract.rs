@@ -95,7 +95,7 @@ fn shared_errors_are_documented() {
 fn known_errors_are_documented_where_they_occur() {
     let doc = document();
     let cases = [
-        ("post", "/api/v1/auth/register", ["400", "403", "409", "429"].as_slice()),
+        ("post", "/api/v1/auth/register", ["202", "400", "403", "429"].as_slice()),
         ("post", "/api/v1/auth/login", &["401", "429"]),
         ("post", "/api/v1/folders", &["403", "404", "409"]),
         ("patch", "/api/v1/nodes/{id}", &["403", "409"]),

@@ -32,8 +32,13 @@ async fn sessions(client: &Client) -> Vec<Session> {
 #[tokio::test]
 async fn register_creates_an_account_with_a_root_folder() {
     let server = TestServer::start().await;
-    let resp = server.register_raw("alice@example.com", PASSWORD, Some("laptop")).await;
-    resp.expect_status(201);
+    // No tokens: the answer is the same for a taken email; signing in tells.
+    server
+        .register_raw("alice@example.com", PASSWORD, Some("ignored"))
+        .await
+        .expect_registered();
+    let resp = server.login_raw("alice@example.com", PASSWORD, Some("laptop")).await;
+    resp.expect_status(200);
     let pair: TokenPair = resp.parse();
     assert_eq!(pair.user.email, "alice@example.com");
     assert_eq!(
@@ -67,14 +72,71 @@ async fn register_creates_an_account_with_a_root_folder() {
     assert_ne!(bob.root(), me.root_id);
 }
 
+/// What an anonymous caller sees of a registration: the status, the headers
+/// (but their values that differ on every request) and the body.
+fn seen(resp: &Resp) -> (u16, Vec<(String, String)>, Value) {
+    let mut headers: Vec<(String, String)> = resp
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            let value = match name.as_str() {
+                "x-request-id" | "date" => "*".to_owned(),
+                _ => value.to_str().unwrap_or("<binary>").to_owned(),
+            };
+            (name.as_str().to_owned(), value)
+        })
+        .collect();
+    headers.sort();
+    (resp.status.as_u16(), headers, resp.json())
+}
+
 #[tokio::test]
-async fn register_refuses_taken_emails_bad_emails_and_weak_passwords() {
+async fn register_answers_a_taken_email_like_a_free_one_and_changes_nothing() {
     let server = TestServer::start().await;
-    server.register("alice@example.com").await;
+    let alice = server.register("alice@example.com").await;
+
+    let free = server.register_raw("bob@example.com", "bob's password", None).await;
+    free.expect_registered();
+    // The same email however spelled, with another password, and with the same one.
+    for (email, password) in [
+        ("alice@example.com", "another password"),
+        ("  ALICE@Example.com ", "another password"),
+        ("alice@example.com", PASSWORD),
+    ] {
+        let taken = server.register_raw(email, password, Some("phone")).await;
+        taken.expect_registered();
+        assert_eq!(
+            seen(&taken),
+            seen(&free),
+            "{email:?}: a taken email is answered exactly like a free one"
+        );
+    }
+
+    // The existing account is unchanged: its password still signs in, the
+    // other does not, and its session and files are there.
     server
-        .register_raw("alice@example.com", "another password", None)
+        .login_raw("alice@example.com", "another password", None)
         .await
-        .expect_error(409, "email_taken");
+        .expect_error(401, "invalid_credentials");
+    let again = server.login("alice@example.com", "laptop").await;
+    assert_eq!(again.user().id, alice.user().id);
+    assert_eq!(again.root(), alice.root());
+    assert_eq!(alice.me().await.email, "alice@example.com");
+    // The free email did get its account.
+    let resp = server.login_raw("bob@example.com", "bob's password", None).await;
+    resp.expect_status(200);
+    let bob: TokenPair = resp.parse();
+    assert_ne!(bob.user.id, alice.user().id);
+
+    // No second account: two in all.
+    let list = server.admin_ok(&["user", "list"], "");
+    let emails: Vec<&str> = list.lines().skip(1).filter_map(|l| l.split('\t').next()).collect();
+    assert_eq!(emails, ["alice@example.com", "bob@example.com"], "{list}");
+}
+
+#[tokio::test]
+async fn register_refuses_bad_emails_and_weak_passwords() {
+    let server = TestServer::start().await;
 
     for email in [
         "",
@@ -98,7 +160,11 @@ async fn register_refuses_taken_emails_bad_emails_and_weak_passwords() {
     server
         .register_raw("weak@example.com", "12345678", None)
         .await
-        .expect_status(201);
+        .expect_registered();
+    server
+        .login_raw("weak@example.com", "12345678", None)
+        .await
+        .expect_status(200);
 
     // Malformed bodies.
     server
@@ -142,8 +208,10 @@ async fn login_checks_the_password() {
 #[tokio::test]
 async fn login_is_rate_limited_per_account() {
     let server = TestServer::start_with(&["--login-rate-per-account", "3"]).await;
-    server.register("alice@example.com").await;
-    server.register("bob@example.com").await;
+    // Without signing in (which `register` does): every attempt below counts.
+    for email in ["alice@example.com", "bob@example.com"] {
+        server.register_raw(email, PASSWORD, None).await.expect_registered();
+    }
 
     for attempt in 1..=3 {
         let resp = server.login_raw("alice@example.com", "wrong password", None).await;

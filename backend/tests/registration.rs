@@ -89,14 +89,28 @@ async fn an_invite_server_takes_each_valid_invite_once() {
         .to_owned();
     assert_ne!(token, other, "invites are random");
 
-    // A refused registration (taken email) does not spend the invite.
+    // A taken email is answered like a free one, but does not spend the
+    // invite (nor change the account); an invalid invite is refused the same
+    // for a taken email as for a free one.
     server.admin_ok(&["user", "add", "taken@example.com"], &format!("{PASSWORD}\n"));
-    register_with_invite(&server, "taken@example.com", Some(&token))
+    register_with_invite(&server, "taken@example.com", Some("dri_not-a-real-invite"))
         .await
-        .expect_error(409, "email_taken");
+        .expect_error(403, "invalid_invite");
+    let taken = server
+        .post(
+            "/api/v1/auth/register",
+            &json!({"email": "taken@example.com", "password": "another password", "invite": token}),
+        )
+        .await;
+    let taken_body = taken.expect_registered();
+    server
+        .login_raw("taken@example.com", "another password", None)
+        .await
+        .expect_error(401, "invalid_credentials");
+    server.login("taken@example.com", "laptop").await;
 
     let resp = register_with_invite(&server, "ann@example.com", Some(&token)).await;
-    resp.expect_status(201);
+    assert_eq!(resp.expect_registered(), taken_body, "the same answer");
     server.login("ann@example.com", "laptop").await;
 
     // Single-use.
@@ -105,7 +119,12 @@ async fn an_invite_server_takes_each_valid_invite_once() {
         .expect_error(403, "invalid_invite");
     register_with_invite(&server, "bob@example.com", Some(&other))
         .await
-        .expect_status(201);
+        .expect_registered();
+    server.login("bob@example.com", "laptop").await;
+    // Spent by bob: a taken email does not make a spent invite usable.
+    register_with_invite(&server, "bob@example.com", Some(&other))
+        .await
+        .expect_error(403, "invalid_invite");
 
     // Expired.
     let short = server
@@ -127,7 +146,8 @@ async fn an_open_server_ignores_invites() {
     let server = TestServer::start().await;
     register_with_invite(&server, "ann@example.com", Some("dri_whatever"))
         .await
-        .expect_status(201);
+        .expect_registered();
+    server.login("ann@example.com", "laptop").await;
 }
 
 #[tokio::test]

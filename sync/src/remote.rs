@@ -75,6 +75,15 @@ pub enum RemoteError {
     Unauthorized { message: String },
     #[error("wrong email or password")]
     InvalidCredentials,
+    /// The server accepted a registration, but signing in with the same
+    /// email and password then failed: the server answers a registration of
+    /// an email that has an account like a new one, so this is what a taken
+    /// email looks like.
+    #[error(
+        "could not sign in after registering: an account with this email may already exist, with another password; \
+         sign in to it with its password instead"
+    )]
+    EmailMayBeTaken,
     #[error("too many attempts; try again in {} s", .retry_after.as_secs().max(1))]
     RateLimited { retry_after: Duration },
     /// Any other 4xx, with the server's stable code and its explanation.
@@ -283,13 +292,29 @@ impl Remote {
         Ok(Self { inner: Arc::new(inner) })
     }
 
+    /// Registers, then signs in with the same email and password. The
+    /// server answers a registration the same whether or not the email had an
+    /// account already (and never with tokens), so only the sign-in tells:
+    /// when it fails, [`RemoteError::EmailMayBeTaken`].
     pub async fn register(server: &str, email: &str, password: &str, device_name: &str) -> Result<Session> {
         let body = RegisterRequest {
             email: email.to_owned(),
             password: password.to_owned(),
-            device_name: Some(device_name.to_owned()),
+            device_name: None,
         };
-        sign_in(server, "/auth/register", &body).await
+        let server = server.trim_end_matches('/');
+        let (http, path) = (client()?, "/auth/register");
+        let url = api_url(server, path);
+        // Any 2xx will do: the body says nothing about the account (an older
+        // server's 201 carried tokens, which the sign-in below replaces).
+        retrying(path, || {
+            exchange(http.post(&url).timeout(API_TIMEOUT).json(&body), path)
+        })
+        .await?;
+        match Self::login(server, email, password, device_name).await {
+            Err(RemoteError::InvalidCredentials) => Err(RemoteError::EmailMayBeTaken),
+            answer => answer,
+        }
     }
 
     pub async fn login(server: &str, email: &str, password: &str, device_name: &str) -> Result<Session> {
@@ -911,6 +936,82 @@ mod tests {
             }
         });
         format!("http://{address}/")
+    }
+
+    /// A stand-in server that accepts every registration (202, no tokens)
+    /// and signs in only with `password`; it records the paths asked.
+    async fn fake_accounts(password: &'static str, asked: Arc<std::sync::Mutex<Vec<String>>>) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let asked = asked.clone();
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") && socket.read(&mut byte).await.unwrap_or(0) == 1 {
+                        head.push(byte[0]);
+                    }
+                    let head = String::from_utf8_lossy(&head).to_lowercase();
+                    let length = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length: ")?.trim().parse().ok());
+                    let mut body = vec![0; length.unwrap_or(0)];
+                    let _ = socket.read_exact(&mut body).await;
+                    let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                    let path = head.split_whitespace().nth(1).unwrap_or_default().to_owned();
+                    asked.lock().expect("lock").push(path.clone());
+                    let (status, answer) = match path.as_str() {
+                        "/api/v1/auth/register" => (
+                            "202 Accepted",
+                            serde_json::json!({"status": "created_or_exists", "message": "sign in"}).to_string(),
+                        ),
+                        "/api/v1/auth/login" if body["password"] == password => {
+                            let pair = serde_json::json!({"access_token": "a", "expires_in": 900,
+                                "refresh_token": "r", "session_id": 1, "user": user_json()});
+                            ("200 OK", pair.to_string())
+                        }
+                        _ => (
+                            "401 Unauthorized",
+                            r#"{"error":{"code":"invalid_credentials","message":"wrong email or password"}}"#
+                                .to_owned(),
+                        ),
+                    };
+                    let response = format!(
+                        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+                        answer.len()
+                    );
+                    let _ = socket.write_all(response.as_bytes()).await;
+                });
+            }
+        });
+        format!("http://{address}/")
+    }
+
+    #[tokio::test]
+    async fn register_signs_in_and_says_when_the_email_may_be_taken() {
+        let asked = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let server = fake_accounts("right password", asked.clone()).await;
+        let session = Remote::register(&server, "a@b.c", "right password", "laptop")
+            .await
+            .expect("registered and signed in");
+        assert_eq!(session.access_token, "a");
+        assert_eq!(session.user.email, "a@b.c");
+        assert_eq!(
+            *asked.lock().expect("lock"),
+            ["/api/v1/auth/register", "/api/v1/auth/login"]
+        );
+
+        // The server's answer to the registration was the same; the sign-in fails.
+        let error = Remote::register(&server, "a@b.c", "another password", "laptop")
+            .await
+            .expect_err("the sign-in fails");
+        assert!(matches!(error, RemoteError::EmailMayBeTaken), "{error:?}");
+        let message = error.to_string();
+        assert!(
+            message.contains("may already exist") && message.contains("sign in"),
+            "{message}"
+        );
     }
 
     #[tokio::test]

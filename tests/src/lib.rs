@@ -345,6 +345,8 @@ impl Client {
         Ok(client)
     }
 
+    /// `drive register`: registers (the server's answer is the same whether
+    /// or not the email has an account, and carries no tokens), then signs in.
     pub fn register(server: &Server, email: &str) -> Result<Self> {
         Self::sign_in(server, "register", email)
     }

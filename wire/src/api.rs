@@ -53,9 +53,32 @@ pub struct RegisterRequest {
     /// At least 8 characters.
     #[cfg_attr(feature = "openapi", schema(min_length = 8))]
     pub password: String,
-    /// Shown in the list of sessions, e.g. "laptop".
+    /// Ignored: registering opens no session (the device names the session
+    /// of the sign-in that follows, `POST /auth/login`). Accepted
+    /// for older clients.
     #[serde(default)]
     pub device_name: Option<String>,
+}
+
+/// The answer to a registration that was not refused (202), the same whether
+/// the email was free (the account now exists) or already had an account
+/// (nothing changed, that account's password included): so an anonymous
+/// caller cannot tell which. Sign in with the same email and password next.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct RegisterAnswer {
+    pub status: RegisterStatus,
+    /// For people: what to do next.
+    pub message: String,
+}
+
+/// The `status` of a registration's answer: one value, whatever happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum RegisterStatus {
+    /// The account was created, or one with this email existed already.
+    CreatedOrExists,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -73,7 +96,7 @@ pub struct RefreshRequest {
     pub refresh_token: String,
 }
 
-/// Issued at register, login and refresh. The refresh token is single-use: each
+/// Issued at login and refresh. The refresh token is single-use: each
 /// refresh returns a new one, and presenting a used one again revokes the session.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]

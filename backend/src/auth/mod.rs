@@ -10,7 +10,10 @@ use axum::{
     http::{header, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
 };
-use drive_wire::{LoginRequest, RefreshRequest, RegisterRequest, Session, SessionId, TokenPair, User, UserId};
+use drive_wire::{
+    LoginRequest, RefreshRequest, RegisterAnswer, RegisterRequest, RegisterStatus, Session, SessionId, TokenPair, User,
+    UserId,
+};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
@@ -154,7 +157,10 @@ pub struct RegisterBody {
     pub invite: Option<String>,
 }
 
-/// Creates an account with its (empty) root folder inside `tx`.
+/// Creates an account with its (empty) root folder inside `tx`; `EmailTaken`
+/// when `email` has an account, even one made by a registration racing with
+/// this one (nothing is written then). Only the operator's command says so:
+/// `register` answers a taken email like a free one.
 pub(crate) async fn create_user(
     tx: &mut Tx,
     email: &str,
@@ -162,22 +168,17 @@ pub(crate) async fn create_user(
     quota_bytes: u64,
     now: i64,
 ) -> ApiResult<UserId> {
-    let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
-        .bind(email)
-        .fetch_optional(&mut **tx)
-        .await?;
-    if taken.is_some() {
-        return Err(ApiError::EmailTaken);
-    }
-    let user_id: UserId = sqlx::query_scalar(
-        "INSERT INTO users (email, password_hash, quota_bytes, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+    let user_id: Option<UserId> = sqlx::query_scalar(
+        "INSERT INTO users (email, password_hash, quota_bytes, created_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (email) DO NOTHING RETURNING id",
     )
     .bind(email)
     .bind(password_hash)
     .bind(i64::try_from(quota_bytes).unwrap_or(i64::MAX))
     .bind(now)
-    .fetch_one(&mut **tx)
+    .fetch_optional(&mut **tx)
     .await?;
+    let user_id = user_id.ok_or(ApiError::EmailTaken)?;
     let root_id: i64 = sqlx::query_scalar(
         "INSERT INTO nodes (owner_id, parent_id, name, kind, modified, created_at) \
          VALUES ($1, NULL, '', 'folder', $2, $2) RETURNING id",
@@ -194,32 +195,51 @@ pub(crate) async fn create_user(
     Ok(user_id)
 }
 
-/// Create an account and sign in. Depends on `--registration`: 403
-/// `registration_closed` when closed; with `invite`, the body's `invite` must
-/// be a valid, unused, unexpired invite (403 `invalid_invite`), which this
-/// spends. Attempts are limited per client address (429 `rate_limited`).
+/// Create an account; sign in next. A registration that is not refused
+/// answers 202 with the same body whether the email was free (the account is
+/// created) or already had an account (nothing changes, that account's
+/// password included), after the same password hashing: so an anonymous
+/// caller cannot tell which, and no tokens are ever answered here. Signing in
+/// with the same email and password (`POST /auth/login`) then succeeds only
+/// for the account this request created (or one that had that password).
+///
+/// Depends on `--registration`: 403 `registration_closed` when closed; with
+/// `invite`, the body's `invite` must be a valid, unused, unexpired invite
+/// (403 `invalid_invite`), which only the creation of an account spends.
+/// Attempts are limited per client address (429 `rate_limited`).
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterBody,
-    responses((status = 201, body = TokenPair), (status = 400, body = drive_wire::ErrorBody),
-        (status = 403, body = drive_wire::ErrorBody), (status = 409, body = drive_wire::ErrorBody),
+    responses((status = 202, body = RegisterAnswer,
+            description = "Created, or the email already had an account (unchanged): the same answer either way; \
+                           sign in with the same email and password next",
+            example = json!({"status": "created_or_exists", "message": REGISTER_MESSAGE})),
+        (status = 400, body = drive_wire::ErrorBody),
+        (status = 403, body = drive_wire::ErrorBody),
         (status = 429, body = drive_wire::ErrorBody), (status = 503, body = drive_wire::ErrorBody)))]
 async fn register(
     axum::extract::State(state): axum::extract::State<AppState>,
     ClientIp(ip): ClientIp,
     Json(body): Json<RegisterBody>,
-) -> Result<(StatusCode, Json<TokenPair>), AuthError> {
-    Ok(create_account(&state, ip, body).await?)
+) -> Result<(StatusCode, Json<RegisterAnswer>), AuthError> {
+    create_account(&state, ip, body).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(RegisterAnswer {
+            status: RegisterStatus::CreatedOrExists,
+            message: REGISTER_MESSAGE.to_owned(),
+        }),
+    ))
 }
 
-/// The work of `register`. An email that is taken is answered only after the
-/// same password hashing as a new account's, so that response times tell
-/// little; the answer itself still says `email_taken` (409), because a
-/// successful registration answers with the new account's tokens, which a
-/// taken email cannot get: see docs/API.md.
-async fn create_account(
-    state: &AppState,
-    ip: std::net::IpAddr,
-    body: RegisterBody,
-) -> ApiResult<(StatusCode, Json<TokenPair>)> {
+/// The message of every registration's 202: the same for a free and a taken email.
+pub const REGISTER_MESSAGE: &str = "If this email had no account, the account now exists: sign in with this email \
+                                    and password. If it had one already, nothing changed: sign in with its password.";
+
+/// The work of `register`: the account, or nothing when the email is taken
+/// (`Ok` either way). Both pass through the same steps (rate limit, checks,
+/// password hash, invite, insert); a taken email only skips the writes that
+/// follow the refused insert, and its transaction (with the invite it would
+/// have spent) is rolled back.
+async fn create_account(state: &AppState, ip: std::net::IpAddr, body: RegisterBody) -> ApiResult<()> {
     if state.config.registration == Registration::Closed {
         return Err(ApiError::RegistrationClosed);
     }
@@ -242,13 +262,15 @@ async fn create_account(
         }
         Registration::Open | Registration::Closed => None,
     };
+    // Hashed whether or not the email is taken: the same time either way.
     let password_hash = password::hash(req.password).await?;
     let now = now_ms();
     let mut tx = state.db.begin().await?;
     if let Some(hash) = &invite_hash {
-        // Spent in the transaction that makes the account: a failure after
-        // this (email taken) rolls it back, and of two registrations racing
-        // for one invite only one updates the row.
+        // Spent in the transaction that makes the account: when the email is
+        // taken it is rolled back, and of two registrations racing for one
+        // invite only one updates the row. Checked before the email, so that
+        // an invalid invite is refused whether or not the email is taken.
         let spent = sqlx::query(
             "UPDATE invites SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1",
         )
@@ -261,7 +283,16 @@ async fn create_account(
             return Err(ApiError::InvalidInvite);
         }
     }
-    let user_id = create_user(&mut tx, &email, password_hash, state.config.default_quota, now).await?;
+    let user_id = match create_user(&mut tx, &email, password_hash, state.config.default_quota, now).await {
+        Ok(user_id) => user_id,
+        Err(ApiError::EmailTaken) => {
+            // Nothing written: the invite, if any, stays unspent.
+            tx.rollback().await?;
+            tracing::info!(%ip, "registration of an email that has an account; answered like a new one");
+            return Ok(());
+        }
+        Err(error) => return Err(error),
+    };
     if let Some(hash) = &invite_hash {
         sqlx::query("UPDATE invites SET used_by = $1 WHERE token_hash = $2")
             .bind(user_id)
@@ -269,11 +300,9 @@ async fn create_account(
             .execute(&mut *tx)
             .await?;
     }
-    let user = load_user(&mut *tx, user_id).await?;
-    let pair = open_session(state, &mut tx, user, req.device_name).await?;
     tx.commit().await?;
     tracing::info!(user_id, invited = invite_hash.is_some(), "account created");
-    Ok((StatusCode::CREATED, Json(pair)))
+    Ok(())
 }
 
 /// Sign in with email and password.

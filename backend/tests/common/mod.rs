@@ -27,7 +27,8 @@ use std::{
 use chrono::{DateTime, SubsecRound, Utc};
 use drive_wire::{
     BlockHash, BlockRef, ChangesPage, CommitRequest, CreateFolderRequest, CreateShareRequest, Manifest, Node, NodeId,
-    PresignedBlock, RevisionId, Share, ShareId, ShareList, ShareRole, TokenPair, UploadPlan, User,
+    PresignedBlock, RegisterAnswer, RegisterStatus, RevisionId, Share, ShareId, ShareList, ShareRole, TokenPair,
+    UploadPlan, User,
 };
 use rand::{rngs::StdRng, RngCore, SeedableRng};
 use reqwest::{header::HeaderMap, Method, StatusCode};
@@ -323,12 +324,12 @@ impl TestServer {
         .await
     }
 
-    /// Registers an account (password [`PASSWORD`]) and returns a client signed in to it.
+    /// Registers an account (password [`PASSWORD`]) and returns a client
+    /// signed in to it: registering answers no tokens (202, the same whether
+    /// or not the email was taken), so this signs in next.
     pub async fn register(&self, email: &str) -> Client {
-        let resp = self.register_raw(email, PASSWORD, Some("test-device")).await;
-        resp.expect_status(201);
-        let tokens: TokenPair = resp.parse();
-        self.client(email, tokens)
+        self.register_raw(email, PASSWORD, None).await.expect_registered();
+        self.login(email, "test-device").await
     }
 
     /// Signs in to an existing account (password [`PASSWORD`]): a new session.
@@ -796,6 +797,28 @@ impl Resp {
             "expected error code {code:?}: {}",
             self.text()
         );
+        body
+    }
+
+    /// Asserts the answer of a registration that was not refused: 202 and
+    /// `{"status": "created_or_exists", "message": ...}`, nothing more (no
+    /// tokens, nothing that depends on whether the email was taken); returns
+    /// the body.
+    #[track_caller]
+    pub fn expect_registered(&self) -> Value {
+        self.expect_status(202);
+        let answer: RegisterAnswer = self.parse();
+        assert_eq!(answer.status, RegisterStatus::CreatedOrExists, "{}", self.text());
+        assert!(!answer.message.is_empty(), "{}", self.text());
+        let body = self.json();
+        let mut keys: Vec<&str> = body
+            .as_object()
+            .expect("an object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["message", "status"], "{}", self.text());
         body
     }
 
