@@ -201,6 +201,8 @@ pub fn watch_with(root: &Path, options: Options) -> notify::Result<(Watcher, mps
         seen: Vec::new(),
     };
     if options.per_folder {
+        // A folder that cannot be listed cannot be watched, nor polled.
+        std::fs::read_dir(root).map_err(|error| notify::Error::io(error).add_path(root.to_owned()))?;
         tree.add(root);
         tree.tell();
     }
@@ -491,12 +493,12 @@ fn is_limit(error: &notify::Error) -> bool {
     }
 }
 
-#[cfg(unix)]
+#[cfg(target_os = "linux")]
 fn is_enospc(error: &std::io::Error) -> bool {
     error.raw_os_error() == Some(libc::ENOSPC)
 }
 
-#[cfg(not(unix))]
+#[cfg(not(target_os = "linux"))]
 fn is_enospc(_error: &std::io::Error) -> bool {
     false
 }
