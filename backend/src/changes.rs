@@ -115,6 +115,20 @@ pub async fn append(tx: &mut Tx, node: NodeId, kind: ChangeKind) -> ApiResult<Ve
 /// Appends a change to one user's feed only.
 pub async fn append_for(tx: &mut Tx, user: UserId, node: NodeId, kind: ChangeKind) -> ApiResult<()> {
     take_journal_turn(tx).await?;
+    insert_change(tx, user, node, kind).await
+}
+
+/// Appends a change of `node` to the feeds of `users`, its audience, for a
+/// caller that took the journal's turn already ([`take_journal_turn`]):
+/// many appends in one transaction.
+pub async fn append_in_turn(tx: &mut Tx, users: &[UserId], node: NodeId, kind: ChangeKind) -> ApiResult<()> {
+    for &user in users {
+        insert_change(tx, user, node, kind).await?;
+    }
+    Ok(())
+}
+
+async fn insert_change(tx: &mut Tx, user: UserId, node: NodeId, kind: ChangeKind) -> ApiResult<()> {
     sqlx::query("INSERT INTO changes (user_id, node_id, kind, at) VALUES ($1, $2, $3, $4)")
         .bind(user)
         .bind(node)
@@ -154,7 +168,7 @@ pub async fn append_subtree(tx: &mut Tx, user: UserId, root: NodeId, kind: Chang
 /// commits, move its cursor past N and never see it. Taking turns makes the
 /// journal commit in sequence order. (On SQLite, whose writes already queue
 /// on one connection, the row is simply counted.)
-async fn take_journal_turn(tx: &mut Tx) -> ApiResult<()> {
+pub async fn take_journal_turn(tx: &mut Tx) -> ApiResult<()> {
     sqlx::query("UPDATE journal_turn SET appends = appends + 1 WHERE id = 1")
         .execute(&mut **tx)
         .await?;

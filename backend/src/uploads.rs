@@ -212,11 +212,10 @@ async fn resolve_in(
     })
 }
 
-async fn check_quota(conn: &mut Connection, owner: UserId, old_size: u64, new_size: u64) -> ApiResult<()> {
-    let (used, quota): (i64, i64) = sqlx::query_as("SELECT used_bytes, quota_bytes FROM users WHERE id = $1")
-        .bind(owner)
-        .fetch_one(conn)
-        .await?;
+/// Whether a file of `new_size` replacing `old_size` fits in the owner's
+/// quota as it stands (`(used, quota)`, read once per request): the quick
+/// check of step 1, before reservations are weighed.
+fn check_quota((used, quota): (i64, i64), old_size: u64, new_size: u64) -> ApiResult<()> {
     let (used, quota) = (used.max(0) as u64, quota.max(0) as u64);
     let needed = new_size.saturating_sub(old_size);
     if needed > 0 && used + needed > quota {

@@ -37,15 +37,18 @@ pub use batch::{upload_batch, BATCH_FILES, BATCH_FILE_MAX};
 /// Blocks in flight at once, per file.
 const PARALLEL_BLOCKS: usize = 4;
 
-/// Blocks held in memory at once by all the transfers of the process: many
-/// small files may move side by side while big ones stay within
-/// `BLOCK_SLOTS * MAX_CHUNK` bytes.
-static BLOCK_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(16);
+/// Block bytes held in memory at once by all the transfers of the process,
+/// in units of [`SLOT_UNIT`]: 64 MiB, so sixteen blocks of the largest size,
+/// or a thousand small ones, move side by side.
+static BLOCK_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1024);
+const SLOT_UNIT: u64 = 64 * 1024;
 
-async fn block_slot() -> tokio::sync::SemaphorePermit<'static> {
+/// Room for a block of `size` bytes in memory, held until dropped.
+async fn block_slot(size: u64) -> tokio::sync::SemaphorePermit<'static> {
+    let units = u32::try_from(size.div_ceil(SLOT_UNIT)).unwrap_or(u32::MAX).clamp(1, 1024);
     // The semaphore is never closed, so acquiring cannot fail.
     BLOCK_SLOTS
-        .acquire()
+        .acquire_many(units)
         .await
         .expect("the block semaphore is never closed")
 }
@@ -208,7 +211,7 @@ pub async fn upload(
                 let progress = progress.clone();
                 async move {
                     let (offset, size) = chunk.ok_or(TransferError::Changed)?;
-                    let _slot = block_slot().await;
+                    let _slot = block_slot(size).await;
                     let bytes = read_checked(fs, &path, block.hash, offset, size).await?;
                     remote.put_block(&block, bytes).await?;
                     progress.bytes(Direction::Up, size);
@@ -295,7 +298,7 @@ pub async fn fetch(
     // Slots are taken in block order, so the block the writer waits for
     // always holds one: blocks fetched ahead can never starve it.
     let blocks = futures::stream::iter(manifest.blocks.iter().cloned())
-        .then(|block| async move { (block_slot().await, block) })
+        .then(|block| async move { (block_slot(block.size).await, block) })
         .map(|(slot, block)| {
             let local = local_blocks.get(&block.hash).copied();
             let target = target.clone();

@@ -71,19 +71,49 @@ fn union_of<T>(files: &mut [ApiResult<T>], content: impl Fn(&T) -> &Content) -> 
     sizes
 }
 
-/// The writable folders of a batch by id, each asked once: most files of a
-/// batch share a few folders.
+/// The writable folders of a batch by id, and the accounts' `(used,
+/// quota)`, each asked once: most files of a batch share a few folders.
 #[derive(Default)]
-struct Folders(std::collections::HashMap<NodeId, shares::Visible>);
+struct Lookups {
+    folders: std::collections::HashMap<NodeId, shares::Visible>,
+    accounts: std::collections::HashMap<UserId, (i64, i64)>,
+}
 
-impl Folders {
+impl Lookups {
+    async fn account(&mut self, conn: &mut Connection, user: UserId) -> ApiResult<(i64, i64)> {
+        if let Some(&account) = self.accounts.get(&user) {
+            return Ok(account);
+        }
+        let account: (i64, i64) = sqlx::query_as("SELECT used_bytes, quota_bytes FROM users WHERE id = $1")
+            .bind(user)
+            .fetch_one(&mut *conn)
+            .await?;
+        self.accounts.insert(user, account);
+        Ok(account)
+    }
+
     async fn writable(&mut self, conn: &mut Connection, user: UserId, id: NodeId) -> ApiResult<shares::Visible> {
-        if let Some(folder) = self.0.get(&id) {
+        if let Some(folder) = self.folders.get(&id) {
             return Ok(folder.clone());
         }
         let folder = shares::writable_folder(conn, user, id).await?;
-        self.0.insert(id, folder.clone());
+        self.folders.insert(id, folder.clone());
         Ok(folder)
+    }
+}
+
+/// Who hears of a change in each folder of a batch, each asked once.
+#[derive(Default)]
+struct Audiences(std::collections::HashMap<NodeId, Vec<UserId>>);
+
+impl Audiences {
+    async fn of(&mut self, conn: &mut Connection, folder: NodeId) -> ApiResult<Vec<UserId>> {
+        if let Some(users) = self.0.get(&folder) {
+            return Ok(users.clone());
+        }
+        let users = shares::audience(conn, folder).await?;
+        self.0.insert(folder, users.clone());
+        Ok(users)
     }
 }
 
@@ -102,7 +132,7 @@ pub(super) struct Planned {
 /// the owner's quota.
 async fn check_plan(
     conn: &mut Connection,
-    folders: &mut Folders,
+    folders: &mut Lookups,
     user: UserId,
     req: &CommitRequest,
 ) -> ApiResult<Planned> {
@@ -110,7 +140,7 @@ async fn check_plan(
     let folder = folders.writable(conn, user, req.parent_id).await?;
     let target = resolve_in(conn, user, folder, req, &content.name).await?;
     let old_size = target.existing.map_or(0, |node| node.size.max(0) as u64);
-    check_quota(conn, target.owner, old_size, content.size).await?;
+    check_quota(folders.account(conn, target.owner).await?, old_size, content.size)?;
     Ok(Planned {
         growth: (target.owner == user).then(|| content.size as i64 - old_size as i64),
         content,
@@ -131,7 +161,7 @@ pub(super) async fn prepare_files(
     let mut files = Vec::with_capacity(reqs.len());
     {
         let mut conn = state.db.reader().acquire().await?;
-        let mut folders = Folders::default();
+        let mut folders = Lookups::default();
         for req in reqs {
             files.push(own(check_plan(&mut conn, &mut folders, user, req).await)?);
         }
@@ -188,7 +218,7 @@ pub(super) async fn commit_files(
     let mut files: Vec<ApiResult<Content>> = reqs.iter().map(check_content).collect();
     // Asked first so that a caller who may not write here learns nothing
     // about which blocks the store holds.
-    let mut folders = Folders::default();
+    let mut folders = Lookups::default();
     {
         let mut conn = state.db.reader().acquire().await?;
         for (file, req) in files.iter_mut().zip(reqs) {
@@ -240,7 +270,7 @@ pub(super) async fn commit_files(
     // before it.
     let mut accounts = BTreeSet::from([user]);
     // Asked again in the transaction: a folder may have gone since.
-    let mut folders = Folders::default();
+    let mut folders = Lookups::default();
     for (file, req) in files.iter_mut().zip(reqs) {
         let Ok(content) = file else { continue };
         let folder = match own(folders.writable(&mut tx, user, req.parent_id).await)? {
@@ -267,6 +297,9 @@ pub(super) async fn commit_files(
             .execute(&mut *tx)
             .await?;
     }
+    // The journal's turn once for the batch's appends.
+    changes::take_journal_turn(&mut tx).await?;
+    let mut audiences = Audiences::default();
     let mut nodes = Vec::with_capacity(files.len());
     let mut audience = BTreeSet::new();
     for (file, req) in files.into_iter().zip(reqs) {
@@ -279,7 +312,7 @@ pub(super) async fn commit_files(
         };
         // Each file on its own: a failure undoes its writes only.
         sqlx::query("SAVEPOINT batch_file").execute(&mut *tx).await?;
-        let outcome = own(commit_one(&mut tx, &mut folders, user, req, &content).await)?;
+        let outcome = own(commit_one(&mut tx, &mut folders, &mut audiences, user, req, &content).await)?;
         if outcome.is_err() {
             sqlx::query("ROLLBACK TO SAVEPOINT batch_file")
                 .execute(&mut *tx)
@@ -303,7 +336,8 @@ pub(super) async fn commit_files(
 /// revision, and who must hear of it.
 async fn commit_one(
     tx: &mut Tx,
-    folders: &mut Folders,
+    folders: &mut Lookups,
+    audiences: &mut Audiences,
     user: UserId,
     req: &CommitRequest,
     content: &Content,
@@ -332,7 +366,12 @@ async fn commit_one(
         content.modified,
     )
     .await?;
-    let audience = changes::append(tx, node_id, kind).await?;
+    // A new file has no shares of its own: its folder's audience is its.
+    let audience = match kind {
+        ChangeKind::Created => audiences.of(tx, req.parent_id).await?,
+        _ => shares::audience(tx, node_id).await?,
+    };
+    changes::append_in_turn(tx, &audience, node_id, kind).await?;
     let node = shares::visible(tx, user, node_id).await?.present();
     tracing::debug!(
         node_id,

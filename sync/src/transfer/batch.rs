@@ -15,7 +15,7 @@ pub const BATCH_FILE_MAX: u64 = 1024 * 1024;
 pub const BATCH_FILES: usize = 500;
 
 /// Blocks in flight at once for a batch.
-const PARALLEL_BATCH_BLOCKS: usize = 16;
+const PARALLEL_BATCH_BLOCKS: usize = 32;
 
 /// Uploads `files`; one outcome per file, in order. A failure of the whole
 /// call (the server unreachable) is every open file's outcome; files
@@ -92,7 +92,7 @@ async fn attempt_all(
                     let Some(chunk) = file.chunks.iter().find(|chunk| chunk.hash == block.hash) else {
                         return Ok(());
                     };
-                    let _slot = block_slot().await;
+                    let _slot = block_slot(chunk.size).await;
                     let sent = match read_checked(fs, &file.path, block.hash, chunk.offset, chunk.size).await {
                         Ok(bytes) => remote.put_block(&block, bytes).await.map_err(TransferError::from),
                         Err(error) => Err(error),
