@@ -14,6 +14,7 @@ use crate::{
     guard::Held,
     planner::Op,
     progress::{Direction, Progress, RunState},
+    watcher::Coverage,
 };
 
 /// Activity entries kept in memory.
@@ -83,6 +84,9 @@ pub struct Status {
     pub held: Option<Held>,
     /// When both sides last agreed.
     pub last_synced: Option<DateTime<Utc>>,
+    /// When the system's limit leaves folders unwatched: what that means
+    /// and how to raise the limit, in words.
+    pub watching: Option<String>,
     /// Bytes of content moved since start, each way.
     pub uploaded_bytes: u64,
     pub downloaded_bytes: u64,
@@ -202,6 +206,7 @@ impl Monitor {
                     errors: Vec::new(),
                     held: None,
                     last_synced: None,
+                    watching: None,
                     uploaded_bytes: 0,
                     downloaded_bytes: 0,
                 },
@@ -337,6 +342,15 @@ impl Progress for Monitor {
         match direction {
             Direction::Up => inner.status.uploaded_bytes += bytes,
             Direction::Down => inner.status.downloaded_bytes += bytes,
+        }
+    }
+
+    fn watching(&self, coverage: &Coverage) {
+        let mut inner = self.lock();
+        let advice = coverage.advice();
+        if inner.status.watching != advice {
+            inner.status.watching = advice;
+            self.publish_status(&mut inner);
         }
     }
 
@@ -487,6 +501,27 @@ mod tests {
         }
         assert_eq!(monitor.recent(usize::MAX).len(), HISTORY);
         assert_eq!(monitor.recent(1)[0].path, format!("f{}", HISTORY + 9));
+    }
+
+    #[test]
+    fn a_folder_partly_watched_is_explained_until_it_is_whole() {
+        let monitor = Monitor::new();
+        let mut coverage = Coverage {
+            root: std::path::PathBuf::from("/home/a/Drive"),
+            folders: 50,
+            watched: 20,
+            limit: Some(20),
+            poll: std::time::Duration::from_secs(10),
+        };
+        monitor.watching(&coverage);
+        let advice = monitor.status().watching.expect("the status says so");
+        assert!(
+            advice.contains("20 of the 50 folders") && advice.contains("max_user_watches"),
+            "{advice}"
+        );
+        coverage.watched = 50;
+        monitor.watching(&coverage);
+        assert_eq!(monitor.status().watching, None);
     }
 
     #[test]

@@ -894,13 +894,18 @@ mod tests {
         assert_eq!(tries.load(Ordering::SeqCst), 2);
     }
 
-    /// A stand-in server: `/me` wants the refreshed token, and every refresh is counted.
-    async fn fake_server(refreshes: Arc<AtomicUsize>) -> String {
+    /// A stand-in HTTP server on loopback: `answer` gets each request's
+    /// head (lower-cased) and JSON body, and gives the status line and body.
+    async fn fake<F, Fut>(answer: F) -> String
+    where
+        F: Fn(String, serde_json::Value) -> Fut + Clone + Send + 'static,
+        Fut: Future<Output = (&'static str, String)> + Send,
+    {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = listener.local_addr().expect("address");
         tokio::spawn(async move {
             while let Ok((mut socket, _)) = listener.accept().await {
-                let refreshes = refreshes.clone();
+                let answer = answer.clone();
                 tokio::spawn(async move {
                     let mut head = Vec::new();
                     let mut byte = [0u8; 1];
@@ -913,20 +918,8 @@ mod tests {
                         .find_map(|l| l.strip_prefix("content-length: ")?.trim().parse().ok());
                     let mut body = vec![0; length.unwrap_or(0)];
                     let _ = socket.read_exact(&mut body).await;
-                    let (status, answer) = if head.starts_with("post /api/v1/auth/refresh") {
-                        refreshes.fetch_add(1, Ordering::SeqCst);
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        let pair = serde_json::json!({"access_token": "new", "expires_in": 900,
-                            "refresh_token": "r2", "session_id": 1, "user": user_json()});
-                        ("200 OK", pair.to_string())
-                    } else if head.contains("authorization: bearer new") {
-                        ("200 OK", user_json().to_string())
-                    } else {
-                        (
-                            "401 Unauthorized",
-                            r#"{"error":{"code":"unauthorized","message":"expired"}}"#.to_owned(),
-                        )
-                    };
+                    let body = serde_json::from_slice(&body).unwrap_or_default();
+                    let (status, answer) = answer(head, body).await;
                     let response = format!(
                         "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
                         answer.len()
@@ -938,54 +931,56 @@ mod tests {
         format!("http://{address}/")
     }
 
+    /// A stand-in server: `/me` wants the refreshed token, and every refresh is counted.
+    async fn fake_server(refreshes: Arc<AtomicUsize>) -> String {
+        fake(move |head, _| {
+            let refreshes = refreshes.clone();
+            async move {
+                if head.starts_with("post /api/v1/auth/refresh") {
+                    refreshes.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    let pair = serde_json::json!({"access_token": "new", "expires_in": 900,
+                        "refresh_token": "r2", "session_id": 1, "user": user_json()});
+                    ("200 OK", pair.to_string())
+                } else if head.contains("authorization: bearer new") {
+                    ("200 OK", user_json().to_string())
+                } else {
+                    (
+                        "401 Unauthorized",
+                        r#"{"error":{"code":"unauthorized","message":"expired"}}"#.to_owned(),
+                    )
+                }
+            }
+        })
+        .await
+    }
+
     /// A stand-in server that accepts every registration (202, no tokens)
     /// and signs in only with `password`; it records the paths asked.
     async fn fake_accounts(password: &'static str, asked: Arc<std::sync::Mutex<Vec<String>>>) -> String {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let address = listener.local_addr().expect("address");
-        tokio::spawn(async move {
-            while let Ok((mut socket, _)) = listener.accept().await {
-                let asked = asked.clone();
-                tokio::spawn(async move {
-                    let mut head = Vec::new();
-                    let mut byte = [0u8; 1];
-                    while !head.ends_with(b"\r\n\r\n") && socket.read(&mut byte).await.unwrap_or(0) == 1 {
-                        head.push(byte[0]);
+        fake(move |head, body| {
+            let asked = asked.clone();
+            async move {
+                let path = head.split_whitespace().nth(1).unwrap_or_default().to_owned();
+                asked.lock().expect("lock").push(path.clone());
+                match path.as_str() {
+                    "/api/v1/auth/register" => (
+                        "202 Accepted",
+                        serde_json::json!({"status": "created_or_exists", "message": "sign in"}).to_string(),
+                    ),
+                    "/api/v1/auth/login" if body["password"] == password => {
+                        let pair = serde_json::json!({"access_token": "a", "expires_in": 900,
+                            "refresh_token": "r", "session_id": 1, "user": user_json()});
+                        ("200 OK", pair.to_string())
                     }
-                    let head = String::from_utf8_lossy(&head).to_lowercase();
-                    let length = head
-                        .lines()
-                        .find_map(|l| l.strip_prefix("content-length: ")?.trim().parse().ok());
-                    let mut body = vec![0; length.unwrap_or(0)];
-                    let _ = socket.read_exact(&mut body).await;
-                    let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-                    let path = head.split_whitespace().nth(1).unwrap_or_default().to_owned();
-                    asked.lock().expect("lock").push(path.clone());
-                    let (status, answer) = match path.as_str() {
-                        "/api/v1/auth/register" => (
-                            "202 Accepted",
-                            serde_json::json!({"status": "created_or_exists", "message": "sign in"}).to_string(),
-                        ),
-                        "/api/v1/auth/login" if body["password"] == password => {
-                            let pair = serde_json::json!({"access_token": "a", "expires_in": 900,
-                                "refresh_token": "r", "session_id": 1, "user": user_json()});
-                            ("200 OK", pair.to_string())
-                        }
-                        _ => (
-                            "401 Unauthorized",
-                            r#"{"error":{"code":"invalid_credentials","message":"wrong email or password"}}"#
-                                .to_owned(),
-                        ),
-                    };
-                    let response = format!(
-                        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
-                        answer.len()
-                    );
-                    let _ = socket.write_all(response.as_bytes()).await;
-                });
+                    _ => (
+                        "401 Unauthorized",
+                        r#"{"error":{"code":"invalid_credentials","message":"wrong email or password"}}"#.to_owned(),
+                    ),
+                }
             }
-        });
-        format!("http://{address}/")
+        })
+        .await
     }
 
     #[tokio::test]

@@ -32,6 +32,8 @@ export interface Status {
   errors: PathError[];
   held: Held | null;
   last_synced: string | null;
+  /** Set when the system's watch limit leaves folders unwatched: why, and how to raise it. */
+  watching: string | null;
   uploaded_bytes: number;
   downloaded_bytes: number;
 }

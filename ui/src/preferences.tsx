@@ -112,11 +112,17 @@ function ActivityPanel({ snapshot }: { snapshot: Snapshot }) {
     const timer = setInterval(() => tick((n) => n + 1), 30_000);
     return () => clearInterval(timer);
   }, []);
-  const { errors, held } = snapshot.status;
+  const { errors, held, watching } = snapshot.status;
   return (
     <>
       <h2>Activity</h2>
       {held && <HeldDeletions held={held} />}
+      {watching && (
+        <div class="problems" id="watching">
+          <h3><AlertTriangle size={16} /> Some folders are checked every few seconds</h3>
+          <p class="muted">{watching}</p>
+        </div>
+      )}
       {errors.length > 0 && (
         <div class="problems">
           <h3><AlertTriangle size={16} /> Not synced yet</h3>
