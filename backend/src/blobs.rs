@@ -125,7 +125,10 @@ async fn get_blob(
             (header::CONTENT_LENGTH, size.to_string()),
             (header::CACHE_CONTROL, "private, max-age=31536000, immutable".to_owned()),
         ],
-        Body::from_stream(tokio_util::io::ReaderStream::new(reader)),
+        Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
+            reader,
+            crate::storage::STREAM_CHUNK,
+        )),
     )
         .into_response();
     // A user's bytes, never a page of ours.

@@ -210,7 +210,10 @@ pub(crate) fn block_stream(
                     .read_range(hash, offset, len)
                     .await
                     .map_err(std::io::Error::other)?;
-                Ok::<_, std::io::Error>(tokio_util::io::ReaderStream::new(reader))
+                Ok::<_, std::io::Error>(tokio_util::io::ReaderStream::with_capacity(
+                    reader,
+                    crate::storage::STREAM_CHUNK,
+                ))
             }
         })
         .buffered(2)

@@ -34,8 +34,10 @@ mod batch;
 
 pub use batch::{upload_batch, BATCH_FILES, BATCH_FILE_MAX};
 
-/// Blocks in flight at once, per file.
+/// Blocks in flight at once, per file uploaded.
 const PARALLEL_BLOCKS: usize = 4;
+/// Blocks fetched ahead at once, per file downloaded (written in order).
+const PARALLEL_FETCHES: usize = 8;
 
 /// Block bytes held in memory at once by all the transfers of the process,
 /// in units of [`SLOT_UNIT`]: 64 MiB, so sixteen blocks of the largest size,
@@ -45,7 +47,9 @@ const SLOT_UNIT: u64 = 64 * 1024;
 
 /// Room for a block of `size` bytes in memory, held until dropped.
 async fn block_slot(size: u64) -> tokio::sync::SemaphorePermit<'static> {
-    let units = u32::try_from(size.div_ceil(SLOT_UNIT)).unwrap_or(u32::MAX).clamp(1, 1024);
+    let units = u32::try_from(size.div_ceil(SLOT_UNIT))
+        .unwrap_or(u32::MAX)
+        .clamp(1, 1024);
     // The semaphore is never closed, so acquiring cannot fail.
     BLOCK_SLOTS
         .acquire_many(units)
@@ -319,7 +323,7 @@ pub async fn fetch(
                 Ok((slot, bytes))
             }
         })
-        .buffered(PARALLEL_BLOCKS);
+        .buffered(PARALLEL_FETCHES);
     futures::pin_mut!(blocks);
     while let Some(bytes) = blocks.next().await {
         let (_slot, bytes) = bytes?;

@@ -8,7 +8,7 @@
 //! others go on. A failure of the server (a 5xx: the database or the store)
 //! fails the whole request, and nothing of it was written.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use drive_wire::{CommitBatch, CommitOutcome, PlanBatch, PlanOutcome, UploadBatch, MAX_BATCH_BLOCKS, MAX_BATCH_FILES};
 
@@ -71,12 +71,15 @@ fn union_of<T>(files: &mut [ApiResult<T>], content: impl Fn(&T) -> &Content) -> 
     sizes
 }
 
-/// The writable folders of a batch by id, and the accounts' `(used,
-/// quota)`, each asked once: most files of a batch share a few folders.
+/// What a batch asks of the database once, not per file (most files of a
+/// batch share a few folders): the writable folders, who hears of a change
+/// in each, the accounts' `(used, quota)`. One per phase: the transaction
+/// asks again.
 #[derive(Default)]
 struct Lookups {
-    folders: std::collections::HashMap<NodeId, shares::Visible>,
-    accounts: std::collections::HashMap<UserId, (i64, i64)>,
+    folders: HashMap<NodeId, shares::Visible>,
+    audiences: HashMap<NodeId, Vec<UserId>>,
+    accounts: HashMap<UserId, (i64, i64)>,
 }
 
 impl Lookups {
@@ -92,6 +95,15 @@ impl Lookups {
         Ok(account)
     }
 
+    async fn audience(&mut self, conn: &mut Connection, folder: NodeId) -> ApiResult<Vec<UserId>> {
+        if let Some(users) = self.audiences.get(&folder) {
+            return Ok(users.clone());
+        }
+        let users = shares::audience(conn, folder).await?;
+        self.audiences.insert(folder, users.clone());
+        Ok(users)
+    }
+
     async fn writable(&mut self, conn: &mut Connection, user: UserId, id: NodeId) -> ApiResult<shares::Visible> {
         if let Some(folder) = self.folders.get(&id) {
             return Ok(folder.clone());
@@ -99,21 +111,6 @@ impl Lookups {
         let folder = shares::writable_folder(conn, user, id).await?;
         self.folders.insert(id, folder.clone());
         Ok(folder)
-    }
-}
-
-/// Who hears of a change in each folder of a batch, each asked once.
-#[derive(Default)]
-struct Audiences(std::collections::HashMap<NodeId, Vec<UserId>>);
-
-impl Audiences {
-    async fn of(&mut self, conn: &mut Connection, folder: NodeId) -> ApiResult<Vec<UserId>> {
-        if let Some(users) = self.0.get(&folder) {
-            return Ok(users.clone());
-        }
-        let users = shares::audience(conn, folder).await?;
-        self.0.insert(folder, users.clone());
-        Ok(users)
     }
 }
 
@@ -132,15 +129,15 @@ pub(super) struct Planned {
 /// the owner's quota.
 async fn check_plan(
     conn: &mut Connection,
-    folders: &mut Lookups,
+    lookups: &mut Lookups,
     user: UserId,
     req: &CommitRequest,
 ) -> ApiResult<Planned> {
     let content = check_content(req)?;
-    let folder = folders.writable(conn, user, req.parent_id).await?;
+    let folder = lookups.writable(conn, user, req.parent_id).await?;
     let target = resolve_in(conn, user, folder, req, &content.name).await?;
     let old_size = target.existing.map_or(0, |node| node.size.max(0) as u64);
-    check_quota(folders.account(conn, target.owner).await?, old_size, content.size)?;
+    check_quota(lookups.account(conn, target.owner).await?, old_size, content.size)?;
     Ok(Planned {
         growth: (target.owner == user).then(|| content.size as i64 - old_size as i64),
         content,
@@ -161,9 +158,9 @@ pub(super) async fn prepare_files(
     let mut files = Vec::with_capacity(reqs.len());
     {
         let mut conn = state.db.reader().acquire().await?;
-        let mut folders = Lookups::default();
+        let mut lookups = Lookups::default();
         for req in reqs {
-            files.push(own(check_plan(&mut conn, &mut folders, user, req).await)?);
+            files.push(own(check_plan(&mut conn, &mut lookups, user, req).await)?);
         }
     }
     let sizes = union_of(&mut files, |planned| &planned.content);
@@ -218,12 +215,12 @@ pub(super) async fn commit_files(
     let mut files: Vec<ApiResult<Content>> = reqs.iter().map(check_content).collect();
     // Asked first so that a caller who may not write here learns nothing
     // about which blocks the store holds.
-    let mut folders = Lookups::default();
+    let mut lookups = Lookups::default();
     {
         let mut conn = state.db.reader().acquire().await?;
         for (file, req) in files.iter_mut().zip(reqs) {
             if file.is_ok() {
-                if let Err(err) = own(folders.writable(&mut conn, user, req.parent_id).await)? {
+                if let Err(err) = own(lookups.writable(&mut conn, user, req.parent_id).await)? {
                     *file = Err(err);
                 }
             }
@@ -270,10 +267,10 @@ pub(super) async fn commit_files(
     // before it.
     let mut accounts = BTreeSet::from([user]);
     // Asked again in the transaction: a folder may have gone since.
-    let mut folders = Lookups::default();
+    let mut lookups = Lookups::default();
     for (file, req) in files.iter_mut().zip(reqs) {
         let Ok(content) = file else { continue };
-        let folder = match own(folders.writable(&mut tx, user, req.parent_id).await)? {
+        let folder = match own(lookups.writable(&mut tx, user, req.parent_id).await)? {
             Ok(folder) => folder,
             Err(err) => {
                 *file = Err(err);
@@ -299,7 +296,6 @@ pub(super) async fn commit_files(
     }
     // The journal's turn once for the batch's appends.
     changes::take_journal_turn(&mut tx).await?;
-    let mut audiences = Audiences::default();
     let mut nodes = Vec::with_capacity(files.len());
     let mut audience = BTreeSet::new();
     for (file, req) in files.into_iter().zip(reqs) {
@@ -312,7 +308,7 @@ pub(super) async fn commit_files(
         };
         // Each file on its own: a failure undoes its writes only.
         sqlx::query("SAVEPOINT batch_file").execute(&mut *tx).await?;
-        let outcome = own(commit_one(&mut tx, &mut folders, &mut audiences, user, req, &content).await)?;
+        let outcome = own(commit_one(&mut tx, &mut lookups, user, req, &content).await)?;
         if outcome.is_err() {
             sqlx::query("ROLLBACK TO SAVEPOINT batch_file")
                 .execute(&mut *tx)
@@ -336,13 +332,12 @@ pub(super) async fn commit_files(
 /// revision, and who must hear of it.
 async fn commit_one(
     tx: &mut Tx,
-    folders: &mut Lookups,
-    audiences: &mut Audiences,
+    lookups: &mut Lookups,
     user: UserId,
     req: &CommitRequest,
     content: &Content,
 ) -> ApiResult<(Node, Vec<UserId>)> {
-    let folder = folders.writable(tx, user, req.parent_id).await?;
+    let folder = lookups.writable(tx, user, req.parent_id).await?;
     let target = resolve_in(tx, user, folder, req, &content.name).await?;
     // Before the quota charge, which counts the owner's live reservations:
     // the committed blocks count once, as the file.
@@ -368,7 +363,7 @@ async fn commit_one(
     .await?;
     // A new file has no shares of its own: its folder's audience is its.
     let audience = match kind {
-        ChangeKind::Created => audiences.of(tx, req.parent_id).await?,
+        ChangeKind::Created => lookups.audience(tx, req.parent_id).await?,
         _ => shares::audience(tx, node_id).await?,
     };
     changes::append_in_turn(tx, &audience, node_id, kind).await?;
