@@ -4,10 +4,10 @@
 //! size, or another SHA-256: a torn or corrupted file) is quarantined, i.e.
 //! moved to `DATA_DIR/blobs/quarantine/HASH` on the local store,
 //! `PREFIX/quarantine/HASH` on S3 (kept for inspection, never served), and
-//! its row in `blocks` is forgotten, so
-//! that the next upload of a file with that block asks the client for its
-//! bytes again (files already using it fail to download it until then, and
-//! later checks report "uses unknown block" until it is uploaded again).
+//! its row in `blocks` is marked damaged, so that the next upload of a file
+//! with that block asks the client for its bytes again (files already using
+//! it fail to download it until then, and later checks report it until it is
+//! uploaded again, which clears the mark).
 //! Run it with the server stopped. It exits 1 whenever it found a problem.
 
 use std::collections::{HashMap, HashSet};
@@ -92,10 +92,17 @@ pub async fn run(db: &Db, blobs: &dyn BlobStore, local: Option<&LocalBlobStore>)
 
     let stored: HashMap<BlockHash, u64> = blobs.list().await?.into_iter().map(|b| (b.hash, b.size)).collect();
     // Rows the garbage collector is deleting may have lost their objects already.
-    let known: Vec<(String, i64)> = sqlx::query_as("SELECT hash, size FROM blocks WHERE deleting_at IS NULL")
-        .fetch_all(pool)
-        .await?;
-    for (hash, size) in known {
+    let known: Vec<(String, i64, Option<i64>)> =
+        sqlx::query_as("SELECT hash, size, damaged_at FROM blocks WHERE deleting_at IS NULL")
+            .fetch_all(pool)
+            .await?;
+    for (hash, size, damaged_at) in known {
+        if damaged_at.is_some() {
+            report(vec![format!(
+                "block {hash} was found damaged and quarantined: it waits to be uploaded again"
+            )]);
+            continue;
+        }
         let Ok(parsed) = hash.parse::<BlockHash>() else {
             report(vec![format!("block row {hash:?} is not a SHA-256")]);
             continue;
@@ -129,15 +136,15 @@ pub async fn run(db: &Db, blobs: &dyn BlobStore, local: Option<&LocalBlobStore>)
     Ok(problems)
 }
 
-/// Moves a damaged block aside and forgets its row; says what was done.
+/// Moves a damaged block aside and marks its row; says what was done.
 async fn quarantine(db: &Db, blobs: &dyn BlobStore, hash: BlockHash, damage: &str) -> String {
     let moved = match blobs.quarantine(hash).await {
         Ok(to) => to,
         Err(e) => return format!("{damage}; moving it to quarantine failed: {e:#}"),
     };
-    match db.forget_block(&hash.to_string()).await {
-        Ok(()) => format!("{damage}: moved to {moved} and its row forgotten; it is asked for again at the next upload"),
-        Err(e) => format!("{damage}: moved to {moved}, but forgetting its row failed: {e}"),
+    match db.mark_damaged(&hash.to_string()).await {
+        Ok(()) => format!("{damage}: moved to {moved} and marked damaged; it is asked for again at the next upload"),
+        Err(e) => format!("{damage}: moved to {moved}, but marking its row damaged failed: {e}"),
     }
 }
 

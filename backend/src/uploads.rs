@@ -224,15 +224,16 @@ fn check_quota((used, quota): (i64, i64), old_size: u64, new_size: u64) -> ApiRe
     Ok(())
 }
 
-/// Records blocks found in the store. A row the garbage collector is
-/// deleting stays as it is (its object is going): the upload finds it
-/// missing and sends it again.
+/// Records blocks found in the store, verified: a row `--check` marked
+/// damaged is whole again. A row the garbage collector is deleting stays as
+/// it is (its object is going): the upload finds it missing and sends it
+/// again.
 pub async fn register_blocks(tx: &mut Tx, blocks: &[(BlockHash, u64)]) -> ApiResult<()> {
     let now = now_ms();
     for (hash, size) in blocks {
         sqlx::query(
             "INSERT INTO blocks (hash, size, created_at, touched_at) VALUES ($1, $2, $3, $3) \
-             ON CONFLICT (hash) DO UPDATE SET touched_at = excluded.touched_at",
+             ON CONFLICT (hash) DO UPDATE SET touched_at = excluded.touched_at, damaged_at = NULL",
         )
         .bind(hash.to_string())
         .bind(*size as i64)

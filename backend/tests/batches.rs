@@ -34,9 +34,15 @@ async fn put_all(client: &Client, plans: &PlanBatch, blocks: &HashMap<BlockHash,
         let Some(plan) = &outcome.plan else { continue };
         for block in &plan.missing {
             if sent.insert(block.hash) {
-                put_block(&client.http, block, blocks[&block.hash].clone())
-                    .await
-                    .expect_status(201);
+                // 201 from the local store, 200 from S3.
+                let resp = put_block(&client.http, block, blocks[&block.hash].clone()).await;
+                assert!(
+                    resp.status.is_success(),
+                    "PUT {}: {} {}",
+                    block.hash,
+                    resp.status,
+                    resp.text()
+                );
             }
         }
     }

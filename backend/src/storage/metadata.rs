@@ -204,25 +204,16 @@ impl Db {
         self.store.writer().begin().await
     }
 
-    /// Forgets the row of a block whose object is gone (see `check`), even
-    /// if revisions still use it: uploads then find the block missing and ask
-    /// the client for its bytes again, whose PUT registers the row anew. On
-    /// SQLite the foreign key from `revision_blocks` is suspended for that one
-    /// statement; PostgreSQL refuses when revisions use the block.
-    pub async fn forget_block(&self, hash: &str) -> Result<(), sqlx::Error> {
-        let mut conn = self.store.writer().acquire().await?;
-        let sqlite = self.engine() == "sqlite";
-        if sqlite {
-            conn.execute("PRAGMA foreign_keys = OFF").await?;
-        }
-        let deleted = sqlx::query("DELETE FROM blocks WHERE hash = $1")
+    /// Marks a block whose object was quarantined (see `check`): the row
+    /// stays, since revisions still use it, and reads as missing to every
+    /// upload until a verified upload of its bytes clears the mark.
+    pub async fn mark_damaged(&self, hash: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE blocks SET damaged_at = $1 WHERE hash = $2")
+            .bind(now_ms())
             .bind(hash)
-            .execute(&mut *conn)
-            .await;
-        if sqlite {
-            conn.execute("PRAGMA foreign_keys = ON").await?;
-        }
-        deleted.map(drop)
+            .execute(self.store.writer())
+            .await
+            .map(drop)
     }
 
     /// The identity of this database (see migration 0008): read, or made

@@ -9,7 +9,7 @@ use super::*;
 #[derive(Debug, Default)]
 pub(super) struct Standing {
     /// The size the `blocks` row records, unless the garbage collector is
-    /// deleting the block.
+    /// deleting the block or `--check` found it damaged.
     stored: Option<u64>,
     /// The garbage collector is deleting the block: its object is about to
     /// go, so it is missing for everyone until uploaded again.
@@ -92,7 +92,7 @@ pub(super) async fn standings(
                  SELECT hash FROM refs WHERE owner_id = ${user_p} \
                  UNION SELECT up.hash FROM up JOIN shares s ON s.node_id = up.id \
                  WHERE s.grantee_id = ${user_p} AND s.accepted_at IS NOT NULL) \
-             SELECT req.hash, b.size, b.deleting_at, rd.hash, res.size, res.token, res.uploaded_at \
+             SELECT req.hash, b.size, b.deleting_at, b.damaged_at, rd.hash, res.size, res.token, res.uploaded_at \
              FROM req \
              LEFT JOIN blocks b ON b.hash = req.hash \
              LEFT JOIN readable rd ON rd.hash = req.hash \
@@ -101,6 +101,7 @@ pub(super) async fn standings(
         );
         type Row = (
             String,
+            Option<i64>,
             Option<i64>,
             Option<i64>,
             Option<String>,
@@ -113,11 +114,12 @@ pub(super) async fn standings(
             query = query.bind(hash.to_string());
         }
         let rows = query.bind(user).bind(now).fetch_all(&mut *conn).await?;
-        for (hash, size, deleting_at, readable, reserved, token, uploaded_at) in rows {
+        for (hash, size, deleting_at, damaged_at, readable, reserved, token, uploaded_at) in rows {
             let Ok(hash) = hash.parse::<BlockHash>() else { continue };
             let standing = found.entry(hash).or_insert_with(Standing::default);
             standing.deleting = deleting_at.is_some();
-            if !standing.deleting {
+            // Quarantined by `--check`: missing until uploaded again.
+            if !standing.deleting && damaged_at.is_none() {
                 standing.stored = size.map(|size| size.max(0) as u64);
             }
             standing.readable |= readable.is_some();
