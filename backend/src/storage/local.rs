@@ -32,7 +32,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use drive_wire::{BlockHash, PresignedBlock};
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::{
     blobs::{BlobReader, BlobStore, PhotoKey, PresignedUrl, StorageError, StoredBlock},
@@ -195,32 +195,13 @@ impl LocalBlobStore {
 
     async fn write_photo(&self, key: PhotoKey, bytes: Vec<u8>) -> Result<(), StorageError> {
         let temp_path = self.tmp.join(uuid::Uuid::new_v4().to_string());
-        let guard = TempFile(Some(temp_path.clone()));
-        let mut file = tokio::fs::File::create(&temp_path)
-            .await
-            .map_err(|e| StorageError::io("creating a temp file", e))?;
-        file.write_all(&bytes)
-            .await
-            .map_err(|e| StorageError::io("writing a photo", e))?;
-        file.flush().await.map_err(|e| StorageError::io("writing a photo", e))?;
-        file.sync_all()
-            .await
-            .map_err(|e| StorageError::io("syncing a photo", e))?;
-        drop(file);
-        let final_path = self.photo_path(key);
-        if let Some(parent) = final_path.parent() {
-            tokio::fs::create_dir_all(parent)
-                .await
-                .map_err(|e| StorageError::io("creating a photo dir", e))?;
-        }
-        tokio::fs::rename(&temp_path, &final_path)
-            .await
-            .map_err(|e| StorageError::io("moving a photo into place", e))?;
-        std::mem::forget(guard);
-        if let Some(parent) = final_path.parent() {
-            sync_dir(parent).await?;
-        }
-        Ok(())
+        let (final_path, photos) = (self.photo_path(key), self.photos.clone());
+        tokio::task::spawn_blocking(move || {
+            let temp = write_temp(&temp_path, &bytes)?;
+            move_into_place(temp, &final_path, &photos)
+        })
+        .await
+        .map_err(|e| StorageError::io("writing a photo", std::io::Error::other(e)))?
     }
 
     /// Moves a block aside to `DATA_DIR/blobs/quarantine/HASH` (replacing an
@@ -439,13 +420,13 @@ impl BlobStore for LocalBlobStore {
 }
 
 /// Makes a rename or a new entry in `dir` durable.
-/// Writes a verified block durably under its name: a temp file written,
-/// fsynced and checked for its size, renamed into place, its directory
-/// fsynced. A block already in place is kept, unless it is short or long (a
-/// torn file from before: this one replaces it); that is looked at only
-/// once the bytes are written like a new block's, so that the uploader
-/// learns from neither the answer nor much from its time that someone else
-/// stored the same bytes (see `uploads.rs`). Returns whether it was placed.
+/// Writes a verified block durably under its name (see [`write_temp`] and
+/// [`move_into_place`]). A block already in place is kept, unless it is
+/// short or long (a torn file from before: this one replaces it); that is
+/// looked at only once the bytes are written like a new block's, so that
+/// the uploader learns from neither the answer nor much from its time that
+/// someone else stored the same bytes (see `uploads.rs`). Returns whether
+/// it was placed.
 fn place_block(
     hash: BlockHash,
     bytes: &[u8],
@@ -453,12 +434,28 @@ fn place_block(
     final_path: &Path,
     blobs: &Path,
 ) -> Result<bool, StorageError> {
+    let temp = write_temp(temp_path, bytes)?;
+    if let Ok(meta) = std::fs::metadata(final_path) {
+        let size = bytes.len() as u64;
+        if meta.len() == size {
+            return Ok(false);
+        }
+        tracing::warn!(%hash, stored = meta.len(), size, "replacing a stored block of the wrong size");
+    }
+    move_into_place(temp, final_path, blobs)?;
+    Ok(true)
+}
+
+/// A temp file holding `bytes`: written, fsynced and checked for its size
+/// (removed again if anything fails, or if it is dropped).
+fn write_temp(temp_path: &Path, bytes: &[u8]) -> Result<TempFile, StorageError> {
     use std::io::Write as _;
     let guard = TempFile(Some(temp_path.to_owned()));
     let mut file = std::fs::File::create(temp_path).map_err(|e| StorageError::io("creating a temp file", e))?;
     file.write_all(bytes)
         .map_err(|e| StorageError::io("writing a temp file", e))?;
-    file.sync_all().map_err(|e| StorageError::io("syncing a block", e))?;
+    file.sync_all()
+        .map_err(|e| StorageError::io("syncing a temp file", e))?;
     let on_disk = file
         .metadata()
         .map_err(|e| StorageError::io("reading a temp file's size", e))?
@@ -470,22 +467,27 @@ fn place_block(
             std::io::Error::other(format!("{on_disk} bytes on disk, {size} written")),
         ));
     }
-    drop(file);
-    if let Ok(meta) = std::fs::metadata(final_path) {
-        if meta.len() == size {
-            return Ok(false);
-        }
-        tracing::warn!(%hash, stored = meta.len(), size, "replacing a stored block of the wrong size");
-    }
-    let parent = final_path.parent().unwrap_or(blobs);
+    Ok(guard)
+}
+
+/// Renames a written temp file to `final_path` under `root` and fsyncs the
+/// directories that changed (a new fan-out directory, and `root`, too).
+fn move_into_place(mut temp: TempFile, final_path: &Path, root: &Path) -> Result<(), StorageError> {
+    let Some(temp_path) = temp.0.as_deref() else {
+        return Err(StorageError::io(
+            "moving a file into place",
+            std::io::Error::other("no temp file"),
+        ));
+    };
+    let parent = final_path.parent().unwrap_or(root);
     if !parent.exists() {
-        std::fs::create_dir_all(parent).map_err(|e| StorageError::io("creating a blob dir", e))?;
-        sync_dir_now(blobs)?;
+        std::fs::create_dir_all(parent).map_err(|e| StorageError::io("creating a store dir", e))?;
+        sync_dir_now(root)?;
     }
-    std::fs::rename(temp_path, final_path).map_err(|e| StorageError::io("moving a block into place", e))?;
-    std::mem::forget(guard);
-    sync_dir_now(parent)?;
-    Ok(true)
+    std::fs::rename(temp_path, final_path).map_err(|e| StorageError::io("moving a file into place", e))?;
+    // In place: nothing left to remove.
+    temp.0 = None;
+    sync_dir_now(parent)
 }
 
 fn sync_dir_now(dir: &Path) -> Result<(), StorageError> {
