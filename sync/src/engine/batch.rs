@@ -104,21 +104,31 @@ impl Engine {
             }
         }
         // What the server committed, in one ledger transaction.
-        let records: Vec<(String, Entry, Node)> = done
-            .iter()
-            .map(|(op, entry, node)| (op.path().to_owned(), entry.clone(), node.clone()))
-            .collect();
-        let recorded = self.with_ledger(move |l| l.record_uploads(&records)).await;
-        let mut tree = tree.lock().unwrap_or_else(|p| p.into_inner());
-        for (op, _, node) in done {
-            let result = match &recorded {
-                Ok(()) => {
-                    tree.place(op.path(), RemoteNode::from(&node));
-                    Ok(())
+        let (ops, records): (Vec<Op>, Vec<(String, Entry, Node)>) = done
+            .into_iter()
+            .map(|(op, entry, node)| {
+                let path = op.path().to_owned();
+                (op, (path, entry, node))
+            })
+            .unzip();
+        match self
+            .with_ledger(move |l| l.record_uploads(&records).map(|()| records))
+            .await
+        {
+            Ok(records) => {
+                let mut tree = tree.lock().unwrap_or_else(|p| p.into_inner());
+                for (op, (path, _, node)) in ops.into_iter().zip(records) {
+                    tree.place(&path, RemoteNode::from(&node));
+                    results.push((op, Ok(())));
                 }
-                Err(error) => Err(EngineError::Refused(format!("recording the upload: {error}"))),
-            };
-            results.push((op, result));
+            }
+            Err(error) => {
+                let message = format!("recording the upload: {error}");
+                results.extend(
+                    ops.into_iter()
+                        .map(|op| (op, Err(EngineError::Refused(message.clone())))),
+                );
+            }
         }
         results
     }
