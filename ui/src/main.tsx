@@ -1,5 +1,6 @@
 import { render } from "preact";
 import { App } from "./app";
+import "@common/theme.css";
 import "./styles.css";
 
 const root = document.getElementById("app");

@@ -1,9 +1,10 @@
 import { useEffect, useState } from "preact/hooks";
-import type { ComponentChildren } from "preact";
 import {
   Activity as ActivityIcon, AlertTriangle, ArrowDown, ArrowUp, CheckCircle2, CloudOff, FolderOpen, FolderPlus,
   Gauge, Globe, LogOut, MoveRight, PauseCircle, Play, Pause, RefreshCw, Settings2, Trash2, User, Copy, Undo2,
 } from "lucide-preact";
+import { Field } from "@common/components";
+import { timeAgo } from "@common/format";
 import { api, errorText, type Action, type Activity, type Held, type Snapshot, type Summary } from "./api";
 
 type Tab = "activity" | "account" | "folder" | "network" | "general";
@@ -97,14 +98,6 @@ const ACTION_ICONS: Record<Action, typeof ArrowUp> = {
   moved_out_of_share: Copy,
 };
 
-function timeAgo(iso: string): string {
-  const seconds = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
-  if (seconds < 45) return "just now";
-  if (seconds < 3600) return `${Math.round(seconds / 60)} min ago`;
-  if (seconds < 86400) return `${Math.round(seconds / 3600)} h ago`;
-  return new Date(iso).toLocaleDateString();
-}
-
 function ActivityPanel({ snapshot }: { snapshot: Snapshot }) {
   // Re-render every half minute so that "just now" ages.
   const [, tick] = useState(0);
@@ -195,18 +188,6 @@ function ActivityRow({ activity }: { activity: Activity }) {
       </span>
       <span class="muted small when">{timeAgo(activity.at)}</span>
     </li>
-  );
-}
-
-function Field({ label, hint, children }: { label: string; hint?: string; children: ComponentChildren }) {
-  return (
-    <div class="field">
-      <div>
-        <div class="field-label">{label}</div>
-        {hint && <div class="muted small">{hint}</div>}
-      </div>
-      <div class="field-control">{children}</div>
-    </div>
   );
 }
 
