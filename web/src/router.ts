@@ -2,7 +2,7 @@
 import { useEffect, useState } from "preact/hooks";
 
 export type Route =
-  | { name: "files"; folder: string | null }
+  | { name: "files"; folder: number | null }
   | { name: "shared" }
   | { name: "links" }
   | { name: "trash" }
@@ -14,7 +14,8 @@ export function parseRoute(pathname: string): Route {
   if (parts.length === 0) return { name: "files", folder: null };
   switch (parts[0]) {
     case "files":
-      return { name: "files", folder: parts[1] ?? null };
+      const id = Number(parts[1]);
+      return { name: "files", folder: parts[1] && Number.isSafeInteger(id) ? id : null };
     case "shared":
       return { name: "shared" };
     case "links":
@@ -28,8 +29,8 @@ export function parseRoute(pathname: string): Route {
   }
 }
 
-export function folderPath(folder: string | null): string {
-  return folder ? `/files/${encodeURIComponent(folder)}` : "/files";
+export function folderPath(folder: number | string | null): string {
+  return folder !== null ? `/files/${folder}` : "/files";
 }
 
 const listeners = new Set<() => void>();

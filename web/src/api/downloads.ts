@@ -8,7 +8,7 @@ export function downloadUrl(
   disposition: "attachment" | "inline",
   revision?: RevisionId,
 ): Promise<DownloadUrl> {
-  const body: Record<string, string> = { node_id: nodeId, disposition };
+  const body: Record<string, string | number> = { node_id: nodeId, disposition };
   if (revision) body.revision = revision;
   return api<DownloadUrl>("POST", "/api/v1/download-urls", body);
 }

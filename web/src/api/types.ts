@@ -1,10 +1,10 @@
 // The server's JSON shapes (wire/src/api.rs), as the web app reads them.
 
-export type NodeId = string;
-export type RevisionId = string;
+export type NodeId = number;
+export type RevisionId = number;
 
 export interface User {
-  id: string;
+  id: number;
   email: string;
   root_id: NodeId;
   quota_bytes: number;
@@ -24,7 +24,7 @@ export interface Node {
   modified: string;
   trashed_at: string | null;
   read_only?: boolean;
-  share_id?: string | null;
+  share_id?: number | null;
 }
 
 export type SortKey = "name" | "size" | "modified";
@@ -57,7 +57,7 @@ export interface ChangesPage {
 }
 
 export interface Session {
-  id: string;
+  id: number;
   device_name: string | null;
   created_at: string;
   last_used_at: string;

@@ -27,6 +27,7 @@ import {
   startDownload,
   tree,
   type Node,
+  type NodeId,
   type SortKey,
   type SortOrder,
 } from "../api";
@@ -63,16 +64,16 @@ function savedSort(): { key: SortKey; order: SortOrder } {
   return { key: "name", order: "asc" };
 }
 
-export function FilesView({ folderId, rootId }: { folderId: string; rootId: string }) {
+export function FilesView({ folderId, rootId }: { folderId: NodeId; rootId: NodeId }) {
   const [chain, setChain] = useState<Node[]>([]);
   const [items, setItems] = useState<Node[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [sort, setSort] = useState(savedSort);
   const [query, setQuery] = useState("");
-  const [activeId, setActiveId] = useState<string | null>(null);
+  const [activeId, setActiveId] = useState<NodeId | null>(null);
   const [modal, setModal] = useState<Modal>(null);
-  const [menuFor, setMenuFor] = useState<string | null>(null);
-  const known = useRef(new Map<string, Node>());
+  const [menuFor, setMenuFor] = useState<NodeId | null>(null);
+  const known = useRef(new Map<NodeId, Node>());
   const gridRef = useRef<HTMLDivElement>(null);
 
   const folder = chain.length ? chain[chain.length - 1] : null;
@@ -170,7 +171,7 @@ export function FilesView({ folderId, rootId }: { folderId: string; rootId: stri
     }
   }
 
-  async function moveTo(node: Node, parentId: string) {
+  async function moveTo(node: Node, parentId: NodeId) {
     if (node.id === parentId || node.parent_id === parentId) return;
     try {
       await tree.move(node.id, parentId);
@@ -403,8 +404,8 @@ function Breadcrumbs({
   onDropNode,
 }: {
   chain: Node[];
-  rootId: string;
-  onDropNode: (node: Node, parentId: string) => void;
+  rootId: NodeId;
+  onDropNode: (node: Node, parentId: NodeId) => void;
 }) {
   return (
     <nav class="crumbs" aria-label="Folder path">
@@ -432,7 +433,7 @@ function Breadcrumbs({
 }
 
 /** Drag-over/drop handlers that move a dragged item into `folder`. */
-function dropTarget(folder: Node, onDropNode: (node: Node, parentId: string) => void) {
+function dropTarget(folder: Node, onDropNode: (node: Node, parentId: NodeId) => void) {
   return {
     onDragOver: (event: DragEvent) => {
       if (!event.dataTransfer?.types.includes(NODE_TYPE) || folder.read_only) return;
@@ -463,16 +464,16 @@ interface ListProps {
   loading: boolean;
   filtered: boolean;
   sort: { key: SortKey; order: SortOrder };
-  activeId: string | null;
-  menuFor: string | null;
+  activeId: NodeId | null;
+  menuFor: NodeId | null;
   label: string;
   onSort: (key: SortKey) => void;
-  onActivate: (id: string) => void;
+  onActivate: (id: NodeId) => void;
   onOpen: (node: Node) => void;
   onKeyDown: (event: KeyboardEvent) => void;
-  onMenu: (id: string | null) => void;
+  onMenu: (id: NodeId | null) => void;
   actionsFor: (node: Node) => { label: string; icon: typeof Eye; run: () => void; danger?: boolean }[];
-  onDropNode: (node: Node, parentId: string) => void;
+  onDropNode: (node: Node, parentId: NodeId) => void;
   onDropFiles: (target: Node | null, data: DataTransfer) => void;
 }
 

@@ -3,7 +3,7 @@ import { useEffect, useState } from "preact/hooks";
 import { ChevronRight, Download, Folder, RotateCcw } from "lucide-preact";
 import { formatBytes, formatDateTime } from "@common/format";
 import { previewKind } from "@common/fileType";
-import { ancestry, downloadUrl, errorText, startDownload, tree, type Node, type Revision } from "../api";
+import { ancestry, downloadUrl, errorText, startDownload, tree, type Node, type NodeId, type Revision } from "../api";
 import { Dialog } from "../ui/dialog";
 import { toast } from "../ui/toast";
 
@@ -95,8 +95,8 @@ export function MoveDialog({
   onClose,
 }: {
   node: Node;
-  rootId: string;
-  startId: string;
+  rootId: NodeId;
+  startId: NodeId;
   onMove: (target: Node) => Promise<void>;
   onClose: () => void;
 }) {

@@ -2,8 +2,9 @@ import { describe, expect, it } from "vitest";
 import type { Node } from "../api/types";
 import { filterNodes, sortNodes } from "./sort";
 
+let ids = 0;
 function node(name: string, kind: "file" | "folder", size = 0, modified = "2026-01-01T00:00:00Z"): Node {
-  return { id: name, parent_id: "p", name, kind, size, revision: null, modified, trashed_at: null };
+  return { id: ++ids, parent_id: 1, name, kind, size, revision: null, modified, trashed_at: null };
 }
 
 const items = [
