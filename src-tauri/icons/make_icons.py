@@ -120,9 +120,40 @@ def app(u, v):
     return tuple(round(c * (1.05 - 0.2 * t)) for c in BLUE) + (1.0,)
 
 
+def ico(path, pngs):
+    """A Windows icon whose images are PNGs (read since Windows Vista)."""
+    header = struct.pack("<HHH", 0, 1, len(pngs))
+    offset = len(header) + 16 * len(pngs)
+    entries, images = b"", b""
+    for size, data in pngs:
+        entries += struct.pack("<BBBBHHII", size % 256, size % 256, 0, 0, 1, 32, len(data), offset + len(images))
+        images += data
+    with open(path, "wb") as f:
+        f.write(header + entries + images)
+
+
+def icns(path, pngs):
+    """A macOS icon: one PNG per size, under the type codes that carry PNGs."""
+    kinds = {32: b"icp5", 64: b"icp6", 128: b"ic07", 256: b"ic08", 512: b"ic09"}
+    body = b"".join(kinds[size] + struct.pack(">I", 8 + len(data)) + data for size, data in pngs if size in kinds)
+    with open(path, "wb") as f:
+        f.write(b"icns" + struct.pack(">I", 8 + len(body)) + body)
+
+
 if __name__ == "__main__":
-    for size, name in [(32, "32x32.png"), (128, "128x128.png"), (256, "icon.png")]:
+    # The app icon at the sizes the Linux packages install into the hicolor
+    # theme (icon.png, 256, is also the window icon compiled into the app),
+    # and the same images as a Windows .ico and a macOS .icns for the
+    # installers built elsewhere.
+    app_icons = [(32, "32x32.png"), (64, "64x64.png"), (128, "128x128.png"), (256, "icon.png"), (512, "512x512.png")]
+    for size, name in app_icons:
         png(os.path.join(HERE, name), size, app)
+    pngs = []
+    for size, name in app_icons:
+        with open(os.path.join(HERE, name), "rb") as f:
+            pngs.append((size, f.read()))
+    ico(os.path.join(HERE, "icon.ico"), [p for p in pngs if p[0] <= 256])
+    icns(os.path.join(HERE, "icon.icns"), pngs)
     tray = {
         "tray-idle.png": badge(BLUE, check),
         "tray-syncing.png": badge(BLUE, arrows),

@@ -120,9 +120,25 @@ pub async fn set_autostart<R: Runtime>(app: AppHandle<R>, enabled: bool) -> Resu
     let manager = app
         .try_state::<tauri_plugin_autostart::AutoLaunchManager>()
         .ok_or_else(|| CommandError::unavailable("start at login"))?;
+    if enabled {
+        if let Some(message) = crate::launch::start_at_login_refused() {
+            return Err(CommandError {
+                kind: crate::error::ErrorKind::Unsupported,
+                message,
+            });
+        }
+    }
     let result = if enabled { manager.enable() } else { manager.disable() };
     result.map_err(|error| CommandError::failed(format!("could not change start at login: {error}")))?;
     events::changed(&app);
+    Ok(())
+}
+
+/// Stops syncing cleanly and exits, as the tray's "Quit Drive" does (the way
+/// out from the window where no tray host shows the icon).
+#[tauri::command]
+pub async fn quit<R: Runtime>(app: AppHandle<R>) -> Result<()> {
+    crate::quit(&app);
     Ok(())
 }
 
@@ -141,10 +157,11 @@ pub async fn open_folder<R: Runtime>(app: AppHandle<R>, desktop: State<'_, Deskt
 
 #[tauri::command]
 pub async fn open_web<R: Runtime>(app: AppHandle<R>, desktop: State<'_, Desktop>) -> Result<()> {
-    let account = desktop.account().ok_or(DesktopError::NotSignedIn)?;
+    // Signed in already: a one-time hand-off URL, else the server's root.
+    let url = desktop.web_url().await?;
     use tauri_plugin_opener::OpenerExt;
     app.opener()
-        .open_url(account.server, None::<&str>)
+        .open_url(url, None::<&str>)
         .map_err(|error| CommandError::failed(format!("could not open the browser: {error}")))
 }
 

@@ -18,6 +18,7 @@ pub mod launch;
 pub mod settings;
 pub mod share;
 pub mod tray;
+pub mod web;
 pub mod window;
 
 use tauri::{AppHandle, Manager, Runtime};
@@ -40,6 +41,7 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         commands::open_folder,
         commands::open_web,
         commands::copy_share_link,
+        commands::quit,
     ])
 }
 
@@ -96,7 +98,7 @@ pub fn run(launch: Launch, desktop: Desktop) -> anyhow::Result<()> {
             launch::handle(&handle, launch.requests());
             Ok(())
         });
-    let app = with_commands(builder).build(tauri::generate_context!("../tauri.conf.json"))?;
+    let app = with_commands(builder).build(tauri::generate_context!())?;
     app.run(|_app, event| {
         // Closing the last window keeps the app in the tray; only Quit exits.
         if let tauri::RunEvent::ExitRequested { api, code: None, .. } = event {

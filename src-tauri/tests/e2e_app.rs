@@ -174,8 +174,78 @@ where
     check().await
 }
 
+/// The app under test: the one `cargo test` built, or with
+/// `DRIVE_DESKTOP_APP` another one (scripts/test-packages: the installed
+/// package's, from its .desktop file's Exec line).
 fn app_binary() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_drive-desktop"))
+    match std::env::var_os("DRIVE_DESKTOP_APP") {
+        Some(path) => PathBuf::from(path),
+        None => PathBuf::from(env!("CARGO_BIN_EXE_drive-desktop")),
+    }
+}
+
+/// The arguments of the .desktop file's Exec line after the program
+/// (`DRIVE_DESKTOP_APP_ARGS`, split on spaces; field codes like %U dropped).
+fn app_arguments() -> Vec<String> {
+    std::env::var("DRIVE_DESKTOP_APP_ARGS")
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter(|arg| !arg.starts_with('%'))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A WebDriver session on the app, through tauri-driver.
+async fn open_app(driver: &Driver) -> fantoccini::Client {
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert("browserName".into(), "wry".into());
+    capabilities.insert(
+        "tauri:options".into(),
+        serde_json::json!({ "application": app_binary(), "args": app_arguments() }),
+    );
+    // The driver may answer before the app's window exists: retry.
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match ClientBuilder::new(HttpConnector::new())
+            .capabilities(capabilities.clone())
+            .connect(&driver.url)
+            .await
+        {
+            Ok(browser) => return browser,
+            Err(error) if attempt < 5 => {
+                eprintln!("WebDriver session not ready ({error}); retrying");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            Err(error) => panic!("no WebDriver session: {error}"),
+        }
+    }
+}
+
+/// The app processes running for this sandbox, with their executables.
+fn running_apps(sandbox: &Sandbox) -> Vec<(i32, PathBuf)> {
+    let marker = format!("DRIVE_HOME={}", sandbox.drive_home.display());
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut apps = Vec::new();
+    for entry in entries.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|p| p.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        if !environ.split(|b| *b == 0).any(|var| var == marker.as_bytes()) {
+            continue;
+        }
+        if let Ok(exe) = std::fs::read_link(entry.path().join("exe")) {
+            if exe.ends_with("drive-desktop") {
+                apps.push((pid, exe));
+            }
+        }
+    }
+    apps
 }
 
 fn share_with(program: &Path, args: &[&str], sandbox: &Sandbox) -> std::process::Output {
@@ -374,4 +444,123 @@ async fn sign_in_choose_a_folder_sync_a_file_and_share_it() {
     let _ = browser.close().await;
     drop(driver);
     sandbox.kill_apps();
+}
+
+/// The installed package (scripts/test-packages sets `DRIVE_DESKTOP_APP` to
+/// the program of its .desktop file's Exec line): signs in against a real
+/// server, syncs a file, gives a share link through the packaged `drive`
+/// CLI, turns start at login on (the entry must name the installed binary)
+/// and off, and quits on its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn installed_app_signs_in_syncs_a_file_and_quits() {
+    let Some(installed) = std::env::var_os("DRIVE_DESKTOP_APP").map(PathBuf::from) else {
+        eprintln!("skipped: DRIVE_DESKTOP_APP is not set (scripts/test-packages runs this against the installed .deb)");
+        return;
+    };
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "needs an X display: run through scripts/test-packages (dbus-run-session -- xvfb-run)"
+    );
+    let server = Server::start().expect("drive-server");
+    let sandbox = Sandbox::new();
+    let driver = Driver::start(&sandbox);
+    let browser = open_app(&driver).await;
+
+    // The process WebDriver started is the installed program.
+    let apps = running_apps(&sandbox);
+    assert!(
+        apps.iter().any(|(_, exe)| *exe == installed),
+        "the app running is not {}: {apps:?}",
+        installed.display()
+    );
+
+    find(&browser, "#toggle-create")
+        .await
+        .click()
+        .await
+        .expect("switching to create");
+    type_into(&browser, "#server", &server.url()).await;
+    type_into(&browser, "#email", EMAIL).await;
+    type_into(&browser, "#password", PASSWORD).await;
+    find(&browser, "#sign-in")
+        .await
+        .click()
+        .await
+        .expect("creating the account");
+    let folder = sandbox.home.join("Drive");
+    type_into(&browser, "#folder", &folder.to_string_lossy()).await;
+    find(&browser, "#start").await.click().await.expect("starting to sync");
+    find(&browser, "#status-label").await;
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("packaged.txt"), "synced by the installed app").unwrap();
+    let listed = until(Duration::from_secs(60), || async {
+        text_of(&browser, r#".activity-item[data-path="packaged.txt"]"#)
+            .await
+            .is_some_and(|text| text.contains("Uploaded"))
+    })
+    .await;
+    assert!(listed, "packaged.txt is not in the activity list");
+    screenshot(&browser, "desktop-installed-activity.png").await;
+    let other = Client::login(&server, EMAIL).expect("signing in a second client");
+    other.sync().expect("syncing the second client");
+    assert_eq!(
+        std::fs::read_to_string(other.path("packaged.txt")).expect("packaged.txt on the server"),
+        "synced by the installed app"
+    );
+
+    // The packaged CLI next to the app asks the running app for a link.
+    let cli = Path::new(&installed).with_file_name("drive");
+    let file = folder.join("packaged.txt");
+    let shared = share_with(&cli, &["share", &file.to_string_lossy()], &sandbox);
+    assert!(
+        shared.status.success(),
+        "{} share: {}",
+        cli.display(),
+        String::from_utf8_lossy(&shared.stderr)
+    );
+    assert!(String::from_utf8_lossy(&shared.stdout).starts_with(&format!("{}/s/", server.url())));
+
+    // Start at login names the installed binary, never a build folder.
+    let autostart = sandbox.home.join(".config/autostart/Drive.desktop");
+    browser
+        .execute(
+            "return window.__TAURI_INTERNALS__.invoke('set_autostart', { enabled: true }).then(() => 'ok')",
+            vec![],
+        )
+        .await
+        .expect("turning start at login on");
+    assert!(
+        eventually(Duration::from_secs(10), || autostart.is_file()),
+        "no {}",
+        autostart.display()
+    );
+    let entry = std::fs::read_to_string(&autostart).expect("the autostart entry");
+    let exec = entry
+        .lines()
+        .find_map(|line| line.strip_prefix("Exec="))
+        .expect("an Exec line");
+    assert_eq!(exec.trim(), format!("{} --hidden", installed.display()), "{entry}");
+    browser
+        .execute(
+            "return window.__TAURI_INTERNALS__.invoke('set_autostart', { enabled: false }).then(() => 'ok')",
+            vec![],
+        )
+        .await
+        .expect("turning start at login off");
+    assert!(
+        eventually(Duration::from_secs(10), || !autostart.exists()),
+        "the autostart entry is still there"
+    );
+
+    // Quit, as the tray's and the window's "Quit Drive" do: the app stops
+    // syncing and exits by itself.
+    let _ = browser
+        .execute("window.__TAURI_INTERNALS__.invoke('quit'); return 'ok'", vec![])
+        .await;
+    let quit = eventually(Duration::from_secs(20), || running_apps(&sandbox).is_empty());
+    let left = running_apps(&sandbox);
+    let _ = browser.close().await;
+    drop(driver);
+    sandbox.kill_apps();
+    assert!(quit, "the app did not quit: {left:?}");
 }
