@@ -138,6 +138,8 @@ interface Stored {
   lastModified: number;
   parentId: NodeId;
   confirmed: string[];
+  /** Bytes the server had when the page last knew. */
+  uploaded?: number;
 }
 
 function storageKey(item: { path: string; size: number; lastModified: number; parentId: NodeId }) {
@@ -179,6 +181,7 @@ function persist(item: Internal) {
     lastModified: item.lastModified,
     parentId: item.parentId,
     confirmed: [...item.confirmed],
+    uploaded: item.uploaded,
   });
   writeStored(records);
 }
@@ -200,7 +203,7 @@ function restore() {
       file: null,
       status: "waiting",
       hashed: 0,
-      uploaded: 0,
+      uploaded: record.uploaded ?? 0,
       speed: 0,
       eta: null,
       blocksSent: 0,
@@ -521,6 +524,10 @@ function finish(item: Internal, node: Node) {
 
 /** One file on its own: step 1, the missing blocks, step 3; conflicts keep both. */
 async function runSingle(item: Internal) {
+  if (!item.file) {
+    item.status = "waiting";
+    return;
+  }
   const controller = new AbortController();
   item.controller = controller;
   const { signal } = controller;
@@ -694,7 +701,7 @@ async function sendBlocks(owners: Internal[], missing: PresignedBlock[], signal:
   notify(true);
   const delay = Number(localStorage.getItem(DELAY_KEY) ?? "0") || 0;
   const queue = [...missing];
-  const worker = async () => {
+  const worker = async (signal: AbortSignal) => {
     for (let block = queue.shift(); block; block = queue.shift()) {
       if (signal.aborted) throw abortError();
       const source = blockSource(owners, block.hash);
@@ -719,7 +726,28 @@ async function sendBlocks(owners: Internal[], missing: PresignedBlock[], signal:
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(PARALLEL_PUTS, queue.length) }, worker));
+  // The first failure stops the other PUTs of this round before it is answered.
+  const round = new AbortController();
+  const stop = () => round.abort();
+  signal.addEventListener("abort", stop, { once: true });
+  const results = await Promise.allSettled(
+    Array.from({ length: Math.min(PARALLEL_PUTS, queue.length) }, () =>
+      worker(round.signal).catch((error) => {
+        round.abort();
+        throw error;
+      }),
+    ),
+  );
+  signal.removeEventListener("abort", stop);
+  if (signal.aborted) throw abortError();
+  const failed = results.find((result): result is PromiseRejectedResult => result.status === "rejected");
+  if (failed) {
+    // Prefer the error that stopped the round over the aborts it caused.
+    const real = results.find(
+      (result): result is PromiseRejectedResult => result.status === "rejected" && !isAbort(result.reason),
+    );
+    throw (real ?? failed).reason;
+  }
 }
 
 function progress(item: Internal, delta: number) {
