@@ -82,6 +82,22 @@ async function postSession(path: string, body?: unknown): Promise<WebSession> {
   return (await response.json()) as WebSession;
 }
 
+// A server without the web session routes (404 to /api/v1/web/*): the API's own
+// token pair, the refresh token held in memory only (a reload signs out).
+let legacyRefresh: string | null = null;
+
+async function legacyLogin(path: string, body: unknown): Promise<WebSession> {
+  const response = await fetch(path, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify(body),
+  });
+  if (!response.ok) throw await errorFrom(response);
+  const pair = (await response.json()) as WebSession & { refresh_token: string };
+  legacyRefresh = pair.refresh_token;
+  return pair;
+}
+
 function adopt(answer: WebSession): User {
   accessToken = answer.access_token;
   publish({ state: "signed-in", user: answer.user });
@@ -93,7 +109,10 @@ let refreshing: Promise<boolean> | null = null;
 /** One refresh at a time: every caller waiting on a 401 shares it. */
 function refreshOnce(): Promise<boolean> {
   if (!refreshing) {
-    refreshing = postSession("/api/v1/web/refresh")
+    const attempt = legacyRefresh
+      ? legacyLogin("/api/v1/auth/refresh", { refresh_token: legacyRefresh })
+      : postSession("/api/v1/web/refresh");
+    refreshing = attempt
       .then((answer) => {
         adopt(answer);
         return true;
@@ -130,8 +149,13 @@ export const session = {
     return refreshOnce();
   },
   async signIn(email: string, password: string): Promise<User> {
-    const answer = await postSession("/api/v1/web/login", { email, password, device_name: deviceName() });
-    return adopt(answer);
+    const body = { email, password, device_name: deviceName() };
+    try {
+      return adopt(await postSession("/api/v1/web/login", body));
+    } catch (error) {
+      if (!(error instanceof ApiError && error.status === 404)) throw error;
+      return adopt(await legacyLogin("/api/v1/auth/login", body));
+    }
   },
   /** Register (202, the same whether or not the email was taken), then sign in. */
   async register(email: string, password: string, invite?: string): Promise<User> {
@@ -158,6 +182,11 @@ export const session = {
   },
   async signOut(): Promise<void> {
     try {
+      if (legacyRefresh) {
+        legacyRefresh = null;
+        await fetch("/api/v1/auth/logout", { method: "POST", headers: { Authorization: `Bearer ${accessToken}` } });
+        return;
+      }
       await fetch("/api/v1/web/logout", {
         method: "POST",
         credentials: "same-origin",

@@ -660,7 +660,8 @@ function Row({
               href={folderPath(node.id)}
               tabIndex={-1}
               onClick={(event) => {
-                event.preventDefault();
+                event.stopPropagation();
+                linkHandler(folderPath(node.id))(event);
               }}
             >
               {node.name}
