@@ -16,6 +16,7 @@ use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 
 pub mod api;
+pub mod browser;
 pub mod exfat;
 pub mod proxy;
 
