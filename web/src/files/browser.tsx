@@ -302,7 +302,14 @@ export function FilesView({ folderId, rootId }: { folderId: NodeId; rootId: Node
           {actions.map((action) => {
             const Icon = action.icon;
             return (
-              <button key={action.label} type="button" class={action.danger ? "danger" : ""} onClick={action.run}>
+              <button
+                key={action.label}
+                type="button"
+                class={action.danger ? "danger" : ""}
+                aria-label={action.label}
+                title={action.label}
+                onClick={action.run}
+              >
                 <Icon size={16} aria-hidden="true" />
                 <span class="label">{action.label}</span>
               </button>

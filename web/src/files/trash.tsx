@@ -102,7 +102,7 @@ export function TrashView() {
                   type="button"
                   class="danger"
                   onClick={() => setConfirm({ node })}
-                  aria-label={`Delete ${node.name} forever`}
+                  aria-label={`Delete forever: ${node.name}`}
                 >
                   <X size={16} aria-hidden="true" /> <span class="label">Delete forever</span>
                 </button>
