@@ -296,6 +296,11 @@ export function FilesView({ folderId, rootId }: { folderId: NodeId; rootId: Node
           </label>
         </div>
       </div>
+      {!active && (
+        <div class="selection-bar">
+          <span class="muted small">Select an item for its actions. Double-click or Enter opens it.</span>
+        </div>
+      )}
       {active && (
         <div class="selection-bar" role="toolbar" aria-label={`Actions for ${active.name}`}>
           <span class="selection-name">{active.name}</span>
@@ -551,9 +556,6 @@ function FileList(props: ListProps) {
       aria-activedescendant={activeRendered && activeId ? `row-${activeId}` : undefined}
       tabIndex={0}
       onKeyDown={props.onKeyDown}
-      onFocus={(event) => {
-        if (event.target === gridRef.current && !activeId && items.length) props.onActivate(items[0].id);
-      }}
       onScroll={(event) => {
         const top = (event.currentTarget as HTMLDivElement).scrollTop;
         cancelAnimationFrame(frame.current);
@@ -625,7 +627,7 @@ function Row({
     <div
       id={`row-${node.id}`}
       role="row"
-      class={active ? "row item active" : "row item"}
+      class={`row item${active ? " active" : ""}${menuOpen ? " menu-open" : ""}`}
       aria-rowindex={index + 2}
       aria-selected={active}
       data-name={node.name}
@@ -636,8 +638,9 @@ function Row({
         if (event.dataTransfer) event.dataTransfer.effectAllowed = "move";
       }}
       onClick={() => {
-        props.onActivate(node.id);
+        // Focus first: focusing the list with nothing active activates its first row.
         props.gridRef.current?.focus({ preventScroll: true });
+        props.onActivate(node.id);
       }}
       onDblClick={() => props.onOpen(node)}
       {...drop}
