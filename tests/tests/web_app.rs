@@ -190,7 +190,7 @@ async fn the_web_app_browses_edits_restores_and_follows_changes_live() {
         &browser,
         "return document.querySelectorAll('.row.item').length;",
         WAIT,
-        |v| v == 1,
+        |v| v.as_u64() == Some(1),
     )
     .await
     .expect("one match");
@@ -201,7 +201,7 @@ async fn the_web_app_browses_edits_restores_and_follows_changes_live() {
         &browser,
         "return document.querySelectorAll('.row.item').length;",
         WAIT,
-        |v| v == 5,
+        |v| v.as_u64() == Some(5),
     )
     .await
     .expect("all five again");
@@ -311,7 +311,7 @@ async fn the_web_app_browses_edits_restores_and_follows_changes_live() {
         &browser,
         "return document.querySelectorAll('dialog[open] .revision').length;",
         WAIT,
-        |v| v == 2,
+        |v| v.as_u64() == Some(2),
     )
     .await
     .expect("two revisions");
@@ -321,7 +321,7 @@ async fn the_web_app_browses_edits_restores_and_follows_changes_live() {
         &browser,
         "return document.querySelectorAll('dialog[open] .revision').length;",
         WAIT,
-        |v| v == 3,
+        |v| v.as_u64() == Some(3),
     )
     .await
     .expect("a third revision, with the old content");
@@ -470,7 +470,7 @@ async fn a_folder_of_ten_thousand_items_stays_virtualised() {
         &browser,
         "return document.querySelector('.grid')?.getAttribute('aria-rowcount');",
         Duration::from_secs(60),
-        |v| v == "10001",
+        |v| v.as_str() == Some("10001"),
     )
     .await
     .expect("10,000 rows listed");
@@ -553,7 +553,7 @@ async fn a_folder_of_ten_thousand_items_stays_virtualised() {
         &browser,
         "return document.querySelector('.grid')?.getAttribute('aria-rowcount');",
         WAIT,
-        |v| v == "11",
+        |v| v.as_str() == Some("11"),
     )
     .await
     .expect("ten matches");
