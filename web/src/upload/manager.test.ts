@@ -15,7 +15,7 @@ describe("conflictName", () => {
 describe("linkState", () => {
   const link: Link = {
     id: 1,
-    node_id: "2",
+    node_id: 2,
     path: "/a",
     url: null,
     created_at: "2026-01-01T00:00:00Z",
