@@ -16,7 +16,7 @@ use axum::{
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
 };
-use drive_wire::{BlockHash, Manifest, NodeKind, RevisionId, RevisionQuery};
+use drive_wire::{BlockHash, Manifest, NodeKind, RevisionId, RevisionQuery, UserId};
 use futures::{StreamExt, TryStreamExt};
 use headers::Range;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
@@ -35,18 +35,23 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(manifest)).routes(routes!(content))
 }
 
-struct Resolved {
-    node: NodeRow,
-    revision: RevisionId,
-    size: u64,
-    modified: i64,
-    blocks: Vec<(BlockHash, u64)>,
+pub(crate) struct Resolved {
+    pub node: NodeRow,
+    pub revision: RevisionId,
+    pub size: u64,
+    pub modified: i64,
+    pub blocks: Vec<(BlockHash, u64)>,
 }
 
-/// A file of the caller and one of its revisions (the current one by default).
-async fn resolve(state: &AppState, auth: AuthUser, id: i64, revision: Option<RevisionId>) -> ApiResult<Resolved> {
+/// A file `user` may read and one of its revisions (the current one by default).
+pub(crate) async fn resolve(
+    state: &AppState,
+    user: UserId,
+    id: i64,
+    revision: Option<RevisionId>,
+) -> ApiResult<Resolved> {
     let db = state.db.reader();
-    let node = shares::visible(&mut *db.acquire().await?, auth.user_id, id).await?.row;
+    let node = shares::visible(&mut *db.acquire().await?, user, id).await?.row;
     if node.kind() != NodeKind::File {
         return Err(ApiError::NotAFile);
     }
@@ -79,7 +84,7 @@ async fn manifest(
     Path(id): Path<i64>,
     Query(query): Query<RevisionQuery>,
 ) -> ApiResult<Json<Manifest>> {
-    let file = resolve(&state, auth, id, query.revision).await?;
+    let file = resolve(&state, auth.user_id, id, query.revision).await?;
     let ttl = state.config.presign_ttl();
     let mut blocks = Vec::with_capacity(file.blocks.len());
     for (hash, size) in file.blocks {
@@ -161,9 +166,14 @@ pub(crate) fn pieces(blocks: &[(BlockHash, u64)], start: u64, end: u64) -> Vec<(
 }
 
 pub(crate) fn content_disposition(name: &str) -> HeaderValue {
+    disposition("attachment", name)
+}
+
+/// `kind` (`attachment` or `inline`) with the file name, RFC 6266's `filename*`.
+pub(crate) fn disposition(kind: &'static str, name: &str) -> HeaderValue {
     let encoded = utf8_percent_encode(name, NON_ALPHANUMERIC);
-    HeaderValue::from_str(&format!("attachment; filename*=UTF-8''{encoded}"))
-        .unwrap_or_else(|_| HeaderValue::from_static("attachment"))
+    HeaderValue::from_str(&format!("{kind}; filename*=UTF-8''{encoded}"))
+        .unwrap_or_else(|_| HeaderValue::from_static(kind))
 }
 
 /// The bytes of a file revision, as an attachment; honours a single
@@ -182,7 +192,7 @@ async fn content(
     Query(query): Query<RevisionQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let file = resolve(&state, auth, id, query.revision).await?;
+    let file = resolve(&state, auth.user_id, id, query.revision).await?;
     let range = requested_range(bytes_range(&headers).as_ref(), file.size)?;
     Ok(file_response(
         &state,

@@ -89,6 +89,12 @@ pub enum ApiError {
     LinkRevoked,
     #[error("this link has reached its download limit")]
     LinkExhausted,
+    #[error("the current password is wrong")]
+    WrongPassword,
+    #[error("the X-CSRF-Token header is missing or does not match the drive_csrf cookie: reload the page")]
+    Csrf,
+    #[error("this download URL has expired; ask for a new one")]
+    DownloadExpired,
     #[error("the upload is larger than the limit of {limit} bytes ({} MiB)", *limit as f64 / 1048576.0)]
     PayloadTooLarge { limit: u64 },
     #[error("{0}")]
@@ -119,9 +125,9 @@ impl ApiError {
                 StatusCode::BAD_REQUEST
             }
             InvalidCredentials | Unauthorized(_) | InvalidToken | PasswordRequired => StatusCode::UNAUTHORIZED,
-            LinkExpired | LinkRevoked | LinkExhausted => StatusCode::GONE,
-            InvalidSignature | UrlExpired | ReadOnly | OwnerOnly | RegistrationClosed | InvalidInvite
-            | AccountDisabled => StatusCode::FORBIDDEN,
+            LinkExpired | LinkRevoked | LinkExhausted | DownloadExpired => StatusCode::GONE,
+            WrongPassword | Csrf | InvalidSignature | UrlExpired | ReadOnly | OwnerOnly | RegistrationClosed
+            | InvalidInvite | AccountDisabled => StatusCode::FORBIDDEN,
             NotFound | UnknownUser => StatusCode::NOT_FOUND,
             EmailTaken | NameTaken | AlreadyShared | StaleRevision(_) => StatusCode::CONFLICT,
             QuotaExceeded { .. } | PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -174,6 +180,9 @@ impl ApiError {
             LinkExpired => "link_expired",
             LinkRevoked => "link_revoked",
             LinkExhausted => "link_exhausted",
+            WrongPassword => "wrong_password",
+            Csrf => "csrf",
+            DownloadExpired => "url_expired",
             PayloadTooLarge { .. } => "payload_too_large",
             UnsupportedImage(_) => "unsupported_image",
             InvalidImage(_) => "invalid_image",

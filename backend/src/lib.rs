@@ -24,6 +24,7 @@ pub mod state;
 pub mod storage;
 pub mod tree;
 pub mod uploads;
+pub mod web;
 
 use axum::{
     extract::{DefaultBodyLimit, Request},
@@ -90,6 +91,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(photos::router())
         .merge(blobs::router())
         .merge(ops::router())
+        .merge(web::router())
         .split_for_parts();
     (router, shared_responses(openapi))
 }
@@ -220,7 +222,7 @@ pub fn app(state: AppState) -> Router {
             "/api/v1/openapi.json",
             get(move || async move { ([(header::CONTENT_TYPE, "application/json")], openapi).into_response() }),
         )
-        .fallback(ops::not_found)
+        .fallback(web::fallback)
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))

@@ -89,6 +89,7 @@ async fn main() -> anyhow::Result<()> {
         register_limiter: RegisterLimiter::new(db.clone(), config.register_rate_per_ip),
         link_limiter: LoginLimiter::links(db.clone(), config.login_rate_per_account, config.login_rate_per_ip),
         link_cookie_key: derive_key(&secret, "link-cookie"),
+        download_key: derive_key(&secret, "download-url"),
         public_url: public_url.trim_end_matches('/').to_owned(),
         changes: ChangeHub::new(db.clone()),
         server_id,
@@ -217,6 +218,7 @@ fn spawn_housekeeping(state: AppState, metrics: metrics_exporter_prometheus::Pro
         loop {
             tick.tick().await;
             rate_limit::purge(&state.db).await;
+            drive_server::web::handoff::purge(&state.db).await;
             metrics.run_upkeep();
         }
     });

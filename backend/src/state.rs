@@ -41,6 +41,8 @@ pub struct Inner {
     pub link_limiter: LoginLimiter,
     /// Signs the cookie that proves a link's password was given.
     pub link_cookie_key: Vec<u8>,
+    /// Signs the download URLs of the web app (`/d/...`).
+    pub download_key: Vec<u8>,
     /// Base of the URLs this server hands out, no trailing slash.
     pub public_url: String,
     pub changes: ChangeHub,

@@ -12,10 +12,12 @@ pub mod api;
 pub mod batch;
 pub mod block;
 pub mod names;
+pub mod web;
 
 pub use api::*;
 pub use batch::*;
 pub use block::BlockHash;
+pub use web::*;
 
 /// Prefix of every JSON API route.
 pub const API_PREFIX: &str = "/api/v1";

@@ -1,5 +1,6 @@
 //! Accounts, sign-in and device sessions.
 
+pub mod account;
 pub mod client_ip;
 pub mod extractor;
 pub mod password;
@@ -33,6 +34,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_sessions))
         .routes(routes!(revoke_session))
         .routes(routes!(me))
+        .routes(routes!(account::change_password))
 }
 
 pub(crate) fn normalize_email(email: &str) -> ApiResult<String> {
@@ -81,7 +83,12 @@ pub async fn load_user<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(db: E, i
 }
 
 /// Opens a session for `user` and issues its first token pair.
-async fn open_session(state: &AppState, tx: &mut Tx, user: User, device_name: Option<String>) -> ApiResult<TokenPair> {
+pub(crate) async fn open_session(
+    state: &AppState,
+    tx: &mut Tx,
+    user: User,
+    device_name: Option<String>,
+) -> ApiResult<TokenPair> {
     let (refresh_token, refresh_hash) = tokens::new_refresh_token();
     let now = now_ms();
     let expires = now + state.config.refresh_token_ttl().as_millis() as i64;
@@ -315,10 +322,12 @@ async fn login(
     ClientIp(ip): ClientIp,
     Json(req): Json<LoginRequest>,
 ) -> Result<Json<TokenPair>, AuthError> {
-    Ok(sign_in(&state, ip, req).await?)
+    Ok(Json(sign_in(&state, ip, req).await?))
 }
 
-async fn sign_in(state: &AppState, ip: std::net::IpAddr, req: LoginRequest) -> ApiResult<Json<TokenPair>> {
+/// The work of `login` (and of the web app's sign-in): the limits, the
+/// password check, and a new session.
+pub(crate) async fn sign_in(state: &AppState, ip: std::net::IpAddr, req: LoginRequest) -> ApiResult<TokenPair> {
     let email = req.email.trim().to_lowercase();
     state.login_limiter.check(&email, ip).await?;
     let account: Option<(i64, String, Option<i64>)> =
@@ -347,7 +356,7 @@ async fn sign_in(state: &AppState, ip: std::net::IpAddr, req: LoginRequest) -> A
     let pair = open_session(state, &mut tx, user, req.device_name).await?;
     tx.commit().await?;
     tracing::info!(user_id, session_id = pair.session_id, "signed in");
-    Ok(Json(pair))
+    Ok(pair)
 }
 
 /// Trade a refresh token for a new token pair. The old refresh token is spent;
@@ -359,7 +368,13 @@ async fn refresh(
     axum::extract::State(state): axum::extract::State<AppState>,
     Json(req): Json<RefreshRequest>,
 ) -> ApiResult<Json<TokenPair>> {
-    let presented = tokens::hash_refresh_token(&req.refresh_token);
+    Ok(Json(rotate(&state, &req.refresh_token).await?))
+}
+
+/// The work of `refresh` (and of the web app's): spends `refresh_token` for a
+/// new pair of the same session, or revokes the session when it was spent already.
+pub(crate) async fn rotate(state: &AppState, refresh_token: &str) -> ApiResult<TokenPair> {
+    let presented = tokens::hash_refresh_token(refresh_token);
     let now = now_ms();
     let mut tx = state.db.begin().await?;
     let session: Option<(SessionId, UserId)> = sqlx::query_as(
@@ -413,7 +428,7 @@ async fn refresh(
         .await?;
     let user = load_user(&mut *tx, user_id).await?;
     tx.commit().await?;
-    Ok(Json(token_pair(&state, user, session_id, refresh_token)?))
+    token_pair(state, user, session_id, refresh_token)
 }
 
 /// Sign out: revoke the session this request was made with.

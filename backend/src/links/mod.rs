@@ -10,14 +10,12 @@
 use std::net::IpAddr;
 
 use axum::{
-    body::Body,
     extract::{rejection::FormRejection, Form, State},
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
 };
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use drive_wire::{AuditKind, CreateLinkRequest, Link, LinkId, NodeKind};
-use futures::StreamExt;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use serde::Deserialize;
@@ -28,12 +26,12 @@ mod html;
 mod zip;
 
 use html::{enc, esc, html, html_error, human_size, no_referrer, password_page, when};
-use zip::{collect_tree, write_zip};
+pub(crate) use zip::{collect_tree, zip_headers, zip_response};
 
 use crate::{
     audit::{self, Event},
     auth::{password, AuthUser, ClientIp},
-    download::{bytes_range, content_disposition, file_response, requested_range, user_content_headers},
+    download::{bytes_range, file_response, requested_range},
     error::{ApiError, ApiResult, Json, Path, Query},
     shares,
     state::AppState,
@@ -645,30 +643,9 @@ async fn zip(
     let items = collect_tree(&state, &folder).await?;
     let detail = format!("zip of /{}", names.join("/"));
     count_download(&state, &opened.link, ip, Some(detail)).await?;
-
-    let (writer, reader) = tokio::io::duplex(256 * 1024);
-    let task = tokio::spawn(write_zip(state.clone(), items, writer));
-    // The writer is gone once the zip is complete or failed: a failure then
-    // breaks the body instead of ending it as if the zip were whole.
-    let outcome = futures::stream::once(async move {
-        let err = match task.await {
-            Ok(Ok(())) => return None,
-            Ok(Err(err)) => err,
-            Err(err) => err.into(),
-        };
-        tracing::warn!(error = ?err, "writing a zip failed");
-        Some(Err(std::io::Error::other("the zip could not be completed")))
-    })
-    .filter_map(futures::future::ready);
-    let body = tokio_util::io::ReaderStream::new(reader).chain(outcome);
-
-    let name = if folder.name.is_empty() { "drive" } else { &folder.name };
-    let mut headers = HeaderMap::new();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/zip"));
-    headers.insert(header::CONTENT_DISPOSITION, content_disposition(&format!("{name}.zip")));
-    user_content_headers(&mut headers);
-    no_referrer(&mut headers);
-    Ok((StatusCode::OK, headers, Body::from_stream(body)).into_response())
+    let mut response = zip_response(&state, &folder, items);
+    no_referrer(response.headers_mut());
+    Ok(response)
 }
 
 #[cfg(test)]

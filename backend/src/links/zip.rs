@@ -14,16 +14,22 @@ use chrono::{Datelike, Timelike};
 use drive_wire::NodeKind;
 use futures::StreamExt;
 
+use axum::{
+    body::Body,
+    http::{header, HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+};
+
 use super::live_children;
 use crate::{
-    download::block_stream,
+    download::{block_stream, content_disposition, user_content_headers},
     error::ApiResult,
     state::AppState,
     storage::metadata::to_datetime,
     tree::{revisions::revision_blocks, NodeRow},
 };
 
-pub(super) enum ZipItem {
+pub(crate) enum ZipItem {
     Folder(String),
     File {
         path: String,
@@ -137,7 +143,7 @@ pub(super) fn unique_name(name: String, taken: &mut HashSet<String>) -> String {
 
 /// Every live folder and file under `folder`, with paths relative to it,
 /// made of safe names (unique in each folder, case aside).
-pub(super) async fn collect_tree(state: &AppState, folder: &NodeRow) -> ApiResult<Vec<ZipItem>> {
+pub(crate) async fn collect_tree(state: &AppState, folder: &NodeRow) -> ApiResult<Vec<ZipItem>> {
     let mut items = Vec::new();
     let mut pending = vec![(folder.id, String::new())];
     while let Some((id, prefix)) = pending.pop() {
@@ -173,12 +179,39 @@ fn zip_date(ms: i64) -> async_zip::ZipDateTime {
         .build()
 }
 
+/// The answer that streams `items` (of [`collect_tree`] of `folder`) as
+/// `<folder>.zip`, made as it is sent. A failure while it is made breaks the
+/// body instead of ending it as if the zip were whole.
+pub(crate) fn zip_response(state: &AppState, folder: &NodeRow, items: Vec<ZipItem>) -> Response {
+    let (writer, reader) = tokio::io::duplex(256 * 1024);
+    let task = tokio::spawn(write_zip(state.clone(), items, writer));
+    let outcome = futures::stream::once(async move {
+        let err = match task.await {
+            Ok(Ok(())) => return None,
+            Ok(Err(err)) => err,
+            Err(err) => err.into(),
+        };
+        tracing::warn!(error = ?err, "writing a zip failed");
+        Some(Err(std::io::Error::other("the zip could not be completed")))
+    })
+    .filter_map(futures::future::ready);
+    let body = tokio_util::io::ReaderStream::new(reader).chain(outcome);
+    (StatusCode::OK, zip_headers(folder), Body::from_stream(body)).into_response()
+}
+
+/// The headers of the zip of `folder`: its type, `<folder>.zip` as an
+/// attachment, and those of every user's bytes.
+pub(crate) fn zip_headers(folder: &NodeRow) -> HeaderMap {
+    let name = if folder.name.is_empty() { "drive" } else { &folder.name };
+    let mut headers = HeaderMap::new();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/zip"));
+    headers.insert(header::CONTENT_DISPOSITION, content_disposition(&format!("{name}.zip")));
+    user_content_headers(&mut headers);
+    headers
+}
+
 /// Writes the zip (entries stored, not compressed) into `out`, one block at a time.
-pub(super) async fn write_zip(
-    state: AppState,
-    items: Vec<ZipItem>,
-    out: tokio::io::DuplexStream,
-) -> anyhow::Result<()> {
+async fn write_zip(state: AppState, items: Vec<ZipItem>, out: tokio::io::DuplexStream) -> anyhow::Result<()> {
     use async_zip::{Compression, ZipEntryBuilder};
     use futures::AsyncWriteExt as _;
 
