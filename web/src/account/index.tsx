@@ -235,7 +235,7 @@ function Password() {
       toast("Password changed.");
     } catch (e) {
       setError(
-        e instanceof ApiError && (e.code === "invalid_credentials" || e.status === 403)
+        e instanceof ApiError && (e.code === "wrong_password" || e.code === "invalid_credentials" || e.status === 403)
           ? "The current password is not right."
           : errorText(e),
       );
@@ -293,7 +293,7 @@ function Password() {
         )}
         {done && (
           <p class="ok-note" role="status">
-            Your password was changed.
+            Your password was changed. Every other device was signed out.
           </p>
         )}
       </form>
