@@ -157,10 +157,11 @@ pub async fn open_folder<R: Runtime>(app: AppHandle<R>, desktop: State<'_, Deskt
 
 #[tauri::command]
 pub async fn open_web<R: Runtime>(app: AppHandle<R>, desktop: State<'_, Desktop>) -> Result<()> {
-    let account = desktop.account().ok_or(DesktopError::NotSignedIn)?;
+    // Signed in already: a one-time hand-off URL, else the server's root.
+    let url = desktop.web_url().await?;
     use tauri_plugin_opener::OpenerExt;
     app.opener()
-        .open_url(account.server, None::<&str>)
+        .open_url(url, None::<&str>)
         .map_err(|error| CommandError::failed(format!("could not open the browser: {error}")))
 }
 

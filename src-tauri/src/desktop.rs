@@ -319,6 +319,24 @@ impl Desktop {
         };
         Ok(share::public_link(&remote, &drive_path, LinkOptions::default()).await?)
     }
+
+    /// What "Open on the web" opens: a one-time URL into the web app signed
+    /// in, or the server's root when the server cannot make one (an older
+    /// server, no network), where the web app asks to sign in.
+    pub async fn web_url(&self) -> Result<String> {
+        let account = self.account().ok_or(DesktopError::NotSignedIn)?;
+        let remote = match self.service.lock().await.as_ref() {
+            Some(service) => service.remote().clone(),
+            None => self.profile.connect()?,
+        };
+        match crate::web::handoff_url(&remote).await {
+            Ok(url) => Ok(url),
+            Err(error) => {
+                tracing::warn!(%error, "no hand-off URL: opening the server's root");
+                Ok(account.server)
+            }
+        }
+    }
 }
 
 /// `~/Drive` -> `/home/ann/Drive`.

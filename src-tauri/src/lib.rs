@@ -18,6 +18,7 @@ pub mod launch;
 pub mod settings;
 pub mod share;
 pub mod tray;
+pub mod web;
 pub mod window;
 
 use tauri::{AppHandle, Manager, Runtime};
