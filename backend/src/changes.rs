@@ -19,7 +19,7 @@ use crate::{
     error::{ApiResult, Json, Query},
     shares,
     state::AppState,
-    storage::metadata::{now_ms, to_datetime, Db, DbError, Tx},
+    storage::metadata::{now_ms, to_datetime, value_rows, Db, DbError, Tx, ROWS_PER_STATEMENT},
     tree::NodeRow,
 };
 
@@ -124,6 +124,24 @@ pub async fn append_for(tx: &mut Tx, user: UserId, node: NodeId, kind: ChangeKin
 pub async fn append_in_turn(tx: &mut Tx, users: &[UserId], node: NodeId, kind: ChangeKind) -> ApiResult<()> {
     for &user in users {
         insert_change(tx, user, node, kind).await?;
+    }
+    Ok(())
+}
+
+/// Appends many changes, in order, for a caller that took the journal's turn
+/// already: a few statements for a whole batch.
+pub async fn append_many_in_turn(tx: &mut Tx, changes: &[(UserId, NodeId, ChangeKind)]) -> ApiResult<()> {
+    let at = now_ms();
+    for chunk in changes.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO changes (user_id, node_id, kind, at) VALUES {}",
+            value_rows(1, chunk.len(), 4)
+        );
+        let mut query = sqlx::query(&sql);
+        for &(user, node, kind) in chunk {
+            query = query.bind(user).bind(node).bind(kind_name(kind)).bind(at);
+        }
+        query.execute(&mut **tx).await?;
     }
     Ok(())
 }

@@ -113,7 +113,7 @@ use crate::{
     error::{ApiError, ApiResult, Json},
     shares,
     state::AppState,
-    storage::metadata::{now_ms, Tx},
+    storage::metadata::{now_ms, value_rows, Tx, ROWS_PER_STATEMENT},
     tree::{live_child, revisions::store_revision, NodeRow},
 };
 
@@ -121,11 +121,13 @@ use crate::{
 pub const MAX_BLOCK_SIZE: u64 = 16 * 1024 * 1024;
 
 mod batch;
+mod bulk;
 mod possession;
 mod proofs;
 
-use batch::{commit_files, prepare_files, single, Planned};
-pub use possession::record_upload;
+use batch::{commit_files, prepare_files, Planned};
+pub(crate) use batch::{node_outcome, own, single};
+pub use possession::record_uploads;
 use possession::{missing_for, placeholders, standings, touch_blocks};
 pub use proofs::ProofLog;
 
@@ -230,16 +232,20 @@ fn check_quota((used, quota): (i64, i64), old_size: u64, new_size: u64) -> ApiRe
 /// again.
 pub async fn register_blocks(tx: &mut Tx, blocks: &[(BlockHash, u64)]) -> ApiResult<()> {
     let now = now_ms();
-    for (hash, size) in blocks {
-        sqlx::query(
-            "INSERT INTO blocks (hash, size, created_at, touched_at) VALUES ($1, $2, $3, $3) \
+    // Each hash once per statement: PostgreSQL refuses to update a row twice in one.
+    let blocks: BTreeMap<BlockHash, u64> = blocks.iter().copied().collect();
+    let blocks: Vec<(BlockHash, u64)> = blocks.into_iter().collect();
+    for chunk in blocks.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO blocks (hash, size, created_at, touched_at) VALUES {} \
              ON CONFLICT (hash) DO UPDATE SET touched_at = excluded.touched_at, damaged_at = NULL",
-        )
-        .bind(hash.to_string())
-        .bind(*size as i64)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
+            value_rows(1, chunk.len(), 4)
+        );
+        let mut query = sqlx::query(&sql);
+        for (hash, size) in chunk {
+            query = query.bind(hash.to_string()).bind(*size as i64).bind(now).bind(now);
+        }
+        query.execute(&mut **tx).await?;
     }
     Ok(())
 }
@@ -365,6 +371,8 @@ async fn reserve(state: &AppState, user: UserId, files: &mut [ApiResult<Planned>
     let mut rows = live_reservation_rows(&mut tx, user, now).await?;
     let lifetime = i64::try_from(state.config.upload_reservation().as_millis()).unwrap_or(i64::MAX);
     let mut reserved = 0;
+    // Each block once: a later file naming it finds it in `rows`.
+    let mut made: Vec<(BlockHash, u64, String)> = Vec::new();
     for file in files.iter_mut() {
         let Ok(planned) = file else { continue };
         // Live reservations of missing blocks keep their token, unless they
@@ -396,28 +404,37 @@ async fn reserve(state: &AppState, user: UserId, files: &mut [ApiResult<Planned>
         };
         for &(hash, size) in fresh.iter().chain(&renew) {
             let token = new_token();
-            sqlx::query(
-                "INSERT INTO upload_reservations (user_id, hash, size, created_at, expires_at, token, uploaded_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, NULL) \
-                 ON CONFLICT (user_id, hash) DO UPDATE \
-                 SET size = excluded.size, created_at = excluded.created_at, expires_at = excluded.expires_at, \
-                     token = excluded.token, uploaded_at = NULL \
-                 WHERE upload_reservations.expires_at <= excluded.created_at \
-                    OR upload_reservations.token IS NULL OR upload_reservations.size <> excluded.size",
-            )
-            .bind(user)
-            .bind(hash.to_string())
-            .bind(size as i64)
-            .bind(now)
-            .bind(now.saturating_add(lifetime))
-            .bind(&token)
-            .execute(&mut *tx)
-            .await?;
             // Later files of the batch find it live, and count it.
             rows.insert(hash, (size, Some(token.clone())));
-            planned.tokens.insert(hash, token);
+            planned.tokens.insert(hash, token.clone());
+            made.push((hash, size, token));
         }
         reserved += fresh.len();
+    }
+    let expires = now.saturating_add(lifetime);
+    for chunk in made.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO upload_reservations (user_id, hash, size, created_at, expires_at, token, uploaded_at) \
+             VALUES {} \
+             ON CONFLICT (user_id, hash) DO UPDATE \
+             SET size = excluded.size, created_at = excluded.created_at, expires_at = excluded.expires_at, \
+                 token = excluded.token, uploaded_at = NULL \
+             WHERE upload_reservations.expires_at <= excluded.created_at \
+                OR upload_reservations.token IS NULL OR upload_reservations.size <> excluded.size",
+            value_rows(1, chunk.len(), 7)
+        );
+        let mut query = sqlx::query(&sql);
+        for (hash, size, token) in chunk {
+            query = query
+                .bind(user)
+                .bind(hash.to_string())
+                .bind(*size as i64)
+                .bind(now)
+                .bind(expires)
+                .bind(token.as_str())
+                .bind(None::<i64>);
+        }
+        query.execute(&mut *tx).await?;
     }
     tx.commit().await?;
     if reserved > 0 {

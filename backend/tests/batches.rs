@@ -6,7 +6,7 @@ mod common;
 use std::collections::{BTreeSet, HashMap};
 
 use common::*;
-use drive_wire::{BlockHash, CommitBatch, CommitRequest, PlanBatch};
+use drive_wire::{BlockHash, ChangeKind, CommitBatch, CommitRequest, FolderBatchOutcomes, PlanBatch, ShareRole};
 use serde_json::json;
 
 /// Step 1 for a batch; asserts a 200 and one outcome per file.
@@ -220,4 +220,173 @@ async fn empty_and_oversized_batches_are_refused() {
             .expect_error(400, "bad_request");
     }
     assert!(alice.children(alice.root()).await.is_empty());
+}
+
+/// New files in a folder (not a root) are committed in bulk; the answers are
+/// those the per-file path gives, file by file, whatever else the batch holds.
+#[tokio::test]
+async fn new_files_in_a_folder_commit_in_bulk_with_the_same_answers() {
+    let mut server = TestServer::start().await;
+    let alice = server.register("alice@example.com").await;
+    let docs = alice.create_folder(alice.root(), "docs").await;
+    let taken = alice.upload_file(docs.id, "taken.txt", b"already here", None).await;
+    let edited = alice.upload_file(docs.id, "edited.txt", b"first", None).await;
+    let mut files = Vec::new();
+    let mut blocks = HashMap::new();
+    for i in 0..120u64 {
+        let (request, more) = commit_request(docs.id, &format!("n{i:03}.txt"), &bytes(100 + i, 3000), None);
+        files.push(request);
+        blocks.extend(more);
+    }
+    let extra = [
+        // The bytes of n000.txt: sent, so the name is what refuses it.
+        commit_request(docs.id, "taken.txt", &bytes(100, 3000), None),
+        commit_request(docs.id, "edited.txt", &bytes(2, 20), edited.revision),
+        commit_request(docs.id, "n005.txt", &bytes(3, 30), None),
+        commit_request(alice.root(), "top.txt", &bytes(4, 40), None),
+    ];
+    for (request, more) in extra {
+        files.push(request);
+        blocks.extend(more);
+    }
+    let plans = plan_batch(&alice, &files).await;
+    put_all(&alice, &plans, &blocks).await;
+    let before = alice.me().await.used_bytes;
+    let nodes = commit_batch(&alice, &files).await;
+    let codes = statuses(nodes.files.iter().map(|o| o.status));
+    assert!(codes[..120].iter().all(|&code| code == 201), "{codes:?}");
+    // A name taken before, an edit, a name an earlier file of the batch took,
+    // a file in the root.
+    assert_eq!(codes[120..], [409, 201, 409, 201]);
+    assert_eq!(
+        nodes.files[122].error.as_ref().map(|e| e.code.as_str()),
+        Some("stale_revision")
+    );
+    for (outcome, request) in nodes.files.iter().zip(&files).filter(|(o, _)| o.status == 201) {
+        let node = outcome.node.as_ref().expect("a node");
+        assert_eq!(node.name, request.name);
+        assert_eq!(node.parent_id, Some(request.parent_id));
+        assert!(node.revision.is_some() && !node.read_only);
+        let path = if request.parent_id == docs.id {
+            format!("/docs/{}", request.name)
+        } else {
+            format!("/{}", request.name)
+        };
+        let listed = alice.lookup(&path).await;
+        listed.expect_status(200);
+        assert_eq!(listed.json()["revision"].as_i64(), node.revision, "{}", request.name);
+    }
+    assert_eq!(
+        alice.download(nodes.files[7].node.as_ref().expect("a node").id).await,
+        bytes(107, 3000)
+    );
+    assert_eq!(alice.download(taken.id).await, b"already here");
+    let grown: u64 = 120 * 3000 + 20 - 5 + 40;
+    assert_eq!(alice.me().await.used_bytes, before + grown);
+    // Each new file is in the feed once, as created.
+    let feed = alice.all_changes().await;
+    for outcome in &nodes.files[..120] {
+        let id = outcome.node.as_ref().expect("a node").id;
+        let kinds: Vec<ChangeKind> = feed
+            .changes
+            .iter()
+            .filter(|c| c.node_id == id)
+            .map(|c| c.kind)
+            .collect();
+        assert_eq!(kinds, [ChangeKind::Created]);
+    }
+    server.check();
+}
+
+/// Near the quota, the files of a folder whose blocks were reserved land in
+/// bulk, and one whose blocks were never sent fails alone.
+#[tokio::test]
+async fn near_the_quota_a_folders_batch_lands_and_a_file_without_blocks_fails_alone() {
+    let mut server = TestServer::start_with(&["--default-quota", "100000"]).await;
+    let alice = server.register("alice@example.com").await;
+    let docs = alice.create_folder(alice.root(), "docs").await;
+    let mut files = Vec::new();
+    let mut blocks = HashMap::new();
+    for i in 0..4u64 {
+        let (request, more) = commit_request(docs.id, &format!("f{i}"), &bytes(i, 30_000), None);
+        files.push(request);
+        blocks.extend(more);
+    }
+    let plans = plan_batch(&alice, &files[..3]).await;
+    put_all(&alice, &plans, &blocks).await;
+    // The fourth file's blocks were never reserved nor sent.
+    let nodes = commit_batch(&alice, &files).await;
+    assert_eq!(statuses(nodes.files.iter().map(|o| o.status)), [201, 201, 201, 400]);
+    assert_eq!(alice.me().await.used_bytes, 90_000);
+    server.check();
+}
+
+/// An editor's new files in a folder shared with them are charged to the
+/// owner, and the owner hears of them.
+#[tokio::test]
+async fn an_editors_batch_in_a_shared_folder_is_the_owners() {
+    let mut server = TestServer::start().await;
+    let alice = server.register("alice@example.com").await;
+    let bob = server.register("bob@example.com").await;
+    let team = alice.create_folder(alice.root(), "team").await;
+    let share = alice.share(team.id, "bob@example.com", ShareRole::Editor).await;
+    bob.accept(share.id).await;
+    let mut files = Vec::new();
+    let mut blocks = HashMap::new();
+    for i in 0..10u64 {
+        let (request, more) = commit_request(team.id, &format!("b{i}"), &bytes(200 + i, 1000), None);
+        files.push(request);
+        blocks.extend(more);
+    }
+    let plans = plan_batch(&bob, &files).await;
+    put_all(&bob, &plans, &blocks).await;
+    let nodes = commit_batch(&bob, &files).await;
+    assert!(nodes.files.iter().all(|o| o.status == 201), "{nodes:?}");
+    assert_eq!(alice.me().await.used_bytes, 10_000);
+    assert_eq!(bob.me().await.used_bytes, 0);
+    assert_eq!(alice.children(team.id).await.len(), 10);
+    let id = nodes.files[3].node.as_ref().expect("a node").id;
+    assert!(alice.all_changes().await.changes.iter().any(|c| c.node_id == id));
+    assert_eq!(alice.download(id).await, bytes(203, 1000));
+    server.check();
+}
+
+#[tokio::test]
+async fn folders_are_created_in_batches_each_with_its_own_answer() {
+    let mut server = TestServer::start().await;
+    let alice = server.register("alice@example.com").await;
+    let bob = server.register("bob@example.com").await;
+    let bobs = bob.create_folder(bob.root(), "private").await;
+    alice.create_folder(alice.root(), "exists").await;
+    let mut folders: Vec<serde_json::Value> = (0..50)
+        .map(|i| json!({ "parent_id": alice.root(), "name": format!("d{i:02}") }))
+        .collect();
+    folders.push(json!({ "parent_id": alice.root(), "name": "exists" }));
+    folders.push(json!({ "parent_id": alice.root(), "name": "d07" }));
+    folders.push(json!({ "parent_id": alice.root(), "name": ".." }));
+    folders.push(json!({ "parent_id": bobs.id, "name": "intrusion" }));
+    let resp = alice
+        .post("/api/v1/folders/batch", &json!({ "folders": folders }))
+        .await;
+    resp.expect_status(200);
+    let outcomes: FolderBatchOutcomes = resp.parse();
+    let codes = statuses(outcomes.folders.iter().map(|o| o.status));
+    assert!(codes[..50].iter().all(|&code| code == 201), "{codes:?}");
+    assert_eq!(codes[50..], [409, 409, 400, 404]);
+    let d10 = outcomes.folders[10].node.as_ref().expect("a node");
+    assert_eq!(d10.name, "d10");
+    // The next level, under folders of the first.
+    let inner = json!({ "folders": [{ "parent_id": d10.id, "name": "inner" }] });
+    let resp = alice.post("/api/v1/folders/batch", &inner).await;
+    resp.expect_status(200);
+    let outcomes: FolderBatchOutcomes = resp.parse();
+    assert_eq!(outcomes.folders[0].status, 201);
+    alice.lookup("/d10/inner").await.expect_status(200);
+    assert_eq!(alice.children(alice.root()).await.len(), 51);
+    assert!(bob.children(bobs.id).await.is_empty());
+    alice
+        .post("/api/v1/folders/batch", &json!({ "folders": [] }))
+        .await
+        .expect_error(400, "bad_request");
+    server.check();
 }

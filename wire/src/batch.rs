@@ -1,11 +1,12 @@
 //! Batches of uploads: many small files in one request per step (see
 //! docs/API.md, "Batches"). Each file of a batch stands or falls on its own:
 //! the answer lists one outcome per file, in request order, each with the
-//! status and error the single-file route would have answered.
+//! status and error the single-file route would have answered. Folders are
+//! created in batches too (`/folders/batch`).
 
 use serde::{Deserialize, Serialize};
 
-use crate::{CommitRequest, ErrorDetail, Node, UploadPlan};
+use crate::{CommitRequest, CreateFolderRequest, ErrorDetail, Node, UploadPlan};
 
 #[cfg(feature = "openapi")]
 use utoipa::ToSchema;
@@ -61,4 +62,22 @@ pub struct PlanBatch {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct CommitBatch {
     pub files: Vec<CommitOutcome>,
+}
+
+/// Folders to create (`/folders/batch`), in order: each is the body
+/// `/folders` takes, so a folder's parent is an existing folder (a client
+/// sends a tree one level per batch).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct FolderBatch {
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 1000))]
+    pub folders: Vec<CreateFolderRequest>,
+}
+
+/// The answer to `/folders/batch`: one outcome per folder, in request order,
+/// each with the status and error `/folders` would have answered.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct FolderBatchOutcomes {
+    pub folders: Vec<CommitOutcome>,
 }

@@ -465,6 +465,31 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// Rows per multi-row statement: a few hundred, far below either database's
+/// limit on bound parameters.
+pub const ROWS_PER_STATEMENT: usize = 200;
+
+/// The `VALUES` list of a multi-row statement: `rows` groups of `columns`
+/// numbered placeholders from `$from`, as in `($1, $2), ($3, $4)`.
+pub fn value_rows(from: usize, rows: usize, columns: usize) -> String {
+    let mut sql = String::with_capacity(rows * columns * 6);
+    for row in 0..rows {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for column in 0..columns {
+            if column > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('$');
+            sql.push_str(&(from + row * columns + column).to_string());
+        }
+        sql.push(')');
+    }
+    sql
+}
+
 /// Milliseconds since the Unix epoch, the unit of every time column.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -476,7 +501,13 @@ pub fn to_datetime(ms: i64) -> chrono::DateTime<chrono::Utc> {
 
 #[cfg(test)]
 mod tests {
-    use super::redact_url;
+    use super::{redact_url, value_rows};
+
+    #[test]
+    fn value_rows_number_every_placeholder() {
+        assert_eq!(value_rows(2, 2, 3), "($2, $3, $4), ($5, $6, $7)");
+        assert_eq!(value_rows(1, 1, 1), "($1)");
+    }
 
     #[test]
     fn passwords_are_masked_in_urls() {

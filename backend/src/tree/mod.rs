@@ -3,6 +3,7 @@
 //! Every query is scoped by owner: another user's node reads as not found,
 //! exactly like a node that does not exist.
 
+mod folders;
 pub mod nodes;
 pub mod revisions;
 mod trash;
@@ -19,6 +20,7 @@ use crate::{
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(nodes::router())
+        .merge(folders::router())
         .merge(trash::router())
         .merge(revisions::router())
 }

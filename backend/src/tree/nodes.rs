@@ -3,8 +3,7 @@
 use axum::{extract::State, http::StatusCode};
 use drive_wire::{
     names::{split_path, validate_name},
-    ChangeKind, CreateFolderRequest, ListQuery, Node, NodeId, NodeKind, PathQuery, SortKey, SortOrder,
-    UpdateNodeRequest, UserId,
+    ChangeKind, ListQuery, Node, NodeId, NodeKind, PathQuery, SortKey, SortOrder, UpdateNodeRequest, UserId,
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -23,7 +22,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_node, update_node, trash_node))
         .routes(routes!(list_children))
         .routes(routes!(lookup))
-        .routes(routes!(create_folder))
 }
 
 /// A file or folder.
@@ -125,38 +123,6 @@ async fn lookup(
         (node, kind) = (child.id, child.kind());
     }
     Ok(Json(shares::visible(&mut conn, auth.user_id, node).await?.present()))
-}
-
-/// Create a folder.
-#[utoipa::path(post, path = "/api/v1/folders", tag = "tree", security(("bearer" = [])), request_body = CreateFolderRequest,
-    responses((status = 201, body = Node), (status = 400, body = drive_wire::ErrorBody), (status = 403, body = drive_wire::ErrorBody, description = "`read_only`: in a folder shared with the caller as a viewer"),
-        (status = 404, body = drive_wire::ErrorBody), (status = 409, body = drive_wire::ErrorBody, description = "`name_taken`")))]
-async fn create_folder(
-    State(state): State<AppState>,
-    auth: AuthUser,
-    Json(req): Json<CreateFolderRequest>,
-) -> ApiResult<(StatusCode, Json<Node>)> {
-    let name = validate_name(&req.name)?;
-    let mut tx = state.db.begin().await?;
-    let parent = shares::writable_folder(&mut tx, auth.user_id, req.parent_id).await?;
-    shares::ensure_no_mount(&mut tx, auth.user_id, req.parent_id, &name).await?;
-    let now = now_ms();
-    let id: NodeId = sqlx::query_scalar(
-        "INSERT INTO nodes (owner_id, parent_id, name, kind, modified, created_at) \
-         VALUES ($1, $2, $3, 'folder', $4, $4) RETURNING id",
-    )
-    .bind(parent.owner_id())
-    .bind(req.parent_id)
-    .bind(&name)
-    .bind(now)
-    .fetch_one(&mut *tx)
-    .await?;
-    let audience = changes::append(&mut tx, id, ChangeKind::Created).await?;
-    let node = shares::visible(&mut tx, auth.user_id, id).await?.present();
-    tx.commit().await?;
-    state.changes.wake(&audience);
-    tracing::info!(node_id = id, "folder created");
-    Ok((StatusCode::CREATED, Json(node)))
 }
 
 /// Whether `ancestor` is `node` or one of the folders above it.

@@ -12,10 +12,11 @@ use std::collections::{BTreeSet, HashMap};
 
 use drive_wire::{CommitBatch, CommitOutcome, PlanBatch, PlanOutcome, UploadBatch, MAX_BATCH_BLOCKS, MAX_BATCH_FILES};
 
+use super::bulk;
 use super::*;
 
 /// A file's own failure stays its outcome; the server's fails the request.
-fn own<T>(result: ApiResult<T>) -> ApiResult<ApiResult<T>> {
+pub(crate) fn own<T>(result: ApiResult<T>) -> ApiResult<ApiResult<T>> {
     match result {
         Err(err) if err.status().is_server_error() => Err(err),
         other => Ok(other),
@@ -23,7 +24,7 @@ fn own<T>(result: ApiResult<T>) -> ApiResult<ApiResult<T>> {
 }
 
 /// The one outcome of a batch of one.
-pub(super) fn single<T>(outcomes: Vec<ApiResult<T>>) -> ApiResult<T> {
+pub(crate) fn single<T>(outcomes: Vec<ApiResult<T>>) -> ApiResult<T> {
     outcomes.into_iter().next().unwrap_or_else(|| {
         Err(ApiError::internal(std::io::Error::other(
             "a batch of one had no outcome",
@@ -76,14 +77,14 @@ fn union_of<T>(files: &mut [ApiResult<T>], content: impl Fn(&T) -> &Content) -> 
 /// in each, the accounts' `(used, quota)`. One per phase: the transaction
 /// asks again.
 #[derive(Default)]
-struct Lookups {
+pub(super) struct Lookups {
     folders: HashMap<NodeId, shares::Visible>,
     audiences: HashMap<NodeId, Vec<UserId>>,
     accounts: HashMap<UserId, (i64, i64)>,
 }
 
 impl Lookups {
-    async fn account(&mut self, conn: &mut Connection, user: UserId) -> ApiResult<(i64, i64)> {
+    pub(super) async fn account(&mut self, conn: &mut Connection, user: UserId) -> ApiResult<(i64, i64)> {
         if let Some(&account) = self.accounts.get(&user) {
             return Ok(account);
         }
@@ -95,7 +96,7 @@ impl Lookups {
         Ok(account)
     }
 
-    async fn audience(&mut self, conn: &mut Connection, folder: NodeId) -> ApiResult<Vec<UserId>> {
+    pub(super) async fn audience(&mut self, conn: &mut Connection, folder: NodeId) -> ApiResult<Vec<UserId>> {
         if let Some(users) = self.audiences.get(&folder) {
             return Ok(users.clone());
         }
@@ -104,7 +105,12 @@ impl Lookups {
         Ok(users)
     }
 
-    async fn writable(&mut self, conn: &mut Connection, user: UserId, id: NodeId) -> ApiResult<shares::Visible> {
+    pub(super) async fn writable(
+        &mut self,
+        conn: &mut Connection,
+        user: UserId,
+        id: NodeId,
+    ) -> ApiResult<shares::Visible> {
         if let Some(folder) = self.folders.get(&id) {
             return Ok(folder.clone());
         }
@@ -296,9 +302,15 @@ pub(super) async fn commit_files(
     }
     // The journal's turn once for the batch's appends.
     changes::take_journal_turn(&mut tx).await?;
+    let mut bulk = bulk::commit_new(&mut tx, &mut lookups, user, reqs, &files).await?;
     let mut nodes = Vec::with_capacity(files.len());
     let mut audience = BTreeSet::new();
-    for (file, req) in files.into_iter().zip(reqs) {
+    for (i, (file, req)) in files.into_iter().zip(reqs).enumerate() {
+        if let Some((node, users)) = bulk.remove(&i) {
+            audience.extend(users);
+            nodes.push(Ok(node));
+            continue;
+        }
         let content = match file {
             Ok(content) => content,
             Err(err) => {
@@ -392,7 +404,9 @@ fn plan_outcome(result: ApiResult<UploadPlan>) -> PlanOutcome {
     }
 }
 
-fn commit_outcome(result: ApiResult<Node>) -> CommitOutcome {
+/// The outcome of a file (or a folder) of a batch, as the single route
+/// would have answered it.
+pub(crate) fn node_outcome(result: ApiResult<Node>) -> CommitOutcome {
     match result {
         Ok(node) => CommitOutcome {
             status: StatusCode::CREATED.as_u16(),
@@ -438,6 +452,6 @@ pub(super) async fn commit_batch(
     check_batch(&batch)?;
     let nodes = commit_files(&state, auth.user_id, &batch.files).await?;
     Ok(Json(CommitBatch {
-        files: nodes.into_iter().map(commit_outcome).collect(),
+        files: nodes.into_iter().map(node_outcome).collect(),
     }))
 }

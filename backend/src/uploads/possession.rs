@@ -228,22 +228,29 @@ pub(super) async fn missing_for(
     Ok(missing)
 }
 
-/// Records the proof of possession of `hash` for the upload `grant`, whose
-/// PUT of `size` bytes was verified and stored: the grantee's live
-/// reservation with that token becomes proof. Returns whether there was one.
-pub async fn record_upload(tx: &mut Tx, grant: &UploadGrant, hash: BlockHash, size: u64) -> ApiResult<bool> {
-    let done = sqlx::query(
-        "UPDATE upload_reservations SET uploaded_at = $1 \
-         WHERE user_id = $2 AND hash = $3 AND token = $4 AND size = $5 AND expires_at > $1",
-    )
-    .bind(now_ms())
-    .bind(grant.user_id)
-    .bind(hash.to_string())
-    .bind(&grant.token)
-    .bind(size as i64)
-    .execute(&mut **tx)
-    .await?;
-    Ok(done.rows_affected() > 0)
+/// Records the proofs of possession of uploads whose PUTs were verified and
+/// stored (`(grant, hash, size)`): each grantee's live reservation with that
+/// token becomes proof. Returns how many were found.
+pub async fn record_uploads(tx: &mut Tx, proofs: &[(UploadGrant, BlockHash, u64)]) -> ApiResult<u64> {
+    let now = now_ms();
+    let mut recorded = 0;
+    for chunk in proofs.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "UPDATE upload_reservations SET uploaded_at = $1 \
+             WHERE expires_at > $1 AND (user_id, hash, token, size) IN (VALUES {})",
+            value_rows(2, chunk.len(), 4)
+        );
+        let mut query = sqlx::query(&sql).bind(now);
+        for (grant, hash, size) in chunk {
+            query = query
+                .bind(grant.user_id)
+                .bind(hash.to_string())
+                .bind(grant.token.as_str())
+                .bind(*size as i64);
+        }
+        recorded += query.execute(&mut **tx).await?.rows_affected();
+    }
+    Ok(recorded)
 }
 
 /// Records an upload the store proved (see [`missing_for`]).

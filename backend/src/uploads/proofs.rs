@@ -83,9 +83,7 @@ async fn record_group(db: &Db, proofs: &[(UploadGrant, BlockHash, u64)]) -> ApiR
     let mut tx = db.begin().await?;
     let blocks: Vec<(BlockHash, u64)> = proofs.iter().map(|(_, hash, size)| (*hash, *size)).collect();
     register_blocks(&mut tx, &blocks).await?;
-    for (grant, hash, size) in proofs {
-        record_upload(&mut tx, grant, *hash, *size).await?;
-    }
+    record_uploads(&mut tx, proofs).await?;
     tx.commit().await?;
     Ok(())
 }
