@@ -242,11 +242,12 @@ impl Ledger {
         Ok(put_entry(&self.conn, path, entry)?)
     }
 
-    /// Records uploads the server committed, each as agreed and in the
-    /// remote mirror, in one transaction.
-    pub fn record_uploads(&mut self, uploads: &[(String, Entry, Node)]) -> Result<()> {
+    /// Records what the server created or committed for this client (a
+    /// batch's files or folders), each as agreed and in the remote mirror, in
+    /// one transaction.
+    pub fn record_synced(&mut self, items: &[(String, Entry, Node)]) -> Result<()> {
         let tx = self.conn.transaction()?;
-        for (path, entry, node) in uploads {
+        for (path, entry, node) in items {
             put_entry(&tx, path, entry)?;
             apply_node(&tx, node)?;
         }

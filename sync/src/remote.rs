@@ -18,9 +18,10 @@ use std::{fmt, future::Future, sync::Arc, time::Duration, time::Instant};
 
 use backon::{ExponentialBuilder, Retryable};
 use drive_wire::{
-    ChangesPage, CommitBatch, CommitRequest, CreateFolderRequest, CreateLinkRequest, CreateShareRequest, Link, LinkId,
-    LoginRequest, Manifest, Node, NodeId, PlanBatch, PresignedBlock, RefreshRequest, RegisterRequest, RevisionId,
-    Share, ShareId, ShareList, TokenPair, UpdateNodeRequest, UploadBatch, UploadPlan, User, API_PREFIX,
+    ChangesPage, CommitBatch, CommitRequest, CreateFolderRequest, CreateLinkRequest, CreateShareRequest, FolderBatch,
+    FolderBatchOutcomes, Link, LinkId, LoginRequest, Manifest, Node, NodeId, PlanBatch, PresignedBlock, RefreshRequest,
+    RegisterRequest, RevisionId, Share, ShareId, ShareList, TokenPair, UpdateNodeRequest, UploadBatch, UploadPlan,
+    User, API_PREFIX,
 };
 use reqwest::{header, Client, Method, RequestBuilder};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -318,6 +319,36 @@ impl Remote {
         let mut nodes = Vec::with_capacity(files.len());
         for file in files {
             nodes.push(self.commit(file).await);
+        }
+        Ok(nodes)
+    }
+
+    /// Creates folders in existing folders, in one transaction on the
+    /// server: each folder's node, or its own error (as
+    /// [`Remote::create_folder`] would).
+    pub async fn create_folders(&self, folders: &[(NodeId, String)]) -> Result<Vec<Result<Node>>> {
+        if self.batches_supported() {
+            let batch = FolderBatch {
+                folders: folders
+                    .iter()
+                    .map(|(parent_id, name)| CreateFolderRequest {
+                        parent_id: *parent_id,
+                        name: name.clone(),
+                    })
+                    .collect(),
+            };
+            match self
+                .send::<FolderBatchOutcomes>(Method::POST, "/folders/batch", &batch)
+                .await
+            {
+                Ok(answer) => return answers(folders.len(), answer.folders, |o| (o.status, o.node, o.error)),
+                Err(RemoteError::NotFound) => self.no_batches(),
+                Err(error) => return Err(error),
+            }
+        }
+        let mut nodes = Vec::with_capacity(folders.len());
+        for (parent_id, name) in folders {
+            nodes.push(self.create_folder(*parent_id, name).await);
         }
         Ok(nodes)
     }

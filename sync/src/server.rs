@@ -46,6 +46,16 @@ pub trait Server: Send + Sync + fmt::Debug {
         }
         Ok(nodes)
     }
+    /// Creates folders in existing folders: each folder's node, or its own
+    /// error. An error of the whole call may come after some or none of them
+    /// were created, as with [`Server::create_folder`].
+    async fn create_folders(&self, folders: &[(NodeId, String)]) -> Result<Vec<Result<Node>>> {
+        let mut nodes = Vec::with_capacity(folders.len());
+        for (parent_id, name) in folders {
+            nodes.push(self.create_folder(*parent_id, name).await);
+        }
+        Ok(nodes)
+    }
     async fn put_block(&self, block: &PresignedBlock, bytes: Vec<u8>) -> Result<()>;
     async fn get_block(&self, block: &PresignedBlock) -> Result<Vec<u8>>;
 }
@@ -97,6 +107,10 @@ impl Server for Remote {
 
     async fn commit_many(&self, files: &[CommitRequest]) -> Result<Vec<Result<Node>>> {
         Remote::commit_many(self, files).await
+    }
+
+    async fn create_folders(&self, folders: &[(NodeId, String)]) -> Result<Vec<Result<Node>>> {
+        Remote::create_folders(self, folders).await
     }
 
     async fn put_block(&self, block: &PresignedBlock, bytes: Vec<u8>) -> Result<()> {

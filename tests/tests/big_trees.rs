@@ -73,6 +73,28 @@ fn a_thousand_new_small_files_cost_about_one_request_each() {
 }
 
 #[test]
+fn a_new_trees_folders_cost_a_request_per_level() {
+    let server = Server::start().expect("server");
+    let a = Client::register(&server, "deep@example.com").unwrap();
+    a.sync().unwrap();
+    // 110 folders on two levels under one, a small file in each leaf.
+    for i in 0..10 {
+        for j in 0..10 {
+            write(&a.path(&format!("deep/a{i}/b{j}/f.txt")), format!("{i}/{j}").as_bytes());
+        }
+    }
+    let before = server.metric("http_requests_total");
+    a.sync().unwrap();
+    let requests = server.metric("http_requests_total") - before;
+    eprintln!("111 new folders and 100 files: {requests} requests");
+    // 100 PUTs, a folder batch per level, the upload batch's two steps, the
+    // feed and the session: far below a request per folder.
+    assert!(requests <= 125.0, "{requests} requests for 111 folders and 100 files");
+    let api = Api::login(&server, "deep@example.com").unwrap();
+    assert_server_holds(&api, &a, "deep");
+}
+
+#[test]
 fn a_client_killed_mid_batch_of_20000_files_loses_and_duplicates_nothing() {
     let server = Server::start().expect("server");
     let mut a = Client::register(&server, "kill-batch@example.com").unwrap();

@@ -1,5 +1,6 @@
-//! Uploads of many small files in batches: a few requests per batch instead
-//! of three per file, and one ledger transaction to record them.
+//! Many items per request: small files uploaded in batches (a few requests
+//! per batch instead of three per file), new folders created a level at a
+//! time; each batch recorded in one ledger transaction.
 
 use drive_wire::RevisionId;
 
@@ -98,38 +99,103 @@ impl Engine {
                         uploaded.stats,
                         Some(uploaded.content_id),
                     );
-                    done.push((op, entry, uploaded.node));
+                    let path = op.path().to_owned();
+                    done.push((op, (path, entry, uploaded.node)));
                 }
                 Err(error) => results.push((op, Err(error.into()))),
             }
         }
-        // What the server committed, in one ledger transaction.
-        let (ops, records): (Vec<Op>, Vec<(String, Entry, Node)>) = done
-            .into_iter()
-            .map(|(op, entry, node)| {
-                let path = op.path().to_owned();
-                (op, (path, entry, node))
-            })
-            .unzip();
+        results.extend(self.record_batch(done, tree).await);
+        results
+    }
+
+    /// Creates the folders of `ops` (`Op::MkdirRemote`s of one level: their
+    /// parents are on the server) in one request; what each came to.
+    pub(super) async fn mkdir_batch(&self, ops: Vec<Op>, tree: &Mutex<RemoteTree>) -> Vec<(Op, Result<()>)> {
+        let mut results = Vec::with_capacity(ops.len());
+        let (mut sending, mut folders) = (Vec::new(), Vec::new());
+        for op in ops {
+            let path = op.path().to_owned();
+            let parent = match Self::parent_id(tree, &path) {
+                Ok(parent) => parent,
+                Err(error) => {
+                    results.push((op, Err(error)));
+                    continue;
+                }
+            };
+            match self.keep_clear_of_aliases(&path, tree).await {
+                Ok(false) => {
+                    folders.push((parent, file_name(&path).to_owned()));
+                    sending.push(op);
+                }
+                Ok(true) => results.push((op, Ok(()))),
+                Err(error) => results.push((op, Err(error))),
+            }
+        }
+        if sending.is_empty() {
+            return results;
+        }
+        let created = match self.remote.create_folders(&folders).await {
+            Ok(created) => created,
+            Err(error) => {
+                let message = format!("creating folders: {error}");
+                results.extend(
+                    sending
+                        .into_iter()
+                        .map(|op| (op, Err(EngineError::Refused(message.clone())))),
+                );
+                return results;
+            }
+        };
+        let mut done = Vec::with_capacity(sending.len());
+        for (op, node) in sending.into_iter().zip(created) {
+            let path = op.path().to_owned();
+            let stats = match node {
+                Ok(node) => transfer::stats(self.fs.as_ref(), &self.local(&path))
+                    .map_err(|e| io_err(format!("reading {path}"))(e).into())
+                    .map(|stats| (node, stats)),
+                Err(error) => Err(error.into()),
+            };
+            match stats {
+                Ok((node, stats)) => {
+                    let entry = Self::entry_for(NodeKind::Folder, &node, stats, None);
+                    done.push((op, (path, entry, node)));
+                }
+                Err(error) => results.push((op, Err(error))),
+            }
+        }
+        results.extend(self.record_batch(done, tree).await);
+        results
+    }
+
+    /// Records what the server created or committed for a batch, in one
+    /// ledger transaction and in this pass's tree.
+    async fn record_batch(
+        &self,
+        done: Vec<(Op, (String, Entry, Node))>,
+        tree: &Mutex<RemoteTree>,
+    ) -> Vec<(Op, Result<()>)> {
+        let (ops, records): (Vec<Op>, Vec<(String, Entry, Node)>) = done.into_iter().unzip();
         match self
-            .with_ledger(move |l| l.record_uploads(&records).map(|()| records))
+            .with_ledger(move |l| l.record_synced(&records).map(|()| records))
             .await
         {
             Ok(records) => {
                 let mut tree = tree.lock().unwrap_or_else(|p| p.into_inner());
-                for (op, (path, _, node)) in ops.into_iter().zip(records) {
-                    tree.place(&path, RemoteNode::from(&node));
-                    results.push((op, Ok(())));
-                }
+                ops.into_iter()
+                    .zip(records)
+                    .map(|(op, (path, _, node))| {
+                        tree.place(&path, RemoteNode::from(&node));
+                        (op, Ok(()))
+                    })
+                    .collect()
             }
             Err(error) => {
-                let message = format!("recording the upload: {error}");
-                results.extend(
-                    ops.into_iter()
-                        .map(|op| (op, Err(EngineError::Refused(message.clone())))),
-                );
+                let message = format!("recording what the server did: {error}");
+                ops.into_iter()
+                    .map(|op| (op, Err(EngineError::Refused(message.clone()))))
+                    .collect()
             }
         }
-        results
     }
 }

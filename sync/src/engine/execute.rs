@@ -3,6 +3,7 @@
 //! first; each result recorded in the ledger only once it is really done.
 
 use super::*;
+use crate::transfer::BATCH_FILES;
 
 /// A unit of a pass's transfers.
 enum Job {
@@ -59,7 +60,24 @@ impl Engine {
         // Children before parents, so a folder is empty when its turn comes.
         finishing.sort_by_key(|op| std::cmp::Reverse(depth(op)));
 
-        for op in structural {
+        let mut structural = structural.into_iter().peekable();
+        while let Some(op) = structural.next() {
+            // New folders a level at a time, in batches.
+            let level = depth(&op);
+            let batched = |next: &Op| matches!(next, Op::MkdirRemote { .. }) && depth(next) == level;
+            if batched(&op) && structural.peek().is_some_and(batched) {
+                let mut folders = vec![op];
+                while let Some(next) = structural.next_if(batched) {
+                    folders.push(next);
+                }
+                while !folders.is_empty() {
+                    let rest = folders.split_off(folders.len().min(BATCH_FILES));
+                    for (op, result) in self.mkdir_batch(std::mem::replace(&mut folders, rest), &tree).await {
+                        self.note(&op, result, &mut errors);
+                    }
+                }
+                continue;
+            }
             let result = self.apply(&op, local, ledger, &vacated, &tree).await;
             self.note(&op, result, &mut errors);
         }
