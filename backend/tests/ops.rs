@@ -210,9 +210,13 @@ async fn every_response_carries_a_request_id_and_echoes_the_clients() {
 #[tokio::test]
 async fn unknown_routes_answer_404_in_the_error_shape() {
     let server = TestServer::start().await;
-    for path in ["/nope", "/api/v1/nope", "/api/v2/me"] {
+    for path in ["/api/v1/nope", "/api/v2/me", "/blobs/nope/more", "/assets/nope.js"] {
         server.get(path).await.expect_error(404, "not_found");
     }
+    // Any other path is the web app's (it routes in the page).
+    let page = server.get("/nope").await;
+    page.expect_status(200);
+    assert!(page.text().starts_with("<!doctype html>"), "{}", page.text());
 }
 
 #[tokio::test]

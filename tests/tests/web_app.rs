@@ -18,6 +18,7 @@ use drive_e2e::{
 };
 use fantoccini::{key::Key, Locator};
 use serde_json::{json, Value};
+use tokio::task::block_in_place;
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -142,7 +143,7 @@ async fn the_web_app_browses_edits_restores_and_follows_changes_live() {
     client.sync().expect("sync");
     write(&client.path("notes.txt"), b"second version, longer\n");
     client.sync().expect("sync");
-    let api = Api::login(&server, email).expect("api");
+    let api = block_in_place(|| Api::login(&server, email)).expect("api");
 
     let driver = Driver::start().expect("chromedriver");
     let downloads = tempfile::tempdir().expect("a download dir");
@@ -242,7 +243,10 @@ async fn the_web_app_browses_edits_restores_and_follows_changes_live() {
     wait_for(&browser, &row("report 2026.txt"), WAIT)
         .await
         .expect("the renamed row");
-    assert!(api.id("report 2026.txt").is_ok(), "renamed on the server");
+    assert!(
+        block_in_place(|| api.id("report 2026.txt")).is_ok(),
+        "renamed on the server"
+    );
 
     // Move by dragging onto a folder.
     browser
@@ -262,7 +266,10 @@ async fn the_web_app_browses_edits_restores_and_follows_changes_live() {
     wait_gone(&browser, &row("photo.txt"), WAIT)
         .await
         .expect("moved out of the root");
-    assert!(api.id("Archive/photo.txt").is_ok(), "moved on the server");
+    assert!(
+        block_in_place(|| api.id("Archive/photo.txt")).is_ok(),
+        "moved on the server"
+    );
 
     // Move with the dialog's folder picker.
     select(&browser, "report 2026.txt").await;
@@ -284,13 +291,16 @@ async fn the_web_app_browses_edits_restores_and_follows_changes_live() {
     wait_gone(&browser, &row("report 2026.txt"), WAIT)
         .await
         .expect("moved away");
-    assert!(api.id("Archive/report 2026.txt").is_ok(), "moved on the server");
+    assert!(
+        block_in_place(|| api.id("Archive/report 2026.txt")).is_ok(),
+        "moved on the server"
+    );
 
     // Delete to the trash, then restore it from the Trash view.
     select(&browser, "Projects").await;
     press(&browser, Key::Delete).await;
     wait_gone(&browser, &row("Projects"), WAIT).await.expect("trashed");
-    assert!(api.id("Projects").is_err(), "trashed on the server");
+    assert!(block_in_place(|| api.id("Projects")).is_err(), "trashed on the server");
     click(&browser, "a.nav[href=\"/trash\"]").await;
     wait_for(&browser, ".trash-item[data-name=\"Projects\"]", WAIT)
         .await
@@ -300,7 +310,10 @@ async fn the_web_app_browses_edits_restores_and_follows_changes_live() {
     wait_gone(&browser, ".trash-item[data-name=\"Projects\"]", WAIT)
         .await
         .expect("restored");
-    assert!(api.id("Projects/plan.md").is_ok(), "restored on the server");
+    assert!(
+        block_in_place(|| api.id("Projects/plan.md")).is_ok(),
+        "restored on the server"
+    );
     click(&browser, "a.nav[href=\"/files\"]").await;
     wait_for(&browser, &row("Projects"), WAIT).await.expect("back in Files");
 
@@ -452,9 +465,9 @@ async fn a_folder_of_ten_thousand_items_stays_virtualised() {
     let server = Server::start().expect("server");
     let email = "vera@example.com";
     let _client = Client::register(&server, email).expect("register");
-    let api = Api::login(&server, email).expect("api");
-    let big = api.create_folder(api.root_id, "Big").expect("a folder");
-    ten_thousand_files(&server, email, big);
+    let api = block_in_place(|| Api::login(&server, email)).expect("api");
+    let big = block_in_place(|| api.create_folder(api.root_id, "Big")).expect("a folder");
+    block_in_place(|| ten_thousand_files(&server, email, big));
 
     let driver = Driver::start().expect("chromedriver");
     let downloads = tempfile::tempdir().expect("a download dir");

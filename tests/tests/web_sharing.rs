@@ -190,6 +190,8 @@ async fn sharing_links_and_the_account_in_the_browser() {
         "the link's page after the password"
     );
     let token_path = link.split_once("/s/").map(|(_, t)| format!("/s/{t}/download")).unwrap();
+    // Fetched from a page of the app: the link page's own policy allows no fetch.
+    go(&browser, &url, "/").await;
     let fetched = fetch_sha256(&browser, &token_path).await;
     assert_eq!(fetched["status"], json!(200), "{fetched}");
     assert_eq!(fetched["sha256"], json!(sha256_hex(&report)), "the link's bytes");

@@ -155,7 +155,7 @@ async fn readable(state: &AppState, user: UserId, node: NodeId) -> ApiResult<Nod
     if disabled.is_some() {
         return Err(ApiError::AccountDisabled);
     }
-    Ok(shares::visible(&mut *conn, user, node).await?.row)
+    Ok(shares::visible(&mut conn, user, node).await?.row)
 }
 
 /// The bytes behind a download URL: a file (200, or 206 for a `Range:
