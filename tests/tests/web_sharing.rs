@@ -16,12 +16,12 @@
 
 use std::time::Duration;
 
-use drive_e2e::{random_bytes, screenshots_dir, write, Client, Server, PASSWORD};
+use drive_e2e::{
+    browser::{browser_sized, find, page_shows, sign_in, sign_in_with, until, Driver},
+    random_bytes, screenshots_dir, write, Client, Server, PASSWORD,
+};
 use fantoccini::{Client as Browser, Locator};
 use serde_json::{json, Value};
-
-mod web_common;
-use web_common::{browser, find, page_shows, sign_in, sign_in_with, wait_for, Driver};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -62,11 +62,12 @@ async fn click_text(browser: &Browser, element: &str, text: &str) {
 async fn open_share_dialog(browser: &Browser, name: &str) {
     find(browser, &format!("button[aria-label='Actions for {name}']"))
         .await
+        .expect("an element of the page")
         .click()
         .await
         .unwrap();
     click_text(browser, "button[@role='menuitem']", "Share").await;
-    find(browser, ".share-dialog").await;
+    find(browser, ".share-dialog").await.expect("an element of the page");
 }
 
 async fn go(browser: &Browser, url: &str, path: &str) {
@@ -76,10 +77,13 @@ async fn go(browser: &Browser, url: &str, path: &str) {
 async fn sign_out(browser: &Browser) {
     find(browser, "button[aria-label='Sign out']")
         .await
+        .expect("an element of the page")
         .click()
         .await
         .unwrap();
-    find(browser, "input[name=email]").await;
+    find(browser, "input[name=email]")
+        .await
+        .expect("an element of the page");
 }
 
 /// The SHA-256 (hex) of what `path` answers, fetched by the page (cookies included).
@@ -118,14 +122,18 @@ async fn sharing_links_and_the_account_in_the_browser() {
     write(&owner.path("report.bin"), &report);
     owner.sync().expect("sync");
 
-    let driver = Driver::start();
-    let browser = browser(&driver).await;
-    sign_in(&browser, &url, "olga@example.com").await;
+    let driver = Driver::start().expect("chromedriver");
+    let downloads = tempfile::tempdir().expect("a download dir");
+    let browser = browser_sized(&driver, downloads.path(), 1200, 850)
+        .await
+        .expect("a Chromium session");
+    sign_in(&browser, &url, "olga@example.com").await.expect("signing in");
 
     // Share the folder with gus, as an editor, then make him a viewer.
     open_share_dialog(&browser, "Project").await;
     find(&browser, "input[name=share-email]")
         .await
+        .expect("an element of the page")
         .send_keys("gus@example.com")
         .await
         .unwrap();
@@ -137,7 +145,9 @@ async fn sharing_links_and_the_account_in_the_browser() {
         .await
         .unwrap();
     click_text(&browser, "button", "Invite").await;
-    find(&browser, ".share-people li[data-email='gus@example.com']").await;
+    find(&browser, ".share-people li[data-email='gus@example.com']")
+        .await
+        .expect("an element of the page");
     let role = browser
         .execute("return document.querySelector('.share-people select').value", vec![])
         .await
@@ -158,17 +168,20 @@ async fn sharing_links_and_the_account_in_the_browser() {
     open_share_dialog(&browser, "report.bin").await;
     find(&browser, "input[name=link-password]")
         .await
+        .expect("an element of the page")
         .send_keys("sandcastle")
         .await
         .unwrap();
     find(&browser, "input[name=link-limit]")
         .await
+        .expect("an element of the page")
         .send_keys("3")
         .await
         .unwrap();
     click_text(&browser, "button", "Create link").await;
     let link = find(&browser, "input.link-url")
         .await
+        .expect("an element of the page")
         .prop("value")
         .await
         .unwrap()
@@ -181,10 +194,16 @@ async fn sharing_links_and_the_account_in_the_browser() {
     browser.goto(&link).await.unwrap();
     find(&browser, "input[name=password]")
         .await
+        .expect("an element of the page")
         .send_keys("sandcastle")
         .await
         .unwrap();
-    find(&browser, "button[type=submit]").await.click().await.unwrap();
+    find(&browser, "button[type=submit]")
+        .await
+        .expect("an element of the page")
+        .click()
+        .await
+        .unwrap();
     assert!(
         page_shows(&browser, "report.bin", WAIT).await,
         "the link's page after the password"
@@ -198,7 +217,9 @@ async fn sharing_links_and_the_account_in_the_browser() {
 
     // The Links page lists it (password, 1 of 3 downloads) and the activity.
     go(&browser, &url, "/links").await;
-    find(&browser, ".links-table tbody tr").await;
+    find(&browser, ".links-table tbody tr")
+        .await
+        .expect("an element of the page");
     assert!(page_shows(&browser, "1 of 3", WAIT).await, "the download is counted");
     assert!(
         page_shows(&browser, "Downloaded through a link", WAIT).await,
@@ -208,32 +229,41 @@ async fn sharing_links_and_the_account_in_the_browser() {
 
     // The second user accepts the share and finds the folder in his files.
     sign_out(&browser).await;
-    sign_in(&browser, &url, "gus@example.com").await;
+    sign_in(&browser, &url, "gus@example.com").await.expect("signing in");
     go(&browser, &url, "/shared").await;
-    find(&browser, ".shared-item[data-share='Project']").await;
+    find(&browser, ".shared-item[data-share='Project']")
+        .await
+        .expect("an element of the page");
     assert!(page_shows(&browser, "olga@example.com invited you as a viewer", WAIT).await);
     screenshots(&browser, "shared").await;
     click_text(&browser, "button", "Accept").await;
     assert!(page_shows(&browser, "In your files", WAIT).await, "accepted");
     go(&browser, &url, "/files").await;
-    find(&browser, "[data-name='Project']").await;
+    find(&browser, "[data-name='Project']")
+        .await
+        .expect("an element of the page");
 
     // The account: a photo previewed then saved, and a new password.
     go(&browser, &url, "/account").await;
-    find(&browser, ".account-page").await;
+    find(&browser, ".account-page").await.expect("an element of the page");
     let dir = tempfile::tempdir().unwrap();
     let photo = dir.path().join("me.png");
     std::fs::write(&photo, gradient_png(160, 120)).unwrap();
     find(&browser, "input.photo-input")
         .await
+        .expect("an element of the page")
         .send_keys(photo.to_str().unwrap())
         .await
         .unwrap();
-    find(&browser, "img[alt='Preview of the new photo']").await;
+    find(&browser, "img[alt='Preview of the new photo']")
+        .await
+        .expect("an element of the page");
     click_text(&browser, "button", "Save photo").await;
-    find(&browser, "img[alt='Your profile photo']").await;
+    find(&browser, "img[alt='Your profile photo']")
+        .await
+        .expect("an element of the page");
     let page = &browser;
-    let loaded = wait_for(WAIT, move || async move {
+    let loaded = until(WAIT, move || async move {
         page
             .execute(
                 "const i = document.querySelector(\"img[alt='Your profile photo']\"); return !!i && i.complete && i.naturalWidth === 400",
@@ -254,16 +284,19 @@ async fn sharing_links_and_the_account_in_the_browser() {
     let new_password = "a much longer passphrase";
     find(&browser, "input[name=current-password]")
         .await
+        .expect("an element of the page")
         .send_keys(PASSWORD)
         .await
         .unwrap();
     find(&browser, "input[name=new-password]")
         .await
+        .expect("an element of the page")
         .send_keys(new_password)
         .await
         .unwrap();
     find(&browser, "input[name=new-password-again]")
         .await
+        .expect("an element of the page")
         .send_keys(new_password)
         .await
         .unwrap();
@@ -283,7 +316,9 @@ async fn sharing_links_and_the_account_in_the_browser() {
     assert_eq!(tokio::task::spawn_blocking(status(PASSWORD)).await.unwrap(), 401);
     assert_eq!(tokio::task::spawn_blocking(status(new_password)).await.unwrap(), 200);
     sign_out(&browser).await;
-    sign_in_with(&browser, &url, "gus@example.com", new_password).await;
+    sign_in_with(&browser, &url, "gus@example.com", new_password)
+        .await
+        .expect("signing in");
 
     browser.close().await.expect("closing the browser");
 }

@@ -1,14 +1,21 @@
 // What a drop or a picker hands over, as files with their paths under the
 // folder they were dropped on: folders are walked (webkitGetAsEntry, which
-// every current browser has), files keep their place ("Photos/2024/a.jpg").
+// every current browser has), files keep their place ("Photos/2024/a.jpg"),
+// and every folder met is named too, so that empty ones are made as well.
 export interface Picked {
   file: File;
   /** Relative path under the drop target, "/"-separated, ending with the file's name. */
   path: string;
 }
 
-/** The files of a DataTransfer (a drop). Reads what it must during the event, then walks folders. */
-export function fromDataTransfer(data: DataTransfer): Promise<Picked[]> {
+export interface Dropped {
+  files: Picked[];
+  /** Every folder of the dropped trees ("Photos", "Photos/2024"), empty ones included. */
+  folders: string[];
+}
+
+/** The files and folders of a DataTransfer (a drop). Reads what it must during the event, then walks folders. */
+export function fromDataTransfer(data: DataTransfer): Promise<Dropped> {
   const entries: FileSystemEntry[] = [];
   const loose: Picked[] = [];
   const items = Array.from(data.items ?? []).filter((item) => item.kind === "file");
@@ -28,9 +35,9 @@ export function fromDataTransfer(data: DataTransfer): Promise<Picked[]> {
     for (const file of Array.from(data.files ?? [])) loose.push({ file, path: file.webkitRelativePath || file.name });
   }
   return (async () => {
-    const found = [...loose];
-    for (const entry of entries) await walk(entry, found);
-    return found;
+    const dropped: Dropped = { files: [...loose], folders: [] };
+    for (const entry of entries) await walk(entry, dropped);
+    return dropped;
   })();
 }
 
@@ -39,14 +46,15 @@ export function fromFileList(list: FileList | null): Picked[] {
   return Array.from(list ?? []).map((file) => ({ file, path: file.webkitRelativePath || file.name }));
 }
 
-async function walk(entry: FileSystemEntry, found: Picked[]): Promise<void> {
+async function walk(entry: FileSystemEntry, found: Dropped): Promise<void> {
   const path = entry.fullPath.replace(/^\/+/, "") || entry.name;
   if (entry.isFile) {
     const file = await new Promise<File>((resolve, reject) => (entry as FileSystemFileEntry).file(resolve, reject));
-    found.push({ file, path });
+    found.files.push({ file, path });
     return;
   }
   if (!entry.isDirectory) return;
+  found.folders.push(path);
   const reader = (entry as FileSystemDirectoryEntry).createReader();
   // readEntries answers in pieces (100 at a time in Chromium) until it answers none.
   for (;;) {

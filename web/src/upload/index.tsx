@@ -4,7 +4,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { CircleAlert, Check, FolderUp, Pause, Play, RotateCcw, Upload as UploadIcon, X } from "lucide-preact";
 import { ProgressBar } from "@common/components";
 import { formatBytes, formatEta, formatSpeed } from "@common/format";
-import type { Node } from "../api";
+import { errorText, type Node } from "../api";
 import { toast } from "../ui/toast";
 import { fromDataTransfer, fromFileList, type Picked } from "./drop";
 import { uploads, type Upload } from "./manager";
@@ -13,9 +13,9 @@ import "./upload.css";
 export { uploads } from "./manager";
 export type { Upload, UploadStatus } from "./manager";
 
-function start(folder: Node, picked: Picked[]) {
-  if (picked.length === 0) return;
-  uploads.add(folder.id, picked).catch((error) => toast(String(error), true));
+function start(folder: Node, picked: Picked[], folders: string[] = []) {
+  if (picked.length === 0 && folders.length === 0) return;
+  uploads.add(folder.id, picked, folders).catch((error) => toast(errorText(error), true));
 }
 
 /** Toolbar slot of the Files view: "Upload files" and "Upload folder" for `folder`. */
@@ -69,7 +69,7 @@ export function dropUpload(folder: Node, data: DataTransfer): void {
     return;
   }
   fromDataTransfer(data)
-    .then((picked) => start(folder, picked))
+    .then(({ files, folders }) => start(folder, files, folders))
     .catch((error) => toast(`The dropped files could not be read: ${error}`, true));
 }
 

@@ -10,6 +10,7 @@
 import { ApiError, api, errorText, session } from "../api";
 import type { Node, NodeId, RevisionId } from "../api";
 import { MAX_CHUNK, type Block } from "./chunker";
+import { makeFolders, type FolderIo, type FolderOutcome } from "./folders";
 import { hashFile } from "./hashing";
 
 // ------------------------------------------------------------------ wire shapes
@@ -96,8 +97,6 @@ interface Internal extends Upload {
 }
 
 const STORAGE_KEY = "drive.web.uploads";
-/** Test hook: delay before each block PUT, in ms (lets a test reload mid-upload). */
-const DELAY_KEY = "drive.web.uploadBlockDelayMs";
 const PARALLEL_PUTS = 4;
 const MAX_TRIES = 8;
 const BATCH_FILES = 200;
@@ -227,9 +226,13 @@ export const uploads = {
     listeners.add(listener);
     return () => listeners.delete(listener);
   },
-  /** Queues files for the folder `target`; `path` is each file's place under it ("a/b.txt"). */
-  async add(target: NodeId, files: { file: File; path: string }[]): Promise<void> {
-    const folders = new FolderMaker(target);
+  /**
+   * Queues files for the folder `target`; `path` is each file's place under
+   * it ("a/b.txt"). `folders` are folders of the drop to make even when no
+   * file goes into them (empty ones), as paths under `target`.
+   */
+  async add(target: NodeId, files: { file: File; path: string }[], folders: string[] = []): Promise<void> {
+    const fresh: { file: File; parts: string[]; name: string; path: string }[] = [];
     for (const { file, path } of files) {
       const parts = path.split("/").filter(Boolean);
       const name = parts.pop() ?? file.name;
@@ -247,17 +250,19 @@ export const uploads = {
         waiting.single = true;
         continue;
       }
-      let parentId: NodeId;
-      try {
-        parentId = await folders.folder(parts);
-      } catch (error) {
-        items.push(newItem(file, name, path, target, "failed", errorText(error)));
-        continue;
-      }
-      items.push(newItem(file, name, path, parentId, "queued"));
+      fresh.push({ file, parts, name, path });
     }
+    const wanted = [...folders, ...fresh.map(({ parts }) => parts.join("/"))].filter(Boolean);
+    const made = wanted.length ? await makeFolders(target, wanted, folderIo) : new Map<string, NodeId | Error>();
+    for (const { file, parts, name, path } of fresh) {
+      const parent = parts.length ? made.get(parts.join("/")) : target;
+      if (typeof parent === "number") items.push(newItem(file, name, path, parent, "queued"));
+      else items.push(newItem(file, name, path, target, "failed", parent?.message ?? "Its folder could not be made."));
+    }
+    const failed = folders.map((path) => made.get(path)).find((result) => result instanceof Error);
     notify(true);
     void pump();
+    if (failed instanceof Error) throw failed;
   },
   pause(id: number) {
     const item = find(id);
@@ -344,36 +349,14 @@ function newItem(
 
 // ------------------------------------------------------------------ folders
 
-/** Makes (or finds) the sub-folders of a dropped tree, each once. */
-class FolderMaker {
-  private known = new Map<string, Promise<NodeId>>();
-  constructor(private root: NodeId) {}
-
-  folder(parts: string[]): Promise<NodeId> {
-    if (parts.length === 0) return Promise.resolve(this.root);
-    const key = parts.join("/");
-    let found = this.known.get(key);
-    if (!found) {
-      found = this.folder(parts.slice(0, -1)).then((parent) => makeFolder(parent, parts[parts.length - 1]));
-      this.known.set(key, found);
-    }
-    return found;
-  }
-}
-
-async function makeFolder(parent: NodeId, name: string): Promise<NodeId> {
-  try {
-    const node = await api<Node>("POST", "/api/v1/folders", { parent_id: parent, name });
-    return node.id;
-  } catch (error) {
-    if (!(error instanceof ApiError) || error.code !== "name_taken") throw error;
-    const children = await api<Node[]>("GET", `/api/v1/nodes/${parent}/children`);
-    const existing = children.find((child) => child.name === name);
-    if (!existing) throw error;
-    if (existing.kind !== "folder") throw new Error(`“${name}” exists and is a file`);
-    return existing.id;
-  }
-}
+const folderIo: FolderIo = {
+  async batch(folders) {
+    const answer = await api<{ folders: FolderOutcome[] }>("POST", "/api/v1/folders/batch", { folders });
+    return answer.folders;
+  },
+  one: (parent, name) => api<Node>("POST", "/api/v1/folders", { parent_id: parent, name }),
+  children: (parent) => api<Node[]>("GET", `/api/v1/nodes/${parent}/children`),
+};
 
 // ------------------------------------------------------------------ the queue
 
@@ -699,7 +682,6 @@ async function sendBlocks(owners: Internal[], missing: PresignedBlock[], signal:
     for (const m of missing) item.confirmed.delete(m.hash);
   }
   notify(true);
-  const delay = Number(localStorage.getItem(DELAY_KEY) ?? "0") || 0;
   const queue = [...missing];
   const worker = async (signal: AbortSignal) => {
     for (let block = queue.shift(); block; block = queue.shift()) {
@@ -707,7 +689,6 @@ async function sendBlocks(owners: Internal[], missing: PresignedBlock[], signal:
       const source = blockSource(owners, block.hash);
       if (!source) throw new Error("A block of the file could not be found again: was it changed?");
       const { item, blob } = source;
-      if (delay) await sleep(delay, signal);
       let inFlight = 0;
       await withRetry([item], signal, async () => {
         inFlight = 0;
