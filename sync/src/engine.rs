@@ -23,8 +23,9 @@ use crate::{
     planner::{self, Op, Subtrees},
     progress::{Progress, RunState},
     remote::{Remote, RemoteError},
-    remote_tree::{file_name, is_within, LocalView, RemoteTree},
+    remote_tree::{ancestors, file_name, is_within, LocalView, RemoteTree},
     scanner::{self, LocalItem, LocalKind, Scan},
+    selective::{Exclusions, SelectiveError, Stages},
     server::SharedServer,
     transfer::{self, Fetched, Stats, TransferError},
 };
@@ -46,6 +47,8 @@ pub enum EngineError {
     Folder(#[from] FolderError),
     #[error(transparent)]
     Io(#[from] IoError),
+    #[error(transparent)]
+    Selective(#[from] SelectiveError),
     #[error("{0}")]
     Refused(String),
 }
@@ -92,6 +95,9 @@ pub struct Report {
     pub unsyncable: Vec<PathError>,
     /// Deletions on the server waiting for a confirmation.
     pub held: Option<Held>,
+    /// Folders excluded from sync that still hold something on this device
+    /// that the server does not have, and why.
+    pub kept: Vec<PathError>,
 }
 
 impl Report {
@@ -103,7 +109,7 @@ impl Report {
 
     /// In sync, and nothing was left out on either side.
     pub fn complete(&self) -> bool {
-        self.in_sync() && self.skipped.is_empty() && self.unsyncable.is_empty()
+        self.in_sync() && self.skipped.is_empty() && self.unsyncable.is_empty() && self.kept.is_empty()
     }
 
     /// What failed, and what cannot be synced here, in words, for people
@@ -113,7 +119,12 @@ impl Report {
             path: item.path.clone(),
             message: format!("can't be synced on this device: {}", item.message),
         });
-        self.errors.iter().cloned().chain(unsyncable).collect()
+        self.errors
+            .iter()
+            .cloned()
+            .chain(unsyncable)
+            .chain(self.kept.iter().cloned())
+            .collect()
     }
 }
 
@@ -126,6 +137,9 @@ struct Pass {
     tree: RemoteTree,
     ops: Vec<Op>,
     held: Option<Held>,
+    /// Excluded folders to remove from this device now.
+    ready: Vec<String>,
+    kept: Vec<PathError>,
 }
 
 /// What an engine runs on: the real disk and a server over HTTP, or the
@@ -313,7 +327,12 @@ impl Engine {
 
     /// The remote tree as this device sees it: names it cannot hold and
     /// items it ignores left out, case collisions aliased.
-    async fn remote_tree(&self, ledger: &HashMap<String, Entry>, ignore: &IgnoreRules) -> Result<RemoteTree> {
+    async fn remote_tree(
+        &self,
+        ledger: &HashMap<String, Entry>,
+        ignore: &IgnoreRules,
+        excluded: &Exclusions,
+    ) -> Result<RemoteTree> {
         let (root_id, nodes) = self
             .with_ledger(|l| {
                 let root_id = l.meta("root_id")?.and_then(|v| v.parse().ok()).unwrap_or_default();
@@ -324,6 +343,7 @@ impl Engine {
         let view = LocalView {
             rules: self.rules,
             ignore: Some(ignore),
+            excluded: Some(excluded),
             known: &known,
         };
         Ok(RemoteTree::build_for(root_id, nodes, &view))
@@ -377,7 +397,24 @@ impl Engine {
             self.with_ledger(move |l| forgotten.iter().try_for_each(|path| l.remove_tree(path)))
                 .await?;
         }
-        let tree = self.remote_tree(&ledger, &ignore).await?;
+        // Excluded folders (selective sync): the ones that have left this
+        // device are out of view on both sides; what is put there locally
+        // is left alone and reported.
+        let stages = Stages::of(&self.with_ledger(|l| Exclusions::load(l)).await?, &ledger);
+        let mut strays = std::collections::BTreeSet::new();
+        if !stages.left.is_empty() {
+            let mut out = |path: &str| match stages.left.covering(path) {
+                Some(excluded) => {
+                    strays.insert(excluded.to_owned());
+                    false
+                }
+                None => true,
+            };
+            scan.items.retain(|path, _| out(path));
+            scan.skipped.retain(|skipped| out(&skipped.path));
+            scan.changing.retain(|path| out(path));
+        }
+        let tree = self.remote_tree(&ledger, &ignore, &stages.left).await?;
         scan.adopt_known_case(&self.root, &tree, &ledger, self.rules);
         *self.disk_paths.lock().unwrap_or_else(|p| p.into_inner()) = std::mem::take(&mut scan.disk_paths);
         let mut left_alone: HashSet<String> = scan.skipped.iter().map(|s| s.path.clone()).collect();
@@ -392,7 +429,12 @@ impl Engine {
             ledger: &ledger,
             remote: &tree,
         });
-        let (ops, held) = self.guard.check(ops, &ledger, &confirmed);
+        let (ops, held) = self.guard.check(stages.drain(ops), &ledger, &confirmed);
+        let (ready, mut kept) = stages.ready(&ops, left_alone.iter().map(String::as_str));
+        kept.extend(strays.into_iter().map(|path| PathError {
+            path,
+            message: "excluded from sync on this device: what is in this folder here is not synced".into(),
+        }));
         if let Some(held) = &held {
             tracing::warn!(
                 files = held.files,
@@ -416,6 +458,8 @@ impl Engine {
             tree,
             ops,
             held,
+            ready,
+            kept,
         })
     }
 
@@ -450,6 +494,7 @@ impl Engine {
                 })
                 .collect(),
             held: pass.held.clone(),
+            kept: pass.kept.clone(),
             ..Report::default()
         }
     }
@@ -464,12 +509,18 @@ impl Engine {
                 errors: std::mem::take(&mut report.errors),
                 ..Self::report_of(&pass)
             };
-            if pass.ops.is_empty() {
+            if pass.ops.is_empty() && pass.ready.is_empty() {
                 report.errors.clear();
                 break;
             }
             if number > MAX_PASSES {
                 break;
+            }
+            if !pass.ready.is_empty() {
+                self.remove_excluded_folders(&pass.ready, &pass.ledger).await?;
+                if pass.ops.is_empty() {
+                    continue;
+                }
             }
             tracing::info!(pass = number, ops = pass.ops.len(), "sync pass");
             self.progress.planned(&pass.ops);
@@ -499,5 +550,6 @@ mod batch;
 mod execute;
 mod local;
 mod run;
+mod selective;
 
 pub use local::conflicted_name;

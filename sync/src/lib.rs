@@ -48,6 +48,7 @@ pub mod progress;
 pub mod remote;
 pub mod remote_tree;
 pub mod scanner;
+pub mod selective;
 pub mod server;
 pub mod service;
 pub mod share;

@@ -201,22 +201,41 @@ impl Profile {
     /// folder: the nearest enclosing folder that has a ledger is the synced one.
     pub fn drive_path(&self, local: &Path) -> Result<String> {
         let local = std::fs::canonicalize(local).map_err(io_err(format!("opening {}", local.display())))?;
-        let root = local
+        Ok(format!("/{}", self.locate(&local)?.1))
+    }
+
+    /// The synced folder that holds `local`, and `local`'s path in it
+    /// (`a/b.txt`, `""` for the folder itself). `local` need not exist (a
+    /// folder excluded from sync is gone from this device): the part that
+    /// does is resolved on disk, the rest taken as written.
+    pub fn locate(&self, local: &Path) -> Result<(PathBuf, String)> {
+        let absolute = std::path::absolute(local).map_err(io_err(format!("opening {}", local.display())))?;
+        let (existing, rest) = absolute
+            .ancestors()
+            .find_map(|dir| {
+                let real = std::fs::canonicalize(dir).ok()?;
+                Some((real, absolute.strip_prefix(dir).ok()?.to_path_buf()))
+            })
+            .ok_or_else(|| ProfileError::NotSynced(absolute.clone()))?;
+        let full = existing.join(&rest);
+        let root = existing
             .ancestors()
             .find(|dir| self.ledger_of(dir).is_file())
-            .ok_or_else(|| ProfileError::NotSynced(local.clone()))?;
-        let relative = local
+            .ok_or_else(|| ProfileError::NotSynced(full.clone()))?;
+        let relative = full
             .strip_prefix(root)
-            .map_err(|_| ProfileError::NotSynced(local.clone()))?;
+            .map_err(|_| ProfileError::NotSynced(full.clone()))?;
         let mut names = Vec::new();
         for part in relative.components() {
-            let name = part
-                .as_os_str()
-                .to_str()
-                .ok_or_else(|| ProfileError::NotUtf8(local.clone()))?;
-            names.push(name);
+            match part {
+                std::path::Component::Normal(name) => {
+                    names.push(name.to_str().ok_or_else(|| ProfileError::NotUtf8(full.clone()))?)
+                }
+                // `..` past what exists is not inside the folder.
+                _ => return Err(ProfileError::NotSynced(full.clone())),
+            }
         }
-        Ok(format!("/{}", names.join("/")))
+        Ok((root.to_path_buf(), names.join("/")))
     }
 }
 
@@ -243,6 +262,18 @@ mod tests {
             "/docs/old/a.txt"
         );
         assert_eq!(profile.drive_path(folder.path()).unwrap(), "/");
+        let root = std::fs::canonicalize(folder.path()).unwrap();
+        assert_eq!(
+            profile.locate(&folder.path().join("gone/deeper")).unwrap(),
+            (root.clone(), "gone/deeper".to_owned()),
+            "a path that does not exist (any more) is located by what does"
+        );
+        assert_eq!(
+            profile.locate(&folder.path().join("docs/../docs/old")).unwrap(),
+            (root, "docs/old".to_owned())
+        );
+        let escape = profile.locate(&folder.path().join("nothing/../../elsewhere"));
+        assert!(matches!(escape, Err(ProfileError::NotSynced(_))), "{escape:?}");
     }
 
     #[test]

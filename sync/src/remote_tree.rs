@@ -16,12 +16,15 @@ use crate::{
     ignore_rules::IgnoreRules,
     ledger::RemoteNode,
     local_names::{case_alias, FsRules, Unsyncable},
+    selective::Exclusions,
 };
 
 /// How this device sees the remote tree.
 pub struct LocalView<'a> {
     pub rules: FsRules,
     pub ignore: Option<&'a IgnoreRules>,
+    /// Folders excluded from sync that have left this device.
+    pub excluded: Option<&'a Exclusions>,
     /// Where the ledger last put each node: an alias keeps its name.
     pub known: &'a HashMap<NodeId, String>,
 }
@@ -55,6 +58,7 @@ impl RemoteTree {
         let view = LocalView {
             rules: FsRules::default(),
             ignore: None,
+            excluded: None,
             known: &known,
         };
         Self::build_for(root_id, nodes, &view)
@@ -95,10 +99,12 @@ impl RemoteTree {
             let mut kept = Vec::new();
             for child in children.remove(&id).unwrap_or_default() {
                 let why = view.rules.check(&child.name, prefix.is_empty()).err();
-                let ignored = why.is_none()
-                    && view.ignore.is_some_and(|rules| {
-                        rules.is_ignored(&join(&prefix, &child.name), child.kind == drive_wire::NodeKind::Folder)
-                    });
+                let ignored = why.is_none() && {
+                    let path = join(&prefix, &child.name);
+                    view.ignore
+                        .is_some_and(|rules| rules.is_ignored(&path, child.kind == drive_wire::NodeKind::Folder))
+                        || view.excluded.is_some_and(|excluded| excluded.covers(&path))
+                };
                 if why.is_none() && !ignored {
                     kept.push(child);
                     continue;
@@ -381,6 +387,7 @@ mod tests {
         let view = LocalView {
             rules: windows,
             ignore: None,
+            excluded: None,
             known: &known,
         };
         let tree = RemoteTree::build_for(
@@ -423,6 +430,7 @@ mod tests {
         let view = LocalView {
             rules,
             ignore: None,
+            excluded: None,
             known: &known,
         };
         let tree = RemoteTree::build_for(1, nodes.clone(), &view);
@@ -439,6 +447,7 @@ mod tests {
         let view = LocalView {
             rules,
             ignore: None,
+            excluded: None,
             known: &known,
         };
         let tree = RemoteTree::build_for(1, nodes, &view);

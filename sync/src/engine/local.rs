@@ -10,14 +10,7 @@ impl Engine {
     /// to the folder's local trash, recoverable for 30 days.
     pub(super) fn delete_local(&self, path: &str, kind: LocalKind, ledger: &HashMap<String, Entry>) -> Result<()> {
         let target = self.local(path);
-        let unchanged = |rel: &str, at: &Path| {
-            let Some(entry) = ledger.get(rel) else { return false };
-            match transfer::stats(self.fs.as_ref(), at) {
-                Ok(stats) if entry.kind == NodeKind::Folder => stats.inode == entry.inode || entry.inode == 0,
-                Ok(stats) => stats.size == entry.size && stats.mtime_ns == entry.mtime_ns && stats.inode == entry.inode,
-                Err(_) => false,
-            }
-        };
+        let unchanged = |rel: &str, at: &Path| self.as_synced(rel, at, ledger);
         match kind {
             LocalKind::File => {
                 if !unchanged(path, &target) {
@@ -50,6 +43,55 @@ impl Engine {
                 Ok(())
             }
         }
+    }
+
+    /// Whether the item at `at` (`rel` in the folder) is exactly as the
+    /// ledger last synced it.
+    fn as_synced(&self, rel: &str, at: &Path, ledger: &HashMap<String, Entry>) -> bool {
+        let Some(entry) = ledger.get(rel) else { return false };
+        match transfer::stats(self.fs.as_ref(), at) {
+            Ok(stats) if entry.kind == NodeKind::Folder => stats.inode == entry.inode || entry.inode == 0,
+            Ok(stats) => stats.size == entry.size && stats.mtime_ns == entry.mtime_ns && stats.inode == entry.inode,
+            Err(_) => false,
+        }
+    }
+
+    /// Removes from this device a folder excluded from sync (see
+    /// [`crate::selective`]): what in it is exactly as synced (so on the
+    /// server) is deleted, ignored droppings go to the local trash, anything
+    /// else stays, to be sent on the next pass. Returns the topmost paths
+    /// now gone, for the ledger to forget.
+    pub(super) fn remove_excluded(&self, folder: &str, ledger: &HashMap<String, Entry>) -> Vec<String> {
+        let ignore = self.ignore.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut entries = walk(self.fs.as_ref(), &self.local(folder));
+        entries.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+        for entry in entries {
+            let Ok((rel, _)) = scanner::relative(&self.root, &entry) else {
+                continue;
+            };
+            if self.fs.metadata(&entry).is_ok_and(|meta| meta.is_dir()) {
+                // Gone if empty by now.
+                let _ = self.fs.remove_dir(&entry);
+            } else if self.as_synced(&rel, &entry, ledger) {
+                if let Err(error) = self.fs.remove_file(&entry) {
+                    tracing::warn!(path = %rel, %error, "could not remove a file of an excluded folder");
+                }
+            } else if ignore.is_ignored(&rel, false) {
+                let _ = self.state.trash(&rel, &entry);
+            } else {
+                tracing::info!(path = %rel, "kept on this device until it is on the server");
+            }
+        }
+        // What the ledger knew here and is gone now, topmost only.
+        let gone: HashSet<&str> = ledger
+            .keys()
+            .map(String::as_str)
+            .filter(|path| is_within(path, folder) && !self.fs.exists(&self.local(path)))
+            .collect();
+        gone.iter()
+            .filter(|path| !ancestors(path).any(|above| gone.contains(above)))
+            .map(|path| path.to_string())
+            .collect()
     }
 
     /// Puts a fetched revision at `path`, which must still be as `expected`

@@ -78,7 +78,7 @@ impl Engine {
                 }
             }
             let state = match self.sync_once().await {
-                Ok(report) if report.in_sync() && report.unsyncable.is_empty() => {
+                Ok(report) if report.in_sync() && report.unsyncable.is_empty() && report.kept.is_empty() => {
                     tracing::info!(done = report.done, "up to date");
                     RunState::UpToDate
                 }

@@ -1,5 +1,6 @@
 //! `drive`: the headless sync client.
 
+mod selective;
 mod sharing;
 mod syncing;
 
@@ -60,6 +61,14 @@ enum Command {
     /// Show whether a folder is up to date, and what is pending, failing,
     /// held or left out (exit status as for `sync --once`).
     Status { dir: PathBuf },
+    /// Stop syncing a folder inside a synced folder on this device (selective
+    /// sync): it stays on the server, and is removed here once everything in
+    /// it is there. Nothing absent from it is ever deleted on the server.
+    Exclude { path: PathBuf },
+    /// Sync an excluded folder on this device again: the next sync downloads it.
+    Include { path: PathBuf },
+    /// List what is excluded from sync in a synced folder.
+    Excluded { dir: PathBuf },
     /// Forget a folder's link to this account and its sync state; its next
     /// sync compares contents with the server and deletes nothing.
     Unlink { dir: PathBuf },
@@ -209,6 +218,9 @@ async fn main() -> std::process::ExitCode {
         } => sync(dir, once, rescan, confirm_deletions, hold_deletions_over).await,
         Command::Status { dir } => status(dir).await,
         Command::Unlink { dir } => unlink(dir).await,
+        Command::Exclude { path } => selective::exclude(path),
+        Command::Include { path } => selective::include(path),
+        Command::Excluded { dir } => selective::list(dir),
         Command::Share(args) => share(args).await,
         Command::Shares => shares().await,
         Command::Unshare { id } => unshare(id).await,

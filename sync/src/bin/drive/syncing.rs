@@ -82,7 +82,7 @@ fn outcome(dir: &std::path::Path, report: &Report) -> anyhow::Result<()> {
         let count = report.pending.len().max(report.errors.len());
         (EXIT_PENDING, format!("{count} paths are not in sync yet"))
     } else if !report.complete() {
-        let count = report.skipped.len() + report.unsyncable.len();
+        let count = report.skipped.len() + report.unsyncable.len() + report.kept.len();
         (EXIT_LEFT_OUT, format!("in sync, but {count} items were left out"))
     } else {
         return Ok(());
@@ -108,6 +108,9 @@ fn report_lines(report: &Report) -> Vec<String> {
     }
     for skipped in &report.skipped {
         lines.push(format!("skipped {}: {}", skipped.path, skipped.message));
+    }
+    for kept in &report.kept {
+        lines.push(format!("{}: {}", kept.path, kept.message));
     }
     lines
 }
