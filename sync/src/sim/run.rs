@@ -139,6 +139,7 @@ impl Sim {
             match roll {
                 0..=39 => self.device_edit(),
                 40..=51 => self.web_edit(),
+                52..=55 => self.toggle_exclusion().await,
                 _ => self.sync_with_trouble().await,
             }
         }
@@ -302,6 +303,59 @@ impl Sim {
         self.log.push(format!("web: {what}"));
     }
 
+    /// A user excludes a folder from sync on one device (selective sync), or
+    /// includes an excluded one again.
+    async fn toggle_exclusion(&mut self) {
+        let index = self.rng.gen_range(0..self.devices.len());
+        let name = self.devices[index].name.clone();
+        if let Err(e) = self.engine(index).await {
+            self.log.push(format!("{name}: user: selective sync: {e}"));
+            return;
+        }
+        let excluded = match &self.devices[index].engine {
+            Some(engine) => engine.excluded().await.unwrap_or_default(),
+            None => return,
+        };
+        let include = (!excluded.is_empty() && self.rng.gen_bool(0.5))
+            .then(|| excluded.choose(&mut self.rng).cloned())
+            .flatten();
+        // A folder as the device or the server has it.
+        let exclude = || {
+            let device = &self.devices[index];
+            let mut folders: Vec<String> = device
+                .fs
+                .snapshot(&device.root)
+                .into_iter()
+                .chain(self.world.tree())
+                .filter(|(path, content)| {
+                    content.is_none() && path != STATE_DIR && !path.starts_with(&format!("{STATE_DIR}/"))
+                })
+                .map(|(path, _)| path)
+                .collect();
+            folders.sort();
+            folders.dedup();
+            folders
+        };
+        let folders = exclude();
+        let Some(engine) = &self.devices[index].engine else {
+            return;
+        };
+        let what = match include {
+            Some(path) => format!(
+                "include {path}: {:?}",
+                engine.include(&path).await.map_err(|e| e.to_string())
+            ),
+            None => match folders.choose(&mut self.rng) {
+                Some(path) => format!(
+                    "exclude {path}: {:?}",
+                    engine.exclude(path).await.map_err(|e| e.to_string())
+                ),
+                None => "no folder to exclude".into(),
+            },
+        };
+        self.log.push(format!("{name}: user: {what}"));
+    }
+
     /// Opens a device's engine if it is not running.
     async fn engine(&mut self, index: usize) -> Result<(), String> {
         if self.devices[index].engine.is_some() {
@@ -412,6 +466,15 @@ impl Sim {
                 self.crash(index);
             }
             self.devices[index].process.reset(None, None);
+            // Everything excluded comes back, for the trees to be compared.
+            self.engine(index).await?;
+            if let Some(engine) = &self.devices[index].engine {
+                for path in engine.excluded().await.map_err(|e| e.to_string())? {
+                    engine.include(&path).await.map_err(|e| e.to_string())?;
+                    self.log
+                        .push(format!("{}: user: include {path}", self.devices[index].name));
+                }
+            }
         }
         for round in 0..SETTLE_ROUNDS {
             let before = self.world.tree();
