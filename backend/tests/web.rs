@@ -465,6 +465,77 @@ async fn download_urls_stream_files_and_folders_without_a_bearer() {
     server.get(&shared.url).await.expect_error(404, "not_found");
 }
 
+#[tokio::test]
+async fn a_zip_of_a_selection_holds_only_the_chosen_children() {
+    let server = TestServer::start().await;
+    let ann = server.register("ann@example.com").await;
+    let folder = ann.create_folder(ann.root(), "Trip").await;
+    let sub = ann.create_folder(folder.id, "photos").await;
+    let (a, b, c, inner) = (bytes(11, 5000), bytes(12, 6000), bytes(13, 7000), bytes(14, 8000));
+    let chosen = ann.upload_file(folder.id, "chosen.txt", &a, None).await;
+    ann.upload_file(folder.id, "left-out.txt", &b, None).await;
+    let also = ann.upload_file(folder.id, "also.txt", &c, None).await;
+    ann.upload_file(sub.id, "beach.jpg", &inner, None).await;
+
+    let url = download_url(
+        &ann,
+        json!({"node_id": folder.id, "disposition": "attachment", "children": [chosen.id, sub.id, also.id]}),
+    )
+    .await;
+    let resp = server.get(&url.url).await;
+    resp.expect_status(200);
+    assert_eq!(resp.header("content-type").as_deref(), Some("application/zip"));
+    let holds = |bytes: &[u8]| resp.body.windows(bytes.len()).any(|w| w == bytes);
+    assert!(holds(&a) && holds(&c), "the chosen files are in the zip");
+    assert!(
+        holds(&inner) && holds(b"photos/beach.jpg"),
+        "a chosen folder comes whole"
+    );
+    assert!(!holds(&b) && !holds(b"left-out.txt"), "what was not chosen stays out");
+
+    // A child trashed since is left out; the others still come.
+    ann.delete(&format!("/api/v1/nodes/{}", also.id))
+        .await
+        .expect_status(204);
+    let resp = server.get(&url.url).await;
+    resp.expect_status(200);
+    assert!(resp.body.windows(a.len()).any(|w| w == a.as_slice()));
+    assert!(
+        !resp.body.windows(c.len()).any(|w| w == c.as_slice()),
+        "a trashed child is left out"
+    );
+
+    // Only children of the folder, of a folder, at least one.
+    for (body, status, code) in [
+        (json!({"node_id": folder.id, "children": [also.id]}), 404, "not_found"),
+        (json!({"node_id": sub.id, "children": [chosen.id]}), 404, "not_found"),
+        (
+            json!({"node_id": chosen.id, "children": [chosen.id]}),
+            400,
+            "bad_request",
+        ),
+        (json!({"node_id": folder.id, "children": []}), 400, "bad_request"),
+        (
+            json!({"node_id": folder.id, "children": (0..1001).collect::<Vec<i64>>()}),
+            400,
+            "bad_request",
+        ),
+    ] {
+        ann.post("/api/v1/download-urls", &body)
+            .await
+            .expect_error(status, code);
+    }
+    // Someone else's ids are none of the folder's children either.
+    let bob = server.register("bob@example.com").await;
+    let his = bob.upload_file(bob.root(), "his.txt", &bytes(15, 100), None).await;
+    ann.post(
+        "/api/v1/download-urls",
+        &json!({"node_id": folder.id, "children": [chosen.id, his.id]}),
+    )
+    .await
+    .expect_error(404, "not_found");
+}
+
 /// A `/d/` token for `payload`, signed as the server with `secret` signs them.
 fn signed_token(secret: &str, payload: &str) -> String {
     let mut derive = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();

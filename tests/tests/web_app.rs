@@ -572,3 +572,147 @@ async fn a_folder_of_ten_thousand_items_stays_virtualised() {
     .expect("ten matches");
     browser.close().await.expect("closing the browser");
 }
+
+/// Clicks the row `name` with Shift or Ctrl held (`modifier`), as the page sees such a click.
+async fn click_with(browser: &fantoccini::Client, name: &str, modifier: &str) {
+    wait_for(browser, &row(name), WAIT).await.expect("the row");
+    browser
+        .execute(
+            "const [name, modifier] = arguments;
+             const row = document.querySelector(`.row.item[data-name=\"${name}\"]`);
+             const init = { bubbles: true, cancelable: true, shiftKey: modifier === 'shift', ctrlKey: modifier === 'ctrl' };
+             row.dispatchEvent(new MouseEvent('mousedown', init));
+             row.dispatchEvent(new MouseEvent('click', init));",
+            vec![json!(name), json!(modifier)],
+        )
+        .await
+        .expect("a click with a modifier");
+}
+
+async fn selected_names(browser: &fantoccini::Client) -> Value {
+    browser
+        .execute(
+            "return [...document.querySelectorAll('.row.item[aria-selected=true]')].map((r) => r.dataset.name).sort();",
+            vec![],
+        )
+        .await
+        .expect("the selected rows")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_selection_is_zipped_moved_and_trashed_together() {
+    let server = Server::start().expect("server");
+    let email = "selma@example.com";
+    let client = Client::register(&server, email).expect("register");
+    for name in ["a.txt", "b.txt", "c.txt", "d.txt", "e.txt"] {
+        write(&client.path(name), format!("the content of {name}\n").as_bytes());
+    }
+    write(&client.path("Box/inside.txt"), b"already in the box\n");
+    client.sync().expect("sync");
+    let api = block_in_place(|| Api::login(&server, email)).expect("api");
+
+    let driver = Driver::start().expect("chromedriver");
+    let downloads = tempfile::tempdir().expect("a download dir");
+    let browser = browser(&driver, downloads.path()).await.expect("a browser");
+    sign_in(&browser, &server.url(), email).await;
+
+    // A click, a Shift + click (a run), a Ctrl + click (one more).
+    select(&browser, "a.txt").await;
+    click_with(&browser, "c.txt", "shift").await;
+    click_with(&browser, "e.txt", "ctrl").await;
+    text_once(&browser, ".selection-name", |t| t == "4 selected")
+        .await
+        .expect("four selected");
+    assert_eq!(
+        selected_names(&browser).await,
+        json!(["a.txt", "b.txt", "c.txt", "e.txt"])
+    );
+    // Ctrl + click again takes one out.
+    click_with(&browser, "b.txt", "ctrl").await;
+    text_once(&browser, ".selection-name", |t| t == "3 selected")
+        .await
+        .expect("three selected");
+    capture(&browser, "selection").await;
+
+    // The selection as one zip: what was chosen, nothing else.
+    click(&browser, "button[aria-label=\"Download zip\"]").await;
+    let dir = downloads.path().to_owned();
+    assert!(
+        eventually(WAIT, || drive_e2e::browser::downloaded(&dir).is_some()),
+        "no zip downloaded"
+    );
+    let zip = std::fs::read(drive_e2e::browser::downloaded(&dir).unwrap()).expect("the zip");
+    assert!(zip.starts_with(b"PK"), "not a zip");
+    let holds = |text: &str| zip.windows(text.len()).any(|w| w == text.as_bytes());
+    for name in ["a.txt", "c.txt", "e.txt"] {
+        assert!(holds(&format!("the content of {name}")), "{name} is not in the zip");
+    }
+    for name in ["b.txt", "d.txt"] {
+        assert!(!holds(&format!("the content of {name}")), "{name} is in the zip");
+    }
+
+    // Moved together with the dialog.
+    click(&browser, "button[aria-label=\"Move to…\"]").await;
+    let title = text_once(&browser, "dialog[open] h2", |t| t.contains("Move"))
+        .await
+        .expect("the move dialog");
+    assert!(title.contains("3 items"), "{title}");
+    click(&browser, "dialog[open] .picker-item").await; // Box, the only folder
+    until_js(
+        &browser,
+        "return document.querySelector('dialog[open] .crumbs')?.textContent ?? '';",
+        WAIT,
+        |v| v.as_str().is_some_and(|t| t.contains("Box")),
+    )
+    .await
+    .expect("inside Box in the picker");
+    click_text(&browser, "Move here").await;
+    for name in ["a.txt", "c.txt", "e.txt"] {
+        wait_gone(&browser, &row(name), WAIT).await.expect("moved away");
+        assert!(
+            block_in_place(|| api.id(&format!("Box/{name}"))).is_ok(),
+            "{name} moved on the server"
+        );
+    }
+    for name in ["b.txt", "d.txt"] {
+        assert!(block_in_place(|| api.id(name)).is_ok(), "{name} stays");
+    }
+
+    // In Box, Ctrl + A selects everything, Delete trashes it all.
+    select(&browser, "Box").await;
+    press(&browser, Key::Enter).await;
+    wait_for(&browser, &row("inside.txt"), WAIT).await.expect("inside Box");
+    wait_for(&browser, &row("e.txt"), WAIT)
+        .await
+        .expect("the moved files in Box");
+    select(&browser, "inside.txt").await;
+    browser
+        .active_element()
+        .await
+        .expect("the focused element")
+        .send_keys(&(Key::Control + "a"))
+        .await
+        .expect("Ctrl + A");
+    text_once(&browser, ".selection-name", |t| t == "4 selected")
+        .await
+        .expect("everything in Box selected");
+    press(&browser, Key::Delete).await;
+    wait_for(&browser, ".empty-state", WAIT).await.expect("Box is empty");
+    for name in ["a.txt", "c.txt", "e.txt", "inside.txt"] {
+        assert!(
+            block_in_place(|| api.id(&format!("Box/{name}"))).is_err(),
+            "{name} trashed on the server"
+        );
+    }
+    click(&browser, "a.nav[href=\"/trash\"]").await;
+    until_js(
+        &browser,
+        "return document.querySelectorAll('.trash-item').length;",
+        WAIT,
+        |v| v.as_u64() == Some(4),
+    )
+    .await
+    .expect("the four items in the trash");
+
+    browser.close().await.expect("closing the browser");
+}

@@ -54,7 +54,16 @@ pub struct DownloadUrlRequest {
     pub revision: Option<RevisionId>,
     #[serde(default)]
     pub disposition: Disposition,
+    /// With a folder: only these of its children (with everything inside
+    /// them) go into its zip, a selection; all of them when absent. 1 to
+    /// [`MAX_DOWNLOAD_CHILDREN`] ids, each a child of the folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 1000))]
+    pub children: Option<Vec<NodeId>>,
 }
+
+/// Children of a folder one download URL may name at most.
+pub const MAX_DOWNLOAD_CHILDREN: usize = 1000;
 
 /// A URL that downloads without an `Authorization` header until `expires_at`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

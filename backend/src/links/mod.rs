@@ -26,7 +26,7 @@ mod html;
 mod zip;
 
 use html::{enc, esc, html, html_error, human_size, no_referrer, password_page, when};
-pub(crate) use zip::{collect_tree, zip_headers, zip_response};
+pub(crate) use zip::{collect_selected, collect_tree, zip_headers, zip_response};
 
 use crate::{
     audit::{self, Event},

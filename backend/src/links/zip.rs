@@ -11,7 +11,7 @@
 use std::collections::HashSet;
 
 use chrono::{Datelike, Timelike};
-use drive_wire::NodeKind;
+use drive_wire::{NodeId, NodeKind};
 use futures::StreamExt;
 
 use axum::{
@@ -144,11 +144,24 @@ pub(super) fn unique_name(name: String, taken: &mut HashSet<String>) -> String {
 /// Every live folder and file under `folder`, with paths relative to it,
 /// made of safe names (unique in each folder, case aside).
 pub(crate) async fn collect_tree(state: &AppState, folder: &NodeRow) -> ApiResult<Vec<ZipItem>> {
+    collect_selected(state, folder, None).await
+}
+
+/// [`collect_tree`] with, when `only` is given, only those children of
+/// `folder` (and everything under them): a selection.
+pub(crate) async fn collect_selected(
+    state: &AppState,
+    folder: &NodeRow,
+    only: Option<&HashSet<NodeId>>,
+) -> ApiResult<Vec<ZipItem>> {
     let mut items = Vec::new();
     let mut pending = vec![(folder.id, String::new())];
     while let Some((id, prefix)) = pending.pop() {
         let mut taken = HashSet::new();
         for child in live_children(state, id).await? {
+            if id == folder.id && only.is_some_and(|only| !only.contains(&child.id)) {
+                continue;
+            }
             let name = unique_name(safe_name(&child.name), &mut taken);
             let path = format!("{prefix}{name}");
             if child.kind() == NodeKind::Folder {

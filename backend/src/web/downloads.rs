@@ -7,7 +7,9 @@
 //! The token is `<user>.<node>.<revision or ->.<a|i>.<expiry>.<signature>`,
 //! the signature an HMAC-SHA256 of the rest under a key of the server's
 //! secret, so it cannot be altered or made up; it is checked again at each
-//! use that the user may still read the node.
+//! use that the user may still read the node. The zip of a selection of a
+//! folder's children names them after the folder: `<node>-<child>-<child>...`;
+//! children gone from the folder since are left out.
 //!
 //! User content never runs script in this origin: every answer has
 //! `nosniff` and `Content-Security-Policy: sandbox` (but an inline PDF, see
@@ -16,6 +18,8 @@
 //! scripts...) is sent inline as `text/plain`, and everything else as an
 //! attachment.
 
+use std::collections::HashSet;
+
 use axum::{
     extract::State,
     http::{header, HeaderMap, HeaderValue, Method, StatusCode},
@@ -23,7 +27,9 @@ use axum::{
 };
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use chrono::{DateTime, Utc};
-use drive_wire::{Disposition, DownloadUrl, DownloadUrlRequest, NodeId, NodeKind, RevisionId, UserId};
+use drive_wire::{
+    Disposition, DownloadUrl, DownloadUrlRequest, NodeId, NodeKind, RevisionId, UserId, MAX_DOWNLOAD_CHILDREN,
+};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -31,7 +37,7 @@ use crate::{
     auth::AuthUser,
     download::{bytes_range, disposition, file_response, requested_range, resolve},
     error::{ApiError, ApiResult, Json, Path},
-    links::{collect_tree, zip_headers, zip_response},
+    links::{collect_selected, zip_headers, zip_response},
     shares,
     state::AppState,
     tree::NodeRow,
@@ -41,10 +47,12 @@ use crate::{
 const TTL_SECS: i64 = 600;
 
 /// What a download URL grants, as signed in its token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Grant {
     user: UserId,
     node: NodeId,
+    /// Of a folder: only these children go into its zip; empty: all.
+    children: Vec<NodeId>,
     revision: Option<RevisionId>,
     disposition: Disposition,
     /// Seconds since the epoch.
@@ -58,7 +66,11 @@ impl Grant {
             Disposition::Attachment => "a",
             Disposition::Inline => "i",
         };
-        format!("{}.{}.{revision}.{disposition}.{}", self.user, self.node, self.expires)
+        let mut node = self.node.to_string();
+        for child in &self.children {
+            node.push_str(&format!("-{child}"));
+        }
+        format!("{}.{node}.{revision}.{disposition}.{}", self.user, self.expires)
     }
 
     fn token(&self, key: &[u8]) -> String {
@@ -85,9 +97,13 @@ impl Grant {
             return Err(ApiError::InvalidSignature);
         };
         let number = |text: &str| text.parse::<i64>().map_err(|_| ApiError::InvalidSignature);
+        let mut ids = node.split('-');
+        let node = number(ids.next().unwrap_or_default())?;
+        let children = ids.map(number).collect::<ApiResult<Vec<_>>>()?;
         Ok(Self {
             user: number(user)?,
-            node: number(node)?,
+            node,
+            children,
             revision: if revision == "-" { None } else { Some(number(revision)?) },
             disposition: match disposition {
                 "i" => Disposition::Inline,
@@ -106,25 +122,35 @@ fn mac(key: &[u8], payload: &str) -> Hmac<Sha256> {
 }
 
 /// A URL (`/d/<token>`, 10 minutes) that downloads a file the caller may read
-/// (a revision of it with `revision`), or a folder as a zip, without an
+/// (a revision of it with `revision`), or a folder as a zip (only the
+/// `children` chosen, with what is inside them, when given), without an
 /// `Authorization` header: for the browser's own downloads, players and
 /// viewers. `inline` shows safe types in place (see the module docs).
 #[utoipa::path(post, path = "/api/v1/download-urls", tag = "downloads", security(("bearer" = [])),
     request_body = DownloadUrlRequest,
     responses((status = 200, body = DownloadUrl),
-        (status = 400, body = drive_wire::ErrorBody, description = "`bad_request`: a revision of a folder"),
-        (status = 404, body = drive_wire::ErrorBody, description = "`not_found`: no such node or revision, or one the caller may not read")))]
+        (status = 400, body = drive_wire::ErrorBody,
+            description = "`bad_request`: a revision of a folder, children of a file, more than 1,000 children"),
+        (status = 404, body = drive_wire::ErrorBody,
+            description = "`not_found`: no such node or revision, or one the caller may not read, or a child that is not one of the folder's")))]
 pub(super) async fn create(
     State(state): State<AppState>,
     auth: AuthUser,
     Json(req): Json<DownloadUrlRequest>,
 ) -> ApiResult<Json<DownloadUrl>> {
     let node = readable(&state, auth.user_id, req.node_id).await?;
+    if req.children.as_ref().is_some_and(Vec::is_empty) {
+        return Err(ApiError::BadRequest("children, when given, names at least one".into()));
+    }
+    let children = req.children.unwrap_or_default();
     match node.kind() {
         NodeKind::Folder if req.revision.is_some() => {
             return Err(ApiError::BadRequest("a folder has no revisions".into()));
         }
-        NodeKind::Folder => {}
+        NodeKind::Folder => check_children(&state, node.id, &children).await?,
+        NodeKind::File if !children.is_empty() => {
+            return Err(ApiError::BadRequest("only a folder has children to choose".into()));
+        }
         // The revision must exist now; whether it still does is checked at each use.
         NodeKind::File => {
             resolve(&state, auth.user_id, node.id, req.revision).await?;
@@ -134,6 +160,7 @@ pub(super) async fn create(
     let grant = Grant {
         user: auth.user_id,
         node: node.id,
+        children,
         revision: req.revision,
         disposition: req.disposition,
         expires: expires_at.timestamp(),
@@ -142,6 +169,31 @@ pub(super) async fn create(
         url: format!("/d/{}", grant.token(&state.download_key)),
         expires_at: DateTime::from_timestamp(grant.expires, 0).unwrap_or(expires_at),
     }))
+}
+
+/// A selection is 1 to [`MAX_DOWNLOAD_CHILDREN`] live children of `folder`
+/// (400 beyond that; 404 for an id that is none of them).
+async fn check_children(state: &AppState, folder: NodeId, children: &[NodeId]) -> ApiResult<()> {
+    if children.len() > MAX_DOWNLOAD_CHILDREN {
+        return Err(ApiError::BadRequest(format!(
+            "at most {MAX_DOWNLOAD_CHILDREN} children in one download"
+        )));
+    }
+    if children.is_empty() {
+        return Ok(());
+    }
+    let mut conn = state.db.reader().acquire().await?;
+    let live: HashSet<NodeId> = sqlx::query_scalar("SELECT id FROM nodes WHERE parent_id = $1 AND trashed_at IS NULL")
+        .bind(folder)
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .collect();
+    if children.iter().all(|child| live.contains(child)) {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound)
+    }
 }
 
 /// A node `user` may read (owner or grantee of an accepted share), else 404.
@@ -207,9 +259,18 @@ async fn serve(state: &AppState, token: &str, method: &Method, headers: &HeaderM
             // The headers only: nothing of the zip is made.
             return Ok((StatusCode::OK, zip_headers(&node)).into_response());
         }
-        let items = collect_tree(state, &node).await?;
-        tracing::info!(user_id = grant.user, node_id = node.id, "folder downloaded as a zip");
+        let only: HashSet<NodeId> = grant.children.iter().copied().collect();
+        let items = collect_selected(state, &node, (!only.is_empty()).then_some(&only)).await?;
+        tracing::info!(
+            user_id = grant.user,
+            node_id = node.id,
+            children = only.len(),
+            "folder downloaded as a zip"
+        );
         return Ok(zip_response(state, &node, items));
+    }
+    if !grant.children.is_empty() {
+        return Err(ApiError::NotAFolder);
     }
     let file = resolve(state, grant.user, grant.node, grant.revision).await?;
     let range = requested_range(bytes_range(headers).as_ref(), file.size)?;
@@ -290,6 +351,7 @@ mod tests {
         Grant {
             user: 7,
             node: 42,
+            children: Vec::new(),
             revision: Some(3),
             disposition: Disposition::Inline,
             expires: 1_900_000_000,
@@ -307,6 +369,15 @@ mod tests {
             ..grant()
         };
         assert_eq!(Grant::verify(&plain.token(key), key).unwrap(), plain);
+        let selection = Grant {
+            children: vec![5, 9, 11],
+            revision: None,
+            ..grant()
+        };
+        assert!(selection.token(key).starts_with("7.42-5-9-11.-.i."));
+        assert_eq!(Grant::verify(&selection.token(key), key).unwrap(), selection);
+        let widened = selection.token(key).replacen("42-5-9-11", "42-5-9", 1);
+        assert!(matches!(Grant::verify(&widened, key), Err(ApiError::InvalidSignature)));
         assert!(Grant::verify(&token, b"other key").is_err());
         let altered = token.replacen("7.42", "7.43", 1);
         assert!(matches!(Grant::verify(&altered, key), Err(ApiError::InvalidSignature)));

@@ -1,5 +1,7 @@
 // The Files view: breadcrumbs, toolbar, a virtualised list of the open folder,
-// keyboard navigation, drag-and-drop moves, live updates from the changes feed.
+// keyboard navigation, multi-select (Ctrl/⌘ + click, Shift + click or arrows,
+// Ctrl + A) with trash, move and zip of the selection, drag-and-drop moves,
+// live updates from the changes feed.
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import {
   ArrowDown,
@@ -15,6 +17,7 @@ import {
   Search,
   Share2,
   Trash2,
+  X,
 } from "lucide-preact";
 import { formatBytes, formatDateTime, timeAgo } from "@common/format";
 import { FileIcon } from "@common/components";
@@ -39,6 +42,7 @@ import { Dialog } from "../ui/dialog";
 import { filterNodes, sortNodes } from "./sort";
 import { scrollToReveal, windowRange } from "./virtual";
 import { MoveDialog, NameDialog, PreviewDialog, RevisionsDialog } from "./dialogs";
+import { NONE, only, prune, select, selectAll, selectedIn, type Selection } from "./selection";
 
 export const ROW_HEIGHT = 44;
 const HEADER_HEIGHT = 36;
@@ -47,7 +51,7 @@ const NODE_TYPE = "application/x-drive-node";
 type Modal =
   | { kind: "new-folder" }
   | { kind: "rename"; node: Node }
-  | { kind: "move"; node: Node }
+  | { kind: "move"; nodes: Node[] }
   | { kind: "revisions"; node: Node }
   | { kind: "preview"; node: Node }
   | { kind: "share"; node: Node }
@@ -71,6 +75,7 @@ export function FilesView({ folderId, rootId }: { folderId: NodeId; rootId: Node
   const [sort, setSort] = useState(savedSort);
   const [query, setQuery] = useState("");
   const [activeId, setActiveId] = useState<NodeId | null>(null);
+  const [selection, setSelection] = useState<Selection>(NONE);
   const [modal, setModal] = useState<Modal>(null);
   const [menuFor, setMenuFor] = useState<NodeId | null>(null);
   const known = useRef(new Map<NodeId, Node>());
@@ -104,6 +109,7 @@ export function FilesView({ folderId, rootId }: { folderId: NodeId; rootId: Node
     setItems(null);
     setQuery("");
     setActiveId(null);
+    setSelection(NONE);
     void load(controller.signal);
     return () => controller.abort();
   }, [folderId]);
@@ -143,6 +149,16 @@ export function FilesView({ folderId, rootId }: { folderId: NodeId; rootId: Node
   );
   const activeIndex = activeId ? shown.findIndex((node) => node.id === activeId) : -1;
   const active = activeIndex >= 0 ? shown[activeIndex] : null;
+  const order = useMemo(() => shown.map((node) => node.id), [shown]);
+  // What is selected and still shown (a filter, a deletion or a move elsewhere drops it).
+  useEffect(() => setSelection((current) => prune(current, order)), [order]);
+  const chosen = selectedIn(selection, shown);
+
+  /** Moves the cursor to `id`; the selection follows (see selection.ts for the modifiers). */
+  function activate(id: NodeId, modifiers: { toggle?: boolean; extend?: boolean } = {}) {
+    setActiveId(id);
+    setSelection((current) => select(current, order, id, modifiers));
+  }
 
   function changeSort(key: SortKey) {
     const next: { key: SortKey; order: SortOrder } = {
@@ -183,6 +199,54 @@ export function FilesView({ folderId, rootId }: { folderId: NodeId; rootId: Node
     }
   }
 
+  async function trashMany(nodes: Node[]) {
+    const writable = nodes.filter((node) => !node.read_only);
+    let failed = 0;
+    let last = "";
+    for (const node of writable) {
+      try {
+        await tree.trash(node.id);
+      } catch (caught) {
+        failed += 1;
+        last = `${node.name}: ${errorText(caught)}`;
+      }
+    }
+    const done = writable.length - failed;
+    if (done) toast(`${done} item${done === 1 ? "" : "s"} moved to the trash.`);
+    if (failed) toast(`Could not delete ${failed} item${failed === 1 ? "" : "s"} (${last}).`, true);
+    if (writable.length < nodes.length) toast(`${nodes.length - writable.length} read-only item(s) left as they were.`, true);
+    setSelection(NONE);
+    await load();
+  }
+
+  async function moveMany(nodes: Node[], target: Node) {
+    let failed = 0;
+    let last = "";
+    for (const node of nodes) {
+      if (node.parent_id === target.id) continue;
+      try {
+        await tree.move(node.id, target.id);
+      } catch (caught) {
+        failed += 1;
+        last = `${node.name}: ${errorText(caught)}`;
+      }
+    }
+    const where = target.id === rootId ? "Files" : target.name;
+    if (failed === nodes.length) throw new Error(last);
+    toast(`Moved ${nodes.length === 1 ? nodes[0].name : `${nodes.length - failed} items`} to ${where}.`);
+    if (failed) toast(`Could not move ${failed} item${failed === 1 ? "" : "s"} (${last}).`, true);
+    await load();
+  }
+
+  async function downloadMany(nodes: Node[]) {
+    if (!folder) return;
+    try {
+      await startDownload(folder.id, undefined, nodes.map((node) => node.id));
+    } catch (caught) {
+      toast(`Could not download the selection: ${errorText(caught)}`, true);
+    }
+  }
+
   async function toTrash(node: Node) {
     if (node.read_only) return toast(`${node.name} is read-only.`, true);
     const index = shown.findIndex((item) => item.id === node.id);
@@ -191,6 +255,7 @@ export function FilesView({ folderId, rootId }: { folderId: NodeId; rootId: Node
       setItems((list) => (list ?? []).filter((item) => item.id !== node.id));
       const next = shown[index + 1] ?? shown[index - 1];
       setActiveId(next ? next.id : null);
+      setSelection(next ? only(next.id) : NONE);
       toast(`${node.name} moved to the trash.`);
     } catch (caught) {
       toast(`Could not delete ${node.name}: ${errorText(caught)}`, true);
@@ -200,11 +265,15 @@ export function FilesView({ folderId, rootId }: { folderId: NodeId; rootId: Node
   function onKeyDown(event: KeyboardEvent) {
     if (modal || event.target !== gridRef.current) return;
     const page = Math.max(1, Math.floor(((gridRef.current?.clientHeight ?? 400) - HEADER_HEIGHT) / ROW_HEIGHT) - 1);
+    // Shift extends the selection from its anchor; Ctrl/⌘ moves the cursor alone.
     const goTo = (index: number) => {
       if (!shown.length) return;
       const clamped = Math.max(0, Math.min(shown.length - 1, index));
-      setActiveId(shown[clamped].id);
+      const id = shown[clamped].id;
+      if (event.ctrlKey || event.metaKey) setActiveId(id);
+      else activate(id, { extend: event.shiftKey });
     };
+    const ctrl = event.ctrlKey || event.metaKey;
     switch (event.key) {
       case "ArrowDown":
         goTo(activeIndex + 1);
@@ -232,7 +301,22 @@ export function FilesView({ folderId, rootId }: { folderId: NodeId; rootId: Node
         goUp();
         break;
       case "Delete":
-        if (active) void toTrash(active);
+        if (chosen.length > 1) void trashMany(chosen);
+        else if (active) void toTrash(active);
+        break;
+      case "a":
+      case "A":
+        if (!ctrl) return;
+        setSelection((current) => selectAll(current, order));
+        break;
+      case " ":
+        // Ctrl + Space adds or removes the item under the cursor.
+        if (!active || !ctrl) return;
+        activate(active.id, { toggle: true });
+        break;
+      case "Escape":
+        if (chosen.length === 0) return;
+        setSelection(active ? only(active.id) : NONE);
         break;
       case "F2":
         if (active && !active.read_only) setModal({ kind: "rename", node: active });
@@ -253,7 +337,7 @@ export function FilesView({ folderId, rootId }: { folderId: NodeId; rootId: Node
     list.push({ label: node.kind === "folder" ? "Download zip" : "Download", icon: Download, run: () => void download(node) });
     if (!node.read_only) {
       list.push({ label: "Rename", icon: Pencil, run: () => setModal({ kind: "rename", node }) });
-      list.push({ label: "Move to…", icon: FolderInput, run: () => setModal({ kind: "move", node }) });
+      list.push({ label: "Move to…", icon: FolderInput, run: () => setModal({ kind: "move", nodes: [node] }) });
     }
     if (!node.read_only && !node.share_id) list.push({ label: "Share…", icon: Share2, run: () => setModal({ kind: "share", node }) });
     if (node.kind === "file") list.push({ label: "Revisions", icon: History, run: () => setModal({ kind: "revisions", node }) });
@@ -296,12 +380,49 @@ export function FilesView({ folderId, rootId }: { folderId: NodeId; rootId: Node
           </label>
         </div>
       </div>
-      {!active && (
+      {chosen.length > 1 && (
+        <div class="selection-bar" role="toolbar" aria-label={`Actions for ${chosen.length} selected items`}>
+          <span class="selection-name" aria-live="polite">
+            {chosen.length} selected
+          </span>
+          <button type="button" aria-label="Download zip" title="Download the selection as one zip" onClick={() => void downloadMany(chosen)}>
+            <Download size={16} aria-hidden="true" />
+            <span class="label">Download zip</span>
+          </button>
+          {chosen.some((node) => !node.read_only) && (
+            <>
+              <button
+                type="button"
+                aria-label="Move to…"
+                title="Move to…"
+                onClick={() => setModal({ kind: "move", nodes: chosen.filter((node) => !node.read_only) })}
+              >
+                <FolderInput size={16} aria-hidden="true" />
+                <span class="label">Move to…</span>
+              </button>
+              <button type="button" class="danger" aria-label="Delete" title="Delete" onClick={() => void trashMany(chosen)}>
+                <Trash2 size={16} aria-hidden="true" />
+                <span class="label">Delete</span>
+              </button>
+            </>
+          )}
+          <button
+            type="button"
+            aria-label="Clear selection"
+            title="Clear the selection"
+            onClick={() => setSelection(active ? only(active.id) : NONE)}
+          >
+            <X size={16} aria-hidden="true" />
+            <span class="label">Clear selection</span>
+          </button>
+        </div>
+      )}
+      {chosen.length <= 1 && !active && (
         <div class="selection-bar">
           <span class="muted small">Select an item for its actions. Double-click or Enter opens it.</span>
         </div>
       )}
-      {active && (
+      {chosen.length <= 1 && active && (
         <div class="selection-bar" role="toolbar" aria-label={`Actions for ${active.name}`}>
           <span class="selection-name">{active.name}</span>
           {actions.map((action) => {
@@ -338,10 +459,11 @@ export function FilesView({ folderId, rootId }: { folderId: NodeId; rootId: Node
         filtered={query.trim() !== ""}
         sort={sort}
         activeId={activeId}
+        selected={selection.ids}
         menuFor={menuFor}
         label={folder && folder.id !== rootId ? folder.name : "Files"}
         onSort={changeSort}
-        onActivate={setActiveId}
+        onActivate={activate}
         onOpen={open}
         onKeyDown={onKeyDown}
         onMenu={setMenuFor}
@@ -363,7 +485,7 @@ export function FilesView({ folderId, rootId }: { folderId: NodeId; rootId: Node
             const made = await tree.createFolder(folder.id, name);
             setModal(null);
             await load();
-            setActiveId(made.id);
+            activate(made.id);
           }}
         />
       )}
@@ -383,15 +505,13 @@ export function FilesView({ folderId, rootId }: { folderId: NodeId; rootId: Node
       )}
       {modal?.kind === "move" && (
         <MoveDialog
-          node={modal.node}
+          nodes={modal.nodes}
           rootId={rootId}
           startId={folderId}
           onClose={() => setModal(null)}
           onMove={async (target) => {
-            await tree.move(modal.node.id, target.id);
+            await moveMany(modal.nodes, target);
             setModal(null);
-            toast(`Moved ${modal.node.name} to ${target.id === rootId ? "Files" : target.name}.`);
-            await load();
           }}
         />
       )}
@@ -477,10 +597,11 @@ interface ListProps {
   filtered: boolean;
   sort: { key: SortKey; order: SortOrder };
   activeId: NodeId | null;
+  selected: ReadonlySet<NodeId>;
   menuFor: NodeId | null;
   label: string;
   onSort: (key: SortKey) => void;
-  onActivate: (id: NodeId) => void;
+  onActivate: (id: NodeId, modifiers?: { toggle?: boolean; extend?: boolean }) => void;
   onOpen: (node: Node) => void;
   onKeyDown: (event: KeyboardEvent) => void;
   onMenu: (id: NodeId | null) => void;
@@ -593,6 +714,7 @@ function FileList(props: ListProps) {
               node={node}
               index={index}
               active={node.id === activeId}
+              selected={props.selected.has(node.id)}
               menuOpen={props.menuFor === node.id}
               props={props}
             />
@@ -612,12 +734,14 @@ function Row({
   node,
   index,
   active,
+  selected,
   menuOpen,
   props,
 }: {
   node: Node;
   index: number;
   active: boolean;
+  selected: boolean;
   menuOpen: boolean;
   props: ListProps;
 }) {
@@ -627,9 +751,9 @@ function Row({
     <div
       id={`row-${node.id}`}
       role="row"
-      class={`row item${active ? " active" : ""}${menuOpen ? " menu-open" : ""}`}
+      class={`row item${active ? " active" : ""}${selected ? " selected" : ""}${menuOpen ? " menu-open" : ""}`}
       aria-rowindex={index + 2}
-      aria-selected={active}
+      aria-selected={selected}
       data-name={node.name}
       style={{ transform: `translateY(${index * ROW_HEIGHT}px)` }}
       draggable={!node.read_only}
@@ -637,10 +761,14 @@ function Row({
         event.dataTransfer?.setData(NODE_TYPE, JSON.stringify(node));
         if (event.dataTransfer) event.dataTransfer.effectAllowed = "move";
       }}
-      onClick={() => {
+      onMouseDown={(event) => {
+        // Shift + click selects a run, not the text on the way.
+        if (event.shiftKey) event.preventDefault();
+      }}
+      onClick={(event) => {
         // Focus first: focusing the list with nothing active activates its first row.
         props.gridRef.current?.focus({ preventScroll: true });
-        props.onActivate(node.id);
+        props.onActivate(node.id, { toggle: event.ctrlKey || event.metaKey, extend: event.shiftKey });
       }}
       onDblClick={() => props.onOpen(node)}
       {...drop}
@@ -702,7 +830,7 @@ function Row({
           aria-expanded={menuOpen}
           onClick={(event) => {
             event.stopPropagation();
-            props.onActivate(node.id);
+            if (!selected) props.onActivate(node.id);
             props.onMenu(menuOpen ? null : node.id);
           }}
         >

@@ -87,14 +87,15 @@ export function NameDialog({
   );
 }
 
+/** Where to move `nodes` (one item, or a selection of one folder's). */
 export function MoveDialog({
-  node,
+  nodes,
   rootId,
   startId,
   onMove,
   onClose,
 }: {
-  node: Node;
+  nodes: Node[];
   rootId: NodeId;
   startId: NodeId;
   onMove: (target: Node) => Promise<void>;
@@ -120,8 +121,9 @@ export function MoveDialog({
     };
   }, [at]);
   const here = chain[chain.length - 1];
-  const inside = chain.some((item) => item.id === node.id);
-  const same = here?.id === node.parent_id;
+  const moving = new Set(nodes.map((node) => node.id));
+  const inside = chain.some((item) => moving.has(item.id));
+  const same = nodes.every((node) => here?.id === node.parent_id);
   async function move() {
     if (!here) return;
     setBusy(true);
@@ -135,7 +137,7 @@ export function MoveDialog({
   }
   return (
     <Dialog
-      title={`Move “${node.name}”`}
+      title={nodes.length === 1 ? `Move “${nodes[0].name}”` : `Move ${nodes.length} items`}
       onClose={onClose}
       footer={
         <>
@@ -173,7 +175,7 @@ export function MoveDialog({
             <button
               type="button"
               class="picker-item"
-              disabled={folder.id === node.id}
+              disabled={moving.has(folder.id)}
               onClick={() => setAt(folder.id)}
             >
               <Folder size={16} aria-hidden="true" /> {folder.name}
