@@ -117,6 +117,71 @@ pub fn normalize(path: &str) -> Result<String, SelectiveError> {
     Ok(names?.join("/"))
 }
 
+/// A folder of the account, for choosing what syncs on this device.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Folder {
+    /// Its path as the server names it (`a/b`).
+    pub path: String,
+    /// Excluded, itself or with a folder above it.
+    pub excluded: bool,
+    /// The bytes of the files under it, at any depth.
+    pub bytes: u64,
+}
+
+/// The account's folders, by path, as the ledger's mirror of the server has
+/// them (shares mounted in the tree included).
+pub fn folders(ledger: &Ledger) -> LedgerResult<Vec<Folder>> {
+    let exclusions = Exclusions::load(ledger)?;
+    let Some(root) = ledger
+        .meta("root_id")?
+        .and_then(|v| v.parse::<drive_wire::NodeId>().ok())
+    else {
+        return Ok(Vec::new());
+    };
+    let mut children: HashMap<drive_wire::NodeId, Vec<crate::ledger::RemoteNode>> = HashMap::new();
+    for node in ledger.remote_nodes()? {
+        if let Some(parent) = node.parent_id {
+            children.entry(parent).or_default().push(node);
+        }
+    }
+    let mut found: Vec<Folder> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut stack = vec![(root, String::new())];
+    while let Some((id, path)) = stack.pop() {
+        for child in children.remove(&id).unwrap_or_default() {
+            if drive_wire::names::validate_name(&child.name).is_err() {
+                continue;
+            }
+            let child_path = if path.is_empty() {
+                child.name.clone()
+            } else {
+                format!("{path}/{}", child.name)
+            };
+            match child.kind {
+                drive_wire::NodeKind::Folder => {
+                    index.insert(child_path.clone(), found.len());
+                    found.push(Folder {
+                        excluded: exclusions.covers(&child_path),
+                        path: child_path.clone(),
+                        bytes: 0,
+                    });
+                    stack.push((child.id, child_path));
+                }
+                // Counted in every folder above it.
+                drive_wire::NodeKind::File => {
+                    for folder in std::iter::once(path.as_str()).chain(ancestors(&path)) {
+                        if let Some(&at) = index.get(folder) {
+                            found[at].bytes += child.size;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    found.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(found)
+}
+
 /// Where the excluded paths stand in one pass.
 #[derive(Debug, Default)]
 pub struct Stages {
@@ -197,6 +262,55 @@ impl Stages {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn folders_of_the_account_with_their_bytes_and_whether_excluded() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(&dir.path().join("ledger.db")).unwrap();
+        assert_eq!(folders(&ledger).unwrap(), [], "nothing known yet");
+        ledger.set_meta("root_id", "1").unwrap();
+        use drive_wire::NodeKind::{File, Folder as Dir};
+        let node = |id, parent, name: &str, kind, size| drive_wire::Node {
+            id,
+            parent_id: Some(parent),
+            name: name.into(),
+            kind,
+            size,
+            revision: (kind == File).then_some(1),
+            modified: chrono::Utc::now(),
+            trashed_at: None,
+            read_only: false,
+            share_id: None,
+        };
+        for n in [
+            node(2, 1, "Photos", Dir, 0),
+            node(3, 2, "2019", Dir, 0),
+            node(4, 3, "a.jpg", File, 100),
+            node(5, 2, "b.jpg", File, 10),
+            node(6, 1, "Docs", Dir, 0),
+            node(7, 1, "top.txt", File, 1),
+            node(8, 1, "..", Dir, 0),
+        ] {
+            ledger.note_remote(&n).unwrap();
+        }
+        let mut ex = Exclusions::default();
+        ex.exclude("Photos").unwrap();
+        ex.save(&ledger).unwrap();
+        let got: Vec<(String, bool, u64)> = folders(&ledger)
+            .unwrap()
+            .into_iter()
+            .map(|f| (f.path, f.excluded, f.bytes))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("Docs".to_owned(), false, 0),
+                ("Photos".to_owned(), true, 110),
+                ("Photos/2019".to_owned(), true, 100),
+            ],
+            "a name the wire rule refuses is left out"
+        );
+    }
 
     #[test]
     fn paths_are_normalised_and_checked() {
