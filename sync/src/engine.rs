@@ -181,6 +181,7 @@ pub struct Engine {
     disk_paths: Mutex<HashMap<String, PathBuf>>,
     /// The ignore rules of the last scan.
     ignore: Mutex<Arc<IgnoreRules>>,
+    nudge: Nudge,
 }
 
 impl Engine {
@@ -243,6 +244,7 @@ impl Engine {
             decisions: Decisions::default(),
             disk_paths: Mutex::default(),
             ignore,
+            nudge: Nudge::default(),
         };
         tracing::info!(folder = %engine.root.display(), ?rules, "opened");
         engine.check_account().await?;
@@ -259,6 +261,12 @@ impl Engine {
     /// whoever asks the user); a running engine starts a pass on each.
     pub fn share_decisions(&mut self, decisions: Decisions) {
         self.decisions = decisions;
+    }
+
+    /// Takes requests for a pass from `nudge` (shared with the app); the
+    /// engine's own settings changes nudge it too.
+    pub fn share_nudge(&mut self, nudge: Nudge) {
+        self.nudge = nudge;
     }
 
     /// Sets when deletions on the server wait for a confirmation.
@@ -553,3 +561,4 @@ mod run;
 mod selective;
 
 pub use local::conflicted_name;
+pub use run::Nudge;

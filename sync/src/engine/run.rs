@@ -8,6 +8,22 @@ use super::*;
 /// cannot be reached.
 const OFFLINE_RETRY: Duration = Duration::from_secs(5);
 
+/// Asks a running engine for a pass now (a setting that the folder's
+/// contents do not show changed, such as what is excluded from sync).
+/// Clones share one engine's.
+#[derive(Debug, Clone, Default)]
+pub struct Nudge(Arc<tokio::sync::Notify>);
+
+impl Nudge {
+    pub fn nudge(&self) {
+        self.0.notify_one();
+    }
+
+    async fn nudged(&self) {
+        self.0.notified().await;
+    }
+}
+
 impl Engine {
     /// Syncs until `stop` resolves: after every local change (watched),
     /// every remote change (long-polled), and at least every `rescan` anyway,
@@ -134,6 +150,7 @@ impl Engine {
                 () = tokio::time::sleep(rescan) => {}
                 Ok(()) = paused.changed() => {}
                 () = self.decisions.made() => {}
+                () = self.nudge.nudged() => {}
             }
         }
     }

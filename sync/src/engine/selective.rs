@@ -29,6 +29,7 @@ impl Engine {
             .await??;
         if let Some(path) = &excluded {
             tracing::info!(%path, "excluded from sync on this device");
+            self.nudge.nudge();
         }
         Ok(excluded)
     }
@@ -47,6 +48,9 @@ impl Engine {
                 Ok(changed)
             })
             .await??;
+        if changed {
+            self.nudge.nudge();
+        }
         Ok(changed)
     }
 
