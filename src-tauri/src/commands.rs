@@ -7,9 +7,11 @@ use drive_sync::{guard::Choice, profile::Account, throttle::Limits};
 use tauri::{AppHandle, Manager, Runtime, State};
 
 use crate::{
-    desktop::{Desktop, Snapshot},
+    desktop::{Desktop, Quota, Snapshot},
     error::{CommandError, DesktopError},
-    events, share,
+    events,
+    issues::Notice,
+    share,
 };
 
 type Result<T, E = CommandError> = std::result::Result<T, E>;
@@ -160,9 +162,59 @@ pub async fn open_web<R: Runtime>(app: AppHandle<R>, desktop: State<'_, Desktop>
     // Signed in already: a one-time hand-off URL, else the server's root.
     let url = desktop.web_url().await?;
     use tauri_plugin_opener::OpenerExt;
+    app.opener().open_url(url, None::<&str>).map_err(|error| {
+        tracing::warn!(%error, "could not open the browser");
+        CommandError::failed("Could not open the web browser.".into())
+    })
+}
+
+/// Space used on the server and the quota, asked now.
+#[tauri::command]
+pub async fn get_quota(desktop: State<'_, Desktop>) -> Result<Quota> {
+    Ok(desktop.quota().await?)
+}
+
+/// The desktop notifications given, newest first (what the user was told
+/// while the window was closed; tests read it too).
+#[tauri::command]
+pub async fn get_notices(desktop: State<'_, Desktop>) -> Result<Vec<Notice>> {
+    Ok(desktop.notices().given())
+}
+
+/// The local path of `path` (relative to the synced folder), which must exist.
+fn item_path(desktop: &Desktop, path: &str) -> Result<PathBuf> {
+    let local = desktop.local_path(path).ok_or(DesktopError::NoFolder)?;
+    if !local.exists() {
+        return Err(CommandError {
+            kind: crate::error::ErrorKind::Invalid,
+            message: format!("{path} is not in your Drive folder any more."),
+        });
+    }
+    Ok(local)
+}
+
+/// Opens a synced file (relative path) in its default app.
+#[tauri::command]
+pub async fn open_item<R: Runtime>(app: AppHandle<R>, desktop: State<'_, Desktop>, path: String) -> Result<()> {
+    let local = item_path(&desktop, &path)?;
+    open_path(&app, &local.to_string_lossy())
+}
+
+/// Shows a synced file (relative path) selected in its folder.
+#[tauri::command]
+pub async fn reveal_item<R: Runtime>(app: AppHandle<R>, desktop: State<'_, Desktop>, path: String) -> Result<()> {
+    let local = item_path(&desktop, &path)?;
+    use tauri_plugin_opener::OpenerExt;
     app.opener()
-        .open_url(url, None::<&str>)
-        .map_err(|error| CommandError::failed(format!("could not open the browser: {error}")))
+        .reveal_item_in_dir(&local)
+        .map_err(|_| CommandError::failed(format!("Could not show {path} in its folder.")))
+}
+
+/// "Copy share link" for a synced file (relative path).
+#[tauri::command]
+pub async fn share_item<R: Runtime>(app: AppHandle<R>, desktop: State<'_, Desktop>, path: String) -> Result<String> {
+    let local = item_path(&desktop, &path)?;
+    Ok(share::copy_share_link(&app, &local).await?)
 }
 
 /// Makes a public link to `path`, copies it and tells the user; returns it.
@@ -173,9 +225,10 @@ pub async fn copy_share_link<R: Runtime>(app: AppHandle<R>, path: PathBuf) -> Re
 
 pub fn open_path<R: Runtime>(app: &AppHandle<R>, path: &str) -> Result<()> {
     use tauri_plugin_opener::OpenerExt;
-    app.opener()
-        .open_path(path, None::<&str>)
-        .map_err(|error| CommandError::failed(format!("could not open {path}: {error}")))
+    app.opener().open_path(path, None::<&str>).map_err(|error| {
+        tracing::warn!(%error, path, "could not open");
+        CommandError::failed(format!("Could not open {path}."))
+    })
 }
 
 impl CommandError {

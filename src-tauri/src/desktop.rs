@@ -22,6 +22,7 @@ use serde::Serialize;
 
 use crate::{
     error::{io_err, DesktopError, Result},
+    issues::{self, Issue, Notices},
     settings::Settings,
 };
 
@@ -29,6 +30,12 @@ use crate::{
 const RESCAN: Duration = Duration::from_secs(300);
 /// Activities sent to a window that opens.
 const ACTIVITY_SHOWN: usize = 100;
+/// The activity history, kept across restarts, next to the settings.
+const HISTORY_FILE: &str = "activity.jsonl";
+/// How long signing in waits for the server to take a connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(4);
+/// The tray's and the window's words before sign-in and a folder.
+pub const NOT_SET_UP: &str = "Not set up";
 
 /// The account as the windows show it.
 #[derive(Debug, Clone, Serialize)]
@@ -49,9 +56,19 @@ pub struct StatusView {
 
 impl From<Status> for StatusView {
     fn from(status: Status) -> Self {
-        let label = status.summary.label();
+        let label = status.label();
         Self { status, label }
     }
+}
+
+/// Space on the server.
+#[derive(Debug, Clone, Serialize)]
+pub struct Quota {
+    pub used_bytes: u64,
+    /// 0: no limit.
+    pub quota_bytes: u64,
+    /// "1.2 GB of 10 GB used", or "1.2 GB used" with no limit.
+    pub label: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -74,6 +91,7 @@ pub struct Snapshot {
     pub default_server: String,
     pub status: StatusView,
     pub activity: Vec<Activity>,
+    pub issues: Vec<Issue>,
     pub settings: SettingsView,
     pub ignore: String,
     pub version: String,
@@ -84,6 +102,7 @@ pub struct Desktop {
     settings: Mutex<Settings>,
     monitor: Arc<Monitor>,
     service: tokio::sync::Mutex<Option<SyncService>>,
+    notices: Notices,
 }
 
 impl Desktop {
@@ -91,6 +110,7 @@ impl Desktop {
         let profile = Profile::open(home)?;
         let settings = Settings::load(home);
         let monitor = Arc::new(Monitor::new());
+        monitor.keep_history(&home.join(HISTORY_FILE));
         if profile.account().is_none() {
             monitor.set_summary(Summary::SignedOut {
                 message: "not signed in".into(),
@@ -101,7 +121,39 @@ impl Desktop {
             settings: Mutex::new(settings),
             monitor,
             service: tokio::sync::Mutex::new(None),
+            notices: Notices::default(),
         })
+    }
+
+    pub fn notices(&self) -> &Notices {
+        &self.notices
+    }
+
+    /// Signed in with a folder chosen.
+    pub fn is_set_up(&self) -> bool {
+        self.account().is_some() && self.folder().is_some()
+    }
+
+    /// A status for the windows: "Not set up" until signed in with a folder.
+    pub fn status_view(&self, status: Status) -> StatusView {
+        let mut view = StatusView::from(status);
+        if !self.is_set_up() {
+            view.label = NOT_SET_UP.to_owned();
+        }
+        view
+    }
+
+    /// What needs the user now.
+    pub fn issues(&self) -> Vec<Issue> {
+        if !self.is_set_up() {
+            return Vec::new();
+        }
+        let folder = self.folder();
+        issues::collect(
+            &self.monitor.status(),
+            &self.monitor.recent(drive_sync::activity::HISTORY),
+            |path| issues::exists_in(folder.as_deref(), path),
+        )
     }
 
     pub fn monitor(&self) -> &Arc<Monitor> {
@@ -150,9 +202,13 @@ impl Desktop {
             }),
             folder: settings.folder,
             default_folder: Self::default_folder(),
-            default_server: std::env::var("DRIVE_SERVER").unwrap_or_default(),
-            status: self.monitor.status().into(),
+            default_server: std::env::var("DRIVE_SERVER")
+                .ok()
+                .or(settings.last_server)
+                .unwrap_or_default(),
+            status: self.status_view(self.monitor.status()),
             activity: self.monitor.recent(ACTIVITY_SHOWN),
+            issues: self.issues(),
             settings: SettingsView {
                 paused: settings.paused,
                 up_kib: settings.limits.up_kib.map(|n| n.get()),
@@ -169,8 +225,27 @@ impl Desktop {
         if !(server.starts_with("http://") || server.starts_with("https://")) {
             return Err(DesktopError::BadServerUrl);
         }
+        let address = reqwest::Url::parse(server).map_err(|_| DesktopError::BadServerUrl)?;
+        let host = address.host_str().ok_or(DesktopError::BadServerUrl)?.to_owned();
+        self.update_settings(|s| s.last_server = Some(server.to_owned()))?;
+        // A refused or unanswered connection fails in seconds, not after
+        // the retries meant for a sync that lost the network for a moment.
+        let port = address.port_or_known_default().unwrap_or(443);
+        let connecting = tokio::net::TcpStream::connect((host.as_str(), port));
+        match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => {
+                tracing::info!(%error, %server, "the server did not take a connection");
+                return Err(DesktopError::NotAnswering(host));
+            }
+            Err(_) => return Err(DesktopError::NotAnswering(host)),
+        }
         let device = gethostname::gethostname().to_string_lossy().into_owned();
-        let account = self.profile.sign_in(server, email, password, &device, create).await?;
+        let account = self
+            .profile
+            .sign_in(server, email, password, &device, create)
+            .await
+            .map_err(|error| DesktopError::from(error).with_host(&host))?;
         self.start().await?;
         Ok(account)
     }
@@ -193,6 +268,7 @@ impl Desktop {
         }
         self.update_settings(|s| s.folder = None)?;
         self.monitor.reset();
+        self.notices.clear();
         self.monitor.set_summary(Summary::SignedOut {
             message: "signed out".into(),
         });
@@ -303,6 +379,29 @@ impl Desktop {
                 .filter(|p| !p.is_empty())
                 .fold(folder, |path, part| path.join(part)),
         )
+    }
+
+    /// Space used on the server, and the account's quota.
+    pub async fn quota(&self) -> Result<Quota> {
+        if self.account().is_none() {
+            return Err(DesktopError::NotSignedIn);
+        }
+        let remote = match self.service.lock().await.as_ref() {
+            Some(service) => service.remote().clone(),
+            None => self.profile.connect()?,
+        };
+        let me = remote.me().await.map_err(drive_sync::profile::ProfileError::from)?;
+        let used = drive_sync::activity::human_bytes(me.used_bytes);
+        let label = if me.quota_bytes == 0 {
+            format!("{used} used")
+        } else {
+            format!("{used} of {} used", drive_sync::activity::human_bytes(me.quota_bytes))
+        };
+        Ok(Quota {
+            used_bytes: me.used_bytes,
+            quota_bytes: me.quota_bytes,
+            label,
+        })
     }
 
     /// A public link to the file or folder at the local `path`.

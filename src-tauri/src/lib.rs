@@ -14,6 +14,7 @@ pub mod error;
 pub mod events;
 pub mod file_manager;
 pub mod ipc;
+pub mod issues;
 pub mod launch;
 pub mod settings;
 pub mod share;
@@ -41,6 +42,11 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         commands::open_folder,
         commands::open_web,
         commands::copy_share_link,
+        commands::get_quota,
+        commands::get_notices,
+        commands::open_item,
+        commands::reveal_item,
+        commands::share_item,
         commands::quit,
     ])
 }

@@ -16,6 +16,8 @@ pub struct Settings {
     pub folder: Option<PathBuf>,
     pub paused: bool,
     pub limits: Limits,
+    /// The server signed in to last, offered again at the next sign-in.
+    pub last_server: Option<String>,
 }
 
 impl Settings {
@@ -60,6 +62,7 @@ mod tests {
                 up_kib: NonZeroU32::new(512),
                 down_kib: None,
             },
+            last_server: Some("https://drive.example.com".into()),
         };
         settings.save(home.path()).unwrap();
         assert_eq!(Settings::load(home.path()), settings);

@@ -37,12 +37,20 @@ pub async fn copy_share_link<R: Runtime>(app: &AppHandle<R>, path: &Path) -> Res
     }
 }
 
+/// Shows a desktop notification, and keeps it in the app's record of them
+/// (shown or not: with no notification service there is only the record).
 pub(crate) fn notify<R: Runtime>(app: &AppHandle<R>, title: &str, body: &str) {
-    if app.try_state::<tauri_plugin_notification::Notification<R>>().is_none() {
-        return;
-    }
-    if let Err(error) = app.notification().builder().title(title).body(body).show() {
-        // No notification daemon (a bare session): the link is still copied.
-        tracing::warn!(%error, "could not show a notification");
+    let shown = app.try_state::<tauri_plugin_notification::Notification<R>>().is_some()
+        && match app.notification().builder().title(title).body(body).show() {
+            Ok(()) => true,
+            Err(error) => {
+                // No notification daemon (a bare session): the link is still copied.
+                tracing::warn!(%error, "could not show a notification");
+                false
+            }
+        };
+    tracing::info!(title, body, shown, "notification");
+    if let Some(desktop) = app.try_state::<Desktop>() {
+        desktop.notices().record(title, body, shown);
     }
 }

@@ -78,8 +78,10 @@ fn before_sign_in_the_snapshot_asks_for_setup() {
     assert_eq!(snapshot["folder"], Value::Null);
     assert!(snapshot["default_folder"].as_str().unwrap().ends_with("Drive"));
     assert_eq!(snapshot["status"]["summary"]["state"], "signed_out");
-    assert_eq!(snapshot["status"]["label"], "Signed out: sign in again");
+    // A neutral state, not an error: nothing was ever signed in.
+    assert_eq!(snapshot["status"]["label"], "Not set up");
     assert_eq!(snapshot["activity"], json!([]));
+    assert_eq!(snapshot["issues"], json!([]));
     assert_eq!(snapshot["settings"]["autostart"], false);
 }
 
@@ -89,9 +91,18 @@ fn errors_cross_the_bridge_typed() {
     let sign_in =
         |server: &str| json!({"server": server, "email": "ann@example.com", "password": "pw", "create": false});
     assert_eq!(app.error_kind("sign_in", sign_in("ftp://example.com")), "invalid");
-    // Nothing listens on this port: the server cannot be reached.
+    // Nothing listens on this port: the server cannot be reached, said in
+    // words (no OS error code), and the address is offered again next time.
     let closed = format!("http://127.0.0.1:{}", drive_e2e::free_port());
-    assert_eq!(app.error_kind("sign_in", sign_in(&closed)), "offline");
+    let refused = app.invoke("sign_in", sign_in(&closed)).expect_err("nothing listens");
+    assert_eq!(refused["kind"], "offline");
+    assert_eq!(
+        refused["message"],
+        "The server at 127.0.0.1 is not answering. Check the address or your connection."
+    );
+    if std::env::var_os("DRIVE_SERVER").is_none() {
+        assert_eq!(app.snapshot()["default_server"], closed);
+    }
     assert_eq!(
         app.error_kind("choose_folder", json!({"path": "/tmp/x"})),
         "not_signed_in"
@@ -173,6 +184,23 @@ fn sign_in_sync_share_and_sign_out_against_a_real_server() {
     });
     assert!(uploaded, "no upload in the activity: {}", app.snapshot());
     assert_eq!(app.snapshot()["status"]["label"], "Up to date");
+    // The space used, from the server.
+    let quota = app.ok("get_quota", json!({}));
+    assert!(quota["used_bytes"].as_u64().is_some_and(|used| used > 0), "{quota}");
+    assert!(
+        quota["label"].as_str().is_some_and(|label| label.ends_with("used")),
+        "{quota}"
+    );
+    // The activity is kept for the next start.
+    let kept = std::fs::read_to_string(app.home.path().join("activity.jsonl")).expect("the history file");
+    assert!(kept.contains("\"hello.txt\""), "{kept}");
+    // Row actions name files relative to the folder; a file not there is refused in words.
+    let gone = app
+        .invoke("share_item", json!({"path": "nope.txt"}))
+        .expect_err("no such file");
+    assert_eq!(gone["message"], "nope.txt is not in your Drive folder any more.");
+    let shared = app.ok("share_item", json!({"path": "hello.txt"}));
+    assert!(shared.as_str().is_some_and(|url| url.contains("/s/")), "{shared}");
 
     let url = app.ok("copy_share_link", json!({"path": synced.join("hello.txt")}));
     let url = url.as_str().expect("a URL");

@@ -158,6 +158,26 @@ async fn text_of(browser: &fantoccini::Client, css: &str) -> Option<String> {
     browser.find(Locator::Css(css)).await.ok()?.text().await.ok()
 }
 
+/// Invokes one of the app's commands from the page; its answer as JSON.
+async fn invoke(browser: &fantoccini::Client, command: &str, args: &str) -> serde_json::Value {
+    let script = format!(
+        "return window.__TAURI_INTERNALS__.invoke('{command}', {args}).then((r) => r ?? null, (e) => ({{ failed: e }}))"
+    );
+    let answer = browser.execute(&script, vec![]).await.expect("invoking a command");
+    assert!(answer.get("failed").is_none(), "{command}: {answer}");
+    answer
+}
+
+/// Turns the dark theme on or off (the page's data-theme).
+async fn dark(browser: &fantoccini::Client, on: bool) {
+    let script = if on {
+        "document.documentElement.dataset.theme = 'dark'; return true"
+    } else {
+        "document.documentElement.dataset.theme = 'light'; return true"
+    };
+    browser.execute(script, vec![]).await.expect("switching the theme");
+}
+
 /// Polls `check` for up to `timeout`.
 async fn until<F, Fut>(timeout: Duration, mut check: F) -> bool
 where
@@ -302,6 +322,7 @@ async fn sign_in_choose_a_folder_sync_a_file_and_share_it() {
     type_into(&browser, "#server", &server.url()).await;
     type_into(&browser, "#email", EMAIL).await;
     type_into(&browser, "#password", PASSWORD).await;
+    type_into(&browser, "#confirm-password", PASSWORD).await;
     find(&browser, "#sign-in")
         .await
         .click()
@@ -327,6 +348,9 @@ async fn sign_in_choose_a_folder_sync_a_file_and_share_it() {
         text_of(&browser, "#status-label").await.as_deref() == Some("Up to date")
     })
     .await;
+    if !up_to_date {
+        screenshot(&browser, "desktop-failed-status.png").await;
+    }
     assert!(up_to_date, "status: {:?}", text_of(&browser, "#status-label").await);
     std::fs::write(folder.join("hello.txt"), "hello from the desktop app").unwrap();
     let listed = until(Duration::from_secs(30), || async {
@@ -380,6 +404,75 @@ async fn sign_in_choose_a_folder_sync_a_file_and_share_it() {
         .join(".local/share/nemo/actions/drive-copy-share-link.nemo_action")
         .is_file());
 
+    // A big upload: the app leaves "Up to date" as soon as the file lands
+    // (the watcher tells it before the pass hashes 200 MB), and shows the
+    // file's progress (name, percent, bytes, speed, time left) while it
+    // goes; the upload is slowed so that there is time to look.
+    let idle = until(Duration::from_secs(30), || async {
+        text_of(&browser, "#status-label").await.as_deref() == Some("Up to date")
+    })
+    .await;
+    assert!(idle, "status: {:?}", text_of(&browser, "#status-label").await);
+    invoke(&browser, "set_limits", r#"{ "upKib": 40960, "downKib": null }"#).await;
+    let big = drive_e2e::random_bytes(13, 200 << 20);
+    let writing = Instant::now();
+    std::fs::write(folder.join("big.bin"), &big).unwrap();
+    drop(big);
+    let left = until(Duration::from_secs(30), || async {
+        text_of(&browser, "#status-label").await.as_deref() != Some("Up to date")
+    })
+    .await;
+    assert!(left, "the status stayed \"Up to date\" after a change");
+    eprintln!(
+        "e2e: left \"Up to date\" {:.1} s after the write started: {:?}",
+        writing.elapsed().as_secs_f64(),
+        text_of(&browser, "#status-label").await
+    );
+    let row = r#".transfer[data-path="big.bin"]"#;
+    let moving = until(Duration::from_secs(90), || async {
+        let Some(text) = text_of(&browser, row).await else {
+            return false;
+        };
+        // "big.bin 42% … 84.0 MB of 200 MB 20.0 MB/s · 6 s left"
+        text.contains('%') && text.contains("of 200 MB") && text.contains("/s") && text.contains("left")
+    })
+    .await;
+    assert!(
+        moving,
+        "no progress for big.bin: {:?}",
+        text_of(&browser, "#progress").await
+    );
+    let label = text_of(&browser, "#status-label").await.unwrap_or_default();
+    assert!(label.starts_with("Syncing 1 file") && label.contains("left"), "{label}");
+    assert!(text_of(&browser, "#waiting").await.is_some());
+    screenshot(&browser, "desktop-7-progress.png").await;
+    dark(&browser, true).await;
+    screenshot(&browser, "desktop-7-progress-dark.png").await;
+    dark(&browser, false).await;
+    // Debug builds of both ends move a few MB/s here: minutes, not seconds.
+    let uploaded = until(Duration::from_secs(300), || async {
+        text_of(&browser, r#".activity-item[data-path="big.bin"]"#)
+            .await
+            .is_some_and(|text| text.contains("Uploaded"))
+    })
+    .await;
+    assert!(uploaded, "big.bin was not uploaded");
+    assert!(
+        text_of(&browser, row).await.is_none(),
+        "a finished file is no longer shown moving"
+    );
+    invoke(&browser, "set_limits", r#"{ "upKib": null, "downKib": null }"#).await;
+    // Out of the way of the mass-deletion check below (one of three files
+    // deleted goes through).
+    std::fs::remove_file(folder.join("big.bin")).unwrap();
+    let trashed = until(Duration::from_secs(60), || async {
+        text_of(&browser, r#".activity-item[data-path="big.bin"]"#)
+            .await
+            .is_some_and(|text| text.contains("Deleted from the server"))
+    })
+    .await;
+    assert!(trashed, "big.bin was not deleted on the server");
+
     // A folder emptied by mistake: nothing is deleted on the server; the
     // app asks, and "Keep my files" brings them back. A server item whose
     // name this device cannot hold is listed in words.
@@ -401,17 +494,26 @@ async fn sign_in_choose_a_folder_sync_a_file_and_share_it() {
     for name in ["hello.txt", "notes.txt"] {
         std::fs::remove_file(folder.join(name)).unwrap();
     }
+    // Both are issues: counted on the Issues tab, told in its view.
+    let badged = until(Duration::from_secs(30), || async {
+        text_of(&browser, "#issues-badge").await.is_some()
+    })
+    .await;
+    assert!(badged, "no count on the Issues tab");
+    find(&browser, "#tab-issues").await.click().await.unwrap();
     let asked = until(Duration::from_secs(30), || async {
         let held = text_of(&browser, "#held").await.unwrap_or_default();
-        let problems = text_of(&browser, ".problems:not(#held)").await.unwrap_or_default();
-        held.contains("2 of your 2 files were deleted here") && problems.contains("can't be synced on this device")
+        let problems = text_of(&browser, r#".issue[data-kind="failed"]"#)
+            .await
+            .unwrap_or_default();
+        held.contains("2 of your 2 files were deleted here") && problems.contains("cannot be kept on this device")
     })
     .await;
     assert!(
         asked,
         "held: {:?}, problems: {:?}",
         text_of(&browser, "#held").await,
-        text_of(&browser, ".problems").await
+        text_of(&browser, "#issues").await
     );
     let on_server = tokio::task::block_in_place(|| api.tree().expect("the server's tree"));
     assert!(on_server.contains_key("hello.txt"), "nothing deleted on the server");
@@ -428,6 +530,79 @@ async fn sign_in_choose_a_folder_sync_a_file_and_share_it() {
     })
     .await;
     assert!(kept, "the files did not come back");
+    find(&browser, "#tab-activity").await.click().await.unwrap();
+
+    // A link in the folder is left alone, and said so in the Issues view.
+    std::os::unix::fs::symlink(&sandbox.home, folder.join("home link")).unwrap();
+    // A conflict: the file changes here (while paused) and on the server.
+    std::fs::write(folder.join("plan.txt"), "first").unwrap();
+    let synced = until(Duration::from_secs(30), || async {
+        text_of(&browser, r#".activity-item[data-path="plan.txt"]"#)
+            .await
+            .is_some()
+    })
+    .await;
+    assert!(synced, "plan.txt was not uploaded");
+    invoke(&browser, "set_paused", r#"{ "paused": true }"#).await;
+    std::fs::write(folder.join("plan.txt"), "changed on the desktop").unwrap();
+    // (The server's `.drive` folder keeps `drive sync --once` from saying
+    // "complete": its exit status is not the point here.)
+    other.sync_once_output().expect("syncing the second client");
+    assert!(
+        other.path("plan.txt").is_file(),
+        "plan.txt did not reach the other client"
+    );
+    std::fs::write(other.path("plan.txt"), "changed elsewhere").unwrap();
+    other.sync_once_output().expect("sending the other change");
+    invoke(&browser, "set_paused", r#"{ "paused": false }"#).await;
+    find(&browser, "#tab-issues").await.click().await.unwrap();
+    let told = until(Duration::from_secs(60), || async {
+        let skipped = text_of(&browser, r#".issue[data-kind="skipped"]"#)
+            .await
+            .unwrap_or_default();
+        let conflict = text_of(&browser, r#".issue[data-kind="conflict"]"#)
+            .await
+            .unwrap_or_default();
+        skipped.contains("home link") && conflict.contains("plan.txt was changed here and on another device")
+    })
+    .await;
+    assert!(told, "issues: {:?}", text_of(&browser, "#issues").await);
+    let conflict = text_of(&browser, r#".issue[data-kind="conflict"]"#)
+        .await
+        .unwrap_or_default();
+    assert!(conflict.contains("conflicted copy"), "{conflict}");
+    screenshot(&browser, "desktop-8-issues.png").await;
+    dark(&browser, true).await;
+    screenshot(&browser, "desktop-8-issues-dark.png").await;
+    dark(&browser, false).await;
+    // The conflict is shown as one in the activity, not as an upload.
+    find(&browser, "#tab-activity").await.click().await.unwrap();
+    let copy_row = text_of(&browser, r#".activity-item[data-action="conflict_copy"]"#)
+        .await
+        .unwrap_or_default();
+    assert!(
+        copy_row.contains("Conflict") && !copy_row.contains("Uploaded"),
+        "{copy_row}"
+    );
+    // And announced by a desktop notification.
+    let notices = invoke(&browser, "get_notices", "{}").await;
+    let announced = notices.as_array().into_iter().flatten().any(|notice| {
+        let text = format!("{} {}", notice["title"], notice["body"]);
+        text.contains("plan.txt was changed here and on another device")
+    });
+    assert!(announced, "no notification of the conflict: {notices}");
+    // A row's "Copy share link" gives a link (and says so).
+    find(&browser, r#".activity-item[data-path="plan.txt"] .share"#)
+        .await
+        .click()
+        .await
+        .expect("copying a share link");
+    let shared = until(Duration::from_secs(20), || async {
+        let notices = invoke(&browser, "get_notices", "{}").await;
+        notices[0]["title"] == "Share link copied"
+    })
+    .await;
+    assert!(shared, "{}", invoke(&browser, "get_notices", "{}").await);
 
     // The other settings screens.
     find(&browser, "#tab-network").await.click().await.unwrap();
@@ -439,7 +614,23 @@ async fn sign_in_choose_a_folder_sync_a_file_and_share_it() {
     })
     .await;
     assert!(shown);
+    // The space used, from the server (200 MB and a few small files).
+    let quota = until(Duration::from_secs(20), || async {
+        text_of(&browser, "#quota-label")
+            .await
+            .is_some_and(|text| text.contains("MB") && text.contains("used"))
+    })
+    .await;
+    assert!(quota, "quota: {:?}", text_of(&browser, "#quota-label").await);
     screenshot(&browser, "desktop-5-account.png").await;
+    dark(&browser, true).await;
+    screenshot(&browser, "desktop-5-account-dark.png").await;
+    dark(&browser, false).await;
+    // Signing out asks first.
+    find(&browser, "#sign-out").await.click().await.unwrap();
+    find(&browser, "#sign-out-confirm").await;
+    find(&browser, "#sign-out-no").await.click().await.unwrap();
+    assert!(text_of(&browser, "#sign-out-confirm").await.is_none());
 
     let _ = browser.close().await;
     drop(driver);
@@ -482,6 +673,7 @@ async fn installed_app_signs_in_syncs_a_file_and_quits() {
     type_into(&browser, "#server", &server.url()).await;
     type_into(&browser, "#email", EMAIL).await;
     type_into(&browser, "#password", PASSWORD).await;
+    type_into(&browser, "#confirm-password", PASSWORD).await;
     find(&browser, "#sign-in")
         .await
         .click()

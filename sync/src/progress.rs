@@ -1,7 +1,19 @@
 //! What the engine tells whoever watches it: the CLI draws bars, the desktop
 //! app emits events ([`crate::activity::Monitor`]), tests ignore it.
 
+use std::path::Path;
+
+use drive_wire::NodeId;
+
 use crate::{engine::PathError, guard::Held, planner::Op};
+
+/// The file a transfer moves: an upload by its local path (absolute), a
+/// download by the server's node (the planned [`Op::Download`] names its path).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferOf<'a> {
+    Upload(&'a Path),
+    Download(NodeId),
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -38,6 +50,10 @@ pub trait Progress: Send + Sync + 'static {
     fn finished(&self, _op: &Op, _error: Option<&str>) {}
     /// Bytes of block content went over the network.
     fn bytes(&self, _direction: Direction, _bytes: u64) {}
+    /// One file's transfer moved on: `done` of its `total` bytes are where
+    /// they go (blocks the other side already had count as done). Called
+    /// when it starts and after each block.
+    fn transfer(&self, _file: TransferOf<'_>, _done: u64, _total: u64) {}
     /// A continuously running engine changed state (after each pass, on
     /// pause and resume).
     fn state(&self, _state: &RunState) {}

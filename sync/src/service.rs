@@ -5,15 +5,17 @@
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 
 use crate::{
     activity::{Monitor, Summary},
-    engine::Engine,
+    engine::{Engine, PathError},
     guard::{Choice, Decisions},
-    progress::{Progress, RunState},
+    planner::Op,
+    progress::{Direction, Progress, RunState, TransferOf},
     remote::Remote,
     throttle::Throttle,
+    watcher::Coverage,
 };
 
 /// How long to wait before trying to open the engine again.
@@ -126,6 +128,53 @@ impl SyncService {
     }
 }
 
+/// The monitor as the engine's observer, which also rings `passed` after
+/// every pass (when the pass's report is saved), so that what the report
+/// alone says (the items left alone) reaches the monitor too.
+struct Observer {
+    monitor: Arc<Monitor>,
+    passed: Arc<Notify>,
+}
+
+impl Progress for Observer {
+    fn planned(&self, ops: &[Op]) {
+        self.monitor.planned(ops);
+    }
+    fn finished(&self, op: &Op, error: Option<&str>) {
+        self.monitor.finished(op, error);
+    }
+    fn bytes(&self, direction: Direction, bytes: u64) {
+        self.monitor.bytes(direction, bytes);
+    }
+    fn transfer(&self, file: TransferOf<'_>, done: u64, total: u64) {
+        self.monitor.transfer(file, done, total);
+    }
+    fn state(&self, state: &RunState) {
+        self.monitor.state(state);
+        self.passed.notify_one();
+    }
+    fn watching(&self, coverage: &Coverage) {
+        self.monitor.watching(coverage);
+    }
+}
+
+/// After every pass, tells the monitor the local items the pass left alone
+/// (symlinks, unreadable files, names the server cannot take), from the
+/// report the engine saved. Never ends.
+async fn follow_reports(engine: &Engine, monitor: &Monitor, passed: &Notify) {
+    loop {
+        passed.notified().await;
+        match engine.last_report().await {
+            Ok(Some(report)) => {
+                let skipped: Vec<PathError> = report.skipped;
+                monitor.set_skipped(skipped);
+            }
+            Ok(None) => {}
+            Err(error) => tracing::debug!(%error, "no report of the last pass"),
+        }
+    }
+}
+
 /// Opens the engine (retrying while that fails for a reason that may pass)
 /// and runs it until `stop` turns true.
 async fn serve(
@@ -135,8 +184,19 @@ async fn serve(
     mut stop: watch::Receiver<bool>,
 ) {
     let monitor = config.monitor.clone();
+    monitor.set_root(&config.root);
+    // Leaves "up to date" as soon as the folder changes, not once the pass
+    // that follows has hashed what changed.
+    let _changes = {
+        let monitor = monitor.clone();
+        crate::watcher::on_change(&config.root, move || monitor.changed_here())
+    };
+    let passed = Arc::new(Notify::new());
     let mut engine = loop {
-        let progress: Arc<dyn Progress> = monitor.clone();
+        let progress: Arc<dyn Progress> = Arc::new(Observer {
+            monitor: monitor.clone(),
+            passed: passed.clone(),
+        });
         match Engine::open(&config.root, &config.ledger, config.remote.clone(), progress).await {
             Ok(engine) => break engine,
             Err(error) => {
@@ -157,7 +217,11 @@ async fn serve(
     let stopped = async move {
         let _ = stop.wait_for(|stop| *stop).await;
     };
-    if let Err(error) = engine.run_with(config.rescan, paused, stopped).await {
+    let ran = tokio::select! {
+        ran = engine.run_with(config.rescan, paused, stopped) => ran,
+        () = follow_reports(&engine, &monitor, &passed) => Ok(()),
+    };
+    if let Err(error) = ran {
         tracing::error!(%error, "syncing stopped");
         monitor.state(&error.run_state());
     }

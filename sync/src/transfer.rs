@@ -6,7 +6,10 @@ use std::{
     collections::HashMap,
     io::{Read, Seek, SeekFrom, Write},
     path::{Path, PathBuf},
-    sync::Arc,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
 };
 
 use chrono::{DateTime, Utc};
@@ -18,7 +21,7 @@ use crate::{
     chunker::{self, Chunk},
     fs::{offload, Fs, SharedFs},
     io_error::{io_err, IoError},
-    progress::{Direction, Progress},
+    progress::{Direction, Progress, TransferOf},
     remote::RemoteError,
     scanner::STATE_DIR,
     server::Server,
@@ -208,17 +211,28 @@ pub async fn upload(
     let node = loop {
         attempts += 1;
         let plan = remote.prepare_upload(request).await?;
+        // The file's own progress: blocks the server already has are done.
+        let total: u64 = chunks.iter().map(|c| c.size).sum();
+        let missing: u64 = plan
+            .missing
+            .iter()
+            .filter_map(|block| by_hash.get(&block.hash).map(|c| c.size))
+            .sum();
+        let done = AtomicU64::new(total.saturating_sub(missing));
+        progress.transfer(TransferOf::Upload(path), done.load(Ordering::Relaxed), total);
         futures::stream::iter(plan.missing.into_iter().map(Ok::<_, TransferError>))
             .try_for_each_concurrent(PARALLEL_BLOCKS, |block| {
                 let chunk = by_hash.get(&block.hash).map(|c| (c.offset, c.size));
                 let path = path.clone();
-                let progress = progress.clone();
+                let (progress, done) = (progress.clone(), &done);
                 async move {
                     let (offset, size) = chunk.ok_or(TransferError::Changed)?;
                     let _slot = block_slot(size).await;
                     let bytes = read_checked(fs, &path, block.hash, offset, size).await?;
                     remote.put_block(&block, bytes).await?;
                     progress.bytes(Direction::Up, size);
+                    let now = done.fetch_add(size, Ordering::Relaxed) + size;
+                    progress.transfer(TransferOf::Upload(&path), now.min(total), total);
                     Ok(())
                 }
             })
@@ -299,6 +313,9 @@ pub async fn fetch(
     .map_err(io_err("creating a temp file"))?;
     let tmp = TempFile(Some((fs.clone(), tmp_path.clone())));
 
+    let total: u64 = manifest.blocks.iter().map(|block| block.size).sum();
+    let done = AtomicU64::new(0);
+    progress.transfer(TransferOf::Download(node_id), 0, total);
     // Slots are taken in block order, so the block the writer waits for
     // always holds one: blocks fetched ahead can never starve it.
     let blocks = futures::stream::iter(manifest.blocks.iter().cloned())
@@ -306,11 +323,20 @@ pub async fn fetch(
         .map(|(slot, block)| {
             let local = local_blocks.get(&block.hash).copied();
             let target = target.clone();
-            let progress = progress.clone();
+            let (progress, done) = (progress.clone(), &done);
+            let size = block.size;
+            let told = {
+                let progress = progress.clone();
+                move || {
+                    let now = done.fetch_add(size, Ordering::Relaxed) + size;
+                    progress.transfer(TransferOf::Download(node_id), now.min(total), total);
+                }
+            };
             async move {
                 if let Some((offset, size)) = local {
                     if let Ok(bytes) = offload(fs, move |fs| read_block(fs, &target, offset, size)).await {
                         if hash_of(&bytes) == block.hash {
+                            told();
                             return Ok((slot, bytes));
                         }
                     }
@@ -320,6 +346,7 @@ pub async fn fetch(
                     return Err(TransferError::Corrupt(block.hash));
                 }
                 progress.bytes(Direction::Down, block.size);
+                told();
                 Ok((slot, bytes))
             }
         })

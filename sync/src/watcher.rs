@@ -253,6 +253,10 @@ fn work(tree: &Mutex<Tree>, inbox: &std_mpsc::Receiver<Message>, wake: &mpsc::Se
         }
         let now = Instant::now();
         if relevant {
+            if burst.is_none() {
+                let root = lock(tree).root.clone();
+                tell_hooks(&std::fs::canonicalize(&root).unwrap_or(root));
+            }
             burst = Some((burst.map_or(now, |(first, _)| first), now));
         }
         if burst.is_some_and(|(first, last)| now >= last + DEBOUNCE || now >= first + LONGEST_BURST) {
@@ -266,6 +270,51 @@ fn work(tree: &Mutex<Tree>, inbox: &std_mpsc::Receiver<Message>, wake: &mpsc::Se
                 let _ = wake.try_send(());
             }
         }
+    }
+}
+
+/// A callback told of a change under a watched folder.
+type Hook = Arc<dyn Fn() + Send + Sync>;
+
+/// Who hears of changes as they happen, by folder (see [`on_change`]).
+static HOOKS: Mutex<Vec<(u64, PathBuf, Hook)>> = Mutex::new(Vec::new());
+static NEXT_HOOK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Keeps an [`on_change`] hook registered; dropping it unregisters it.
+#[must_use = "the hook is removed when this is dropped"]
+pub struct OnChange(u64);
+
+impl Drop for OnChange {
+    fn drop(&mut self) {
+        lock_hooks().retain(|(id, _, _)| *id != self.0);
+    }
+}
+
+/// Calls `hook` (on the watcher's thread) at the first event of every
+/// burst of changes under the watched folder `root`: at once, before the
+/// debounce and before the pass the burst starts, whose scan may take
+/// seconds hashing a big file. An app leaves "up to date" with it the
+/// moment something changes. `root` is compared as given and canonical.
+pub fn on_change(root: &Path, hook: impl Fn() + Send + Sync + 'static) -> OnChange {
+    let id = NEXT_HOOK.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_owned());
+    lock_hooks().push((id, root, Arc::new(hook)));
+    OnChange(id)
+}
+
+fn lock_hooks() -> MutexGuard<'static, Vec<(u64, PathBuf, Hook)>> {
+    HOOKS.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Tells the hooks of `root` (outside the lock: a hook may register another).
+fn tell_hooks(root: &Path) {
+    let hooks: Vec<Hook> = lock_hooks()
+        .iter()
+        .filter(|(_, at, _)| at == root)
+        .map(|(_, _, hook)| Arc::clone(hook))
+        .collect();
+    for hook in hooks {
+        hook();
     }
 }
 

@@ -5,6 +5,7 @@ import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 export type Summary =
   | { state: "starting" }
   | { state: "up_to_date" }
+  | { state: "checking" }
   | { state: "syncing"; files: number }
   | { state: "paused" }
   | { state: "offline"; message: string }
@@ -36,6 +37,44 @@ export interface Status {
   watching: string | null;
   uploaded_bytes: number;
   downloaded_bytes: number;
+  /** Files moving now. */
+  transfers: Transfer[];
+  /** Bytes the current pass still has to move, as far as known. */
+  bytes_left: number;
+  /** Local items left alone (links, unreadable files, bad names). */
+  skipped: PathError[];
+}
+
+export interface Transfer {
+  path: string;
+  upload: boolean;
+  done: number;
+  total: number;
+  bytes_per_second: number | null;
+  seconds_left: number | null;
+}
+
+export type IssueKind = "skipped" | "failed" | "held" | "conflict";
+
+/** A problem told for people: what happened and what to do. */
+export interface Issue {
+  kind: IssueKind;
+  path: string;
+  title: string;
+  advice: string;
+}
+
+export interface Quota {
+  used_bytes: number;
+  /** 0: no limit. */
+  quota_bytes: number;
+  label: string;
+}
+
+export interface Notice {
+  title: string;
+  body: string;
+  shown: boolean;
 }
 
 export type Action =
@@ -47,6 +86,7 @@ export type Action =
   | "deleted_on_server"
   | "deleted_here"
   | "conflict_kept"
+  | "conflict_copy"
   | "moved_out_of_share";
 
 export interface Activity {
@@ -82,6 +122,7 @@ export interface Snapshot {
   default_server: string;
   status: Status;
   activity: Activity[];
+  issues: Issue[];
   settings: Settings;
   ignore: string;
   version: string;
@@ -114,6 +155,11 @@ export const api = {
   setIgnore: (patterns: string) => invoke<void>("set_ignore", { patterns }),
   openFolder: () => invoke<void>("open_folder"),
   openWeb: () => invoke<void>("open_web"),
+  quota: () => invoke<Quota>("get_quota"),
+  notices: () => invoke<Notice[]>("get_notices"),
+  openItem: (path: string) => invoke<void>("open_item", { path }),
+  revealItem: (path: string) => invoke<void>("reveal_item", { path }),
+  shareItem: (path: string) => invoke<string>("share_item", { path }),
 };
 
 export function onStatus(handler: (status: Status) => void): Promise<UnlistenFn> {
@@ -122,6 +168,15 @@ export function onStatus(handler: (status: Status) => void): Promise<UnlistenFn>
 
 export function onActivity(handler: (activity: Activity) => void): Promise<UnlistenFn> {
   return listen<Activity>("drive://activity", (event) => handler(event.payload));
+}
+
+export function onIssues(handler: (issues: Issue[]) => void): Promise<UnlistenFn> {
+  return listen<Issue[]>("drive://issues", (event) => handler(event.payload));
+}
+
+/** The tray asks for a view ("issues"). */
+export function onShowView(handler: (view: string) => void): Promise<UnlistenFn> {
+  return listen<string>("drive://show-view", (event) => handler(event.payload));
 }
 
 /** Something else changed (signed out from the tray, paused from the tray...). */

@@ -1,5 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
-import { api, errorText, onActivity, onChanged, onStatus, type Activity, type Snapshot, type Status } from "./api";
+import {
+  api, errorText, onActivity, onChanged, onIssues, onShowView, onStatus, type Activity, type Snapshot, type Status,
+} from "./api";
 import { Setup } from "./setup";
 import { Preferences } from "./preferences";
 
@@ -29,6 +31,7 @@ function withActivity(shown: Snapshot | null, activity: Activity): Snapshot | nu
 export function App() {
   const [snapshot, setSnapshot] = useState<Snapshot | null>(null);
   const [failure, setFailure] = useState<string | null>(null);
+  const [view, setView] = useState<{ name: string; at: number } | null>(null);
 
   const refresh = () =>
     api
@@ -44,6 +47,8 @@ export function App() {
     const subscriptions = [
       onStatus((status) => setSnapshot((shown) => withStatus(shown, status))),
       onActivity((activity) => setSnapshot((shown) => withActivity(shown, activity))),
+      onIssues((issues) => setSnapshot((shown) => (shown ? { ...shown, issues } : shown))),
+      onShowView((name) => setView({ name, at: Date.now() })),
       onChanged(refresh),
     ];
     return () => subscriptions.forEach((p) => p.then((unlisten) => unlisten()));
@@ -52,5 +57,5 @@ export function App() {
   if (failure) return <div class="center muted">Drive could not start: {failure}</div>;
   if (!snapshot) return <div class="center muted">Loading…</div>;
   if (!snapshot.account || !snapshot.folder) return <Setup snapshot={snapshot} onDone={refresh} />;
-  return <Preferences snapshot={snapshot} refresh={refresh} />;
+  return <Preferences snapshot={snapshot} refresh={refresh} view={view} />;
 }

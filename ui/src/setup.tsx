@@ -2,6 +2,9 @@ import { useState } from "preact/hooks";
 import { Cloud, FolderOpen, LogIn, UserPlus, ArrowRight } from "lucide-preact";
 import { api, errorText, type Snapshot } from "./api";
 
+/** The server's rule for new passwords (backend: weak_password). */
+const MIN_PASSWORD = 8;
+
 /** First run: the server, an account, then the folder to sync. */
 export function Setup({ snapshot, onDone }: { snapshot: Snapshot; onDone: () => void }) {
   return (
@@ -56,8 +59,17 @@ function AccountStep({ snapshot, onDone }: { snapshot: Snapshot; onDone: () => v
   const [server, setServer] = useState(snapshot.default_server);
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
+  const [confirm, setConfirm] = useState("");
   const [create, setCreate] = useState(false);
-  const { busy, error, submit } = useSubmit(() => api.signIn(server, email, password, create), onDone);
+  const { busy, error, submit } = useSubmit(() => {
+    if (create && password.length < MIN_PASSWORD) {
+      return Promise.reject({ message: `The password needs at least ${MIN_PASSWORD} characters.` });
+    }
+    if (create && password !== confirm) {
+      return Promise.reject({ message: "The two passwords are not the same. Type them again." });
+    }
+    return api.signIn(server, email, password, create);
+  }, onDone);
 
   return (
     <form class="form" onSubmit={submit}>
@@ -74,8 +86,21 @@ function AccountStep({ snapshot, onDone }: { snapshot: Snapshot; onDone: () => v
       <label>
         Password
         <input id="password" type="password" required autocomplete={create ? "new-password" : "current-password"}
+          aria-describedby={create ? "password-rules" : undefined}
           value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
+        {create && (
+          <span class="muted small hint" id="password-rules">
+            At least {MIN_PASSWORD} characters. A few unrelated words make a strong one.
+          </span>
+        )}
       </label>
+      {create && (
+        <label>
+          Confirm password
+          <input id="confirm-password" type="password" required autocomplete="new-password" value={confirm}
+            onInput={(e) => setConfirm(e.currentTarget.value)} />
+        </label>
+      )}
       {error && <p class="error" id="form-error" role="alert">{error}</p>}
       <button id="sign-in" class="primary" type="submit" disabled={busy}>
         {create ? <UserPlus size={16} /> : <LogIn size={16} />}

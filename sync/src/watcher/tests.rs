@@ -307,3 +307,34 @@ fn a_missing_folder_cannot_be_watched() {
     let dir = tempfile::tempdir().unwrap();
     assert!(watch(&dir.path().join("missing")).is_err());
 }
+
+#[test]
+fn a_change_is_told_to_the_hooks_at_once_before_the_debounced_wake() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let told = Arc::new(Mutex::new(Vec::<&str>::new()));
+    let hook = {
+        let told = told.clone();
+        on_change(root, move || told.lock().unwrap().push("hook"))
+    };
+    // Another folder's hook hears nothing of this one.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let other = Arc::new(Mutex::new(0));
+    let _other_hook = {
+        let other = other.clone();
+        on_change(elsewhere.path(), move || *other.lock().unwrap() += 1)
+    };
+    let (_watcher, mut wakes) = watch(root).unwrap();
+    std::fs::write(root.join("a.txt"), "a").unwrap();
+    wait_for_wake(&mut wakes, "the change wakes the engine");
+    told.lock().unwrap().push("wake");
+    assert_eq!(told.lock().unwrap()[..2], ["hook", "wake"], "the hook comes first");
+    assert_eq!(*other.lock().unwrap(), 0);
+
+    // Unregistered when dropped.
+    drop(hook);
+    let before = told.lock().unwrap().len();
+    std::fs::write(root.join("b.txt"), "b").unwrap();
+    wait_for_wake(&mut wakes, "the second change wakes the engine");
+    assert_eq!(told.lock().unwrap().len(), before);
+}
