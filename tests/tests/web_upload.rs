@@ -21,7 +21,7 @@ use std::{path::Path, time::Duration};
 
 use drive_e2e::{
     api::Api,
-    browser::{browser_sized, find, sign_in, until, BlockGate, Driver},
+    browser::{browser_sized, find, metric_where, sign_in, until, BlockGate, Driver},
     random_bytes, screenshots_dir, write, Client, Server,
 };
 use fantoccini::{Client as Browser, Locator};
@@ -142,6 +142,16 @@ async fn uploads_from_the_browser_resume_after_a_reload_and_share_blocks_with_th
     let server = Server::start_with(&["--public-url", &gate.url()]).expect("server");
     gate.forward_to(&server.url());
     uploads(&server, &gate, &gate.url(), "").await;
+    // The gate and the server agree: every block PUT the gate saw accepted, the server stored.
+    assert_eq!(
+        metric_where(
+            &server,
+            "http_requests_total",
+            &["method=\"PUT\"", "route=\"/blobs/{hash}\"", "status=\"201\""],
+        ),
+        gate.puts() as f64,
+        "block PUTs on the server's metrics and at the gate"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -160,7 +170,9 @@ async fn uploads_from_the_browser_go_straight_to_the_store_on_s3() {
     uploads(&server, &gate, &server.url(), "-s3").await;
 }
 
-/// The test itself: the page at `url`, its block PUTs through `gate`.
+/// The test itself: the page at `url`, its block PUTs through `gate` (the
+/// blocks the store accepted are counted there: on S3 the server never sees
+/// them; on the local store its /metrics are checked against the gate).
 async fn uploads(server: &Server, gate: &BlockGate, url: &str, suffix: &str) {
     let email = "wendy@example.com";
     let client = Client::register(server, email).expect("register");
