@@ -168,6 +168,38 @@ async fn invoke(browser: &fantoccini::Client, command: &str, args: &str) -> serd
     answer
 }
 
+/// The contrast ratio of an element's text on its background (WCAG).
+async fn contrast(browser: &fantoccini::Client, css: &str) -> f64 {
+    let script = format!(
+        r#"const e = document.querySelector({css:?}); const s = getComputedStyle(e);
+        const rgb = (c) => c.match(/[\d.]+/g).slice(0, 3).map(Number);
+        const lum = ([r, g, b]) => [r, g, b].map((v) => {{ v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; }})
+            .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+        const [a, b] = [lum(rgb(s.color)), lum(rgb(s.backgroundColor))];
+        return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);"#
+    );
+    let ratio = browser.execute(&script, vec![]).await.expect("measuring a contrast");
+    ratio.as_f64().expect("a number")
+}
+
+/// Whether an element's content fits it and it fits the window.
+async fn fits(browser: &fantoccini::Client, css: &str) -> bool {
+    let script = format!(
+        "const e = document.querySelector({css:?}); const r = e.getBoundingClientRect();
+        return e.scrollWidth <= e.clientWidth + 1 && r.left >= 0 && r.right <= window.innerWidth + 1;"
+    );
+    browser.execute(&script, vec![]).await.expect("measuring") == serde_json::Value::Bool(true)
+}
+
+/// Whether an element's children sit on one row.
+async fn one_row(browser: &fantoccini::Client, css: &str) -> bool {
+    let script = format!(
+        "const tops = [...document.querySelector({css:?}).children].map((c) => c.getBoundingClientRect());
+        return tops.every((r) => r.top < tops[0].bottom && r.bottom > tops[0].top);"
+    );
+    browser.execute(&script, vec![]).await.expect("measuring") == serde_json::Value::Bool(true)
+}
+
 /// Turns the dark theme on or off (the page's data-theme).
 async fn dark(browser: &fantoccini::Client, on: bool) {
     let script = if on {
@@ -314,14 +346,58 @@ async fn sign_in_choose_a_folder_sync_a_file_and_share_it() {
     find(&browser, "#server").await;
     eprintln!("e2e: the sign-in step is shown");
     screenshot(&browser, "desktop-1-sign-in.png").await;
+    // The primary button reads well in both themes (WCAG AA: 4.5:1).
+    for theme in [false, true] {
+        dark(&browser, theme).await;
+        let ratio = contrast(&browser, "#sign-in").await;
+        assert!(
+            ratio >= 4.5,
+            "the primary button's contrast is {ratio:.2} (dark: {theme})"
+        );
+    }
+    dark(&browser, false).await;
+    // A server that takes no connection: told in words, at once (no retries).
+    let closed = format!("http://127.0.0.1:{}", free_port());
+    type_into(&browser, "#server", &closed).await;
+    type_into(&browser, "#email", EMAIL).await;
+    type_into(&browser, "#password", PASSWORD).await;
+    find(&browser, "#sign-in").await.click().await.expect("signing in");
+    let refused = until(Duration::from_secs(30), || async {
+        text_of(&browser, "#form-error").await.is_some_and(|text| {
+            text == "The server at 127.0.0.1 is not answering. Check the address or your connection."
+        })
+    })
+    .await;
+    assert!(refused, "{:?}", text_of(&browser, "#form-error").await);
+    assert!(fits(&browser, ".setup-card").await, "the setup card overflows");
+    screenshot(&browser, "desktop-1-sign-in-error.png").await;
+    dark(&browser, true).await;
+    screenshot(&browser, "desktop-1-sign-in-error-dark.png").await;
+    dark(&browser, false).await;
     find(&browser, "#toggle-create")
         .await
         .click()
         .await
         .expect("switching to create");
+    // Creating an account: the rule is stated, and the password typed twice.
+    let rules = text_of(&browser, "#password-rules").await.unwrap_or_default();
+    assert!(rules.contains("At least 8 characters"), "{rules}");
     type_into(&browser, "#server", &server.url()).await;
     type_into(&browser, "#email", EMAIL).await;
     type_into(&browser, "#password", PASSWORD).await;
+    type_into(&browser, "#confirm-password", "not the same").await;
+    find(&browser, "#sign-in")
+        .await
+        .click()
+        .await
+        .expect("creating the account");
+    let mismatch = until(Duration::from_secs(10), || async {
+        text_of(&browser, "#form-error")
+            .await
+            .is_some_and(|text| text.contains("not the same"))
+    })
+    .await;
+    assert!(mismatch, "{:?}", text_of(&browser, "#form-error").await);
     type_into(&browser, "#confirm-password", PASSWORD).await;
     find(&browser, "#sign-in")
         .await
@@ -444,6 +520,10 @@ async fn sign_in_choose_a_folder_sync_a_file_and_share_it() {
     );
     let label = text_of(&browser, "#status-label").await.unwrap_or_default();
     assert!(label.starts_with("Syncing 1 file") && label.contains("left"), "{label}");
+    assert!(
+        one_row(&browser, ".status-bar").await,
+        "the status pushed the toolbar onto a second row"
+    );
     assert!(text_of(&browser, "#waiting").await.is_some());
     screenshot(&browser, "desktop-7-progress.png").await;
     dark(&browser, true).await;
