@@ -77,7 +77,7 @@ export function Preferences({ snapshot, refresh, view }: {
         </header>
         {error && <p class="error banner" role="alert">{error}</p>}
         <section class="panel">
-          {tab === "activity" && <ActivityPanel snapshot={snapshot} act={act} />}
+          {tab === "activity" && <ActivityPanel snapshot={snapshot} act={act} showIssues={() => setTab("issues")} />}
           {tab === "issues" && <IssuesPanel snapshot={snapshot} act={act} />}
           {tab === "account" && <AccountPanel snapshot={snapshot} refresh={refresh} />}
           {tab === "folder" && <FolderPanel snapshot={snapshot} refresh={refresh} />}
@@ -167,7 +167,11 @@ function TransferRow({ transfer: t }: { transfer: Transfer }) {
   );
 }
 
-function ActivityPanel({ snapshot, act }: { snapshot: Snapshot; act: (action: () => Promise<unknown>) => void }) {
+function ActivityPanel({ snapshot, act, showIssues }: {
+  snapshot: Snapshot;
+  act: (action: () => Promise<unknown>) => void;
+  showIssues: () => void;
+}) {
   // Re-render every half minute so that "just now" ages.
   const [, tick] = useState(0);
   useEffect(() => {
@@ -181,9 +185,9 @@ function ActivityPanel({ snapshot, act }: { snapshot: Snapshot; act: (action: ()
       <h2>Activity</h2>
       <Progress snapshot={snapshot} />
       {issues > 0 && (
-        <p class="notice" id="issues-notice">
+        <button class="notice" id="issues-notice" onClick={showIssues}>
           <AlertTriangle size={16} /> {issues === 1 ? "1 item needs" : `${issues} items need`} you: see Issues.
-        </p>
+        </button>
       )}
       {watching && (
         <div class="problems" id="watching">
