@@ -101,6 +101,13 @@ pub struct Config {
     #[arg(long, env = "DRIVE_S3_ENDPOINT")]
     pub s3_endpoint: Option<String>,
 
+    /// The S3 endpoint as clients reach it, for the presigned URLs they get,
+    /// when the server reaches the store by an internal name (default:
+    /// --s3-endpoint). The URLs are signed for this host: a proxy in front
+    /// of the store must pass the Host header through.
+    #[arg(long, env = "DRIVE_S3_PUBLIC_ENDPOINT")]
+    pub s3_public_endpoint: Option<String>,
+
     /// S3 region (default: the AWS SDK's chain, e.g. AWS_REGION).
     #[arg(long, env = "DRIVE_S3_REGION")]
     pub s3_region: Option<String>,

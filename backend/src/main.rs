@@ -144,6 +144,7 @@ async fn open_blob_store(
         BlobStoreKind::S3 => {
             let settings = S3Settings {
                 endpoint: config.s3_endpoint.clone(),
+                public_endpoint: config.s3_public_endpoint.clone(),
                 region: config.s3_region.clone(),
                 bucket: config
                     .s3_bucket

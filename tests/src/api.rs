@@ -58,6 +58,11 @@ impl Api {
         })
     }
 
+    /// `GET /api/v1{path}`: the answer's JSON.
+    pub fn get(&self, path: &str) -> Result<Value> {
+        self.call(reqwest::Method::GET, path, None)
+    }
+
     /// Live nodes by path (`a/b.txt`), as the server has them now.
     pub fn tree(&self) -> Result<BTreeMap<String, Value>> {
         let mut nodes: HashMap<i64, Value> = HashMap::new();

@@ -188,3 +188,39 @@ fn two_clients_converge_with_the_server_on_s3() {
     server.kill();
     server.check().expect("the server's store is consistent");
 }
+
+/// A store the server reaches by one name and clients by another (an
+/// internal host name in a container network, say): the URLs clients get
+/// name the public endpoint, and work.
+#[test]
+fn presigned_urls_name_the_stores_public_endpoint_on_s3() {
+    let Some(internal) = std::env::var("DRIVE_TEST_S3_ENDPOINT")
+        .ok()
+        .filter(|v| v.contains("127.0.0.1"))
+    else {
+        eprintln!("skipped: needs DRIVE_TEST_S3_* (scripts/garage run) on 127.0.0.1");
+        return;
+    };
+    let public = internal.replace("127.0.0.1", "localhost");
+    let Some(server) = Server::start_on_s3_with(&["--s3-public-endpoint", &public]).expect("server") else {
+        return;
+    };
+    let a = Client::register(&server, "ann@example.com").expect("register");
+    let b = Client::login(&server, "ann@example.com").expect("login");
+    write(&a.path("photo.jpg"), &random_bytes(4, 300_000));
+    converge(&a, &b);
+    let api = drive_e2e::api::Api::login(&server, "ann@example.com").unwrap();
+    let id = api.id("photo.jpg").unwrap();
+    let manifest = api.get(&format!("/nodes/{id}/manifest")).unwrap();
+    let urls: Vec<&str> = manifest["blocks"]
+        .as_array()
+        .expect("blocks")
+        .iter()
+        .filter_map(|block| block["url"].as_str())
+        .collect();
+    assert!(!urls.is_empty(), "{manifest}");
+    for url in urls {
+        assert!(url.starts_with(&public), "{url} is not on {public}");
+    }
+    assert_eq!(std::fs::read(b.path("photo.jpg")).unwrap(), random_bytes(4, 300_000));
+}

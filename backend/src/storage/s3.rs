@@ -39,6 +39,10 @@ const UPLOAD_META: &str = "upload";
 pub struct S3Settings {
     /// e.g. `http://127.0.0.1:3900`; the SDK's default (AWS) when `None`.
     pub endpoint: Option<String>,
+    /// The endpoint as clients reach it, for the presigned URLs they are
+    /// given, when the server reaches the store by another (internal) name;
+    /// `endpoint` when `None`.
+    pub public_endpoint: Option<String>,
     /// The SDK's default chain (`AWS_REGION`, profile) when `None`.
     pub region: Option<String>,
     pub bucket: String,
@@ -53,6 +57,8 @@ pub struct S3Settings {
 
 pub struct S3BlobStore {
     client: Client,
+    /// Signs the URLs clients use: `client` on the public endpoint.
+    presigner: Client,
     bucket: String,
     blocks_prefix: String,
     photos_prefix: String,
@@ -117,8 +123,12 @@ impl S3BlobStore {
             // cannot compute.
             .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
             .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
+        let mut public = config.clone();
         if let Some(endpoint) = &settings.endpoint {
             config = config.endpoint_url(endpoint);
+        }
+        if let Some(endpoint) = settings.public_endpoint.as_ref().or(settings.endpoint.as_ref()) {
+            public = public.endpoint_url(endpoint);
         }
         let prefix = settings.prefix.trim_matches('/');
         let prefix = if prefix.is_empty() {
@@ -128,6 +138,7 @@ impl S3BlobStore {
         };
         Ok(Self {
             client: Client::from_conf(config.build()),
+            presigner: Client::from_conf(public.build()),
             bucket: settings.bucket,
             blocks_prefix: format!("{prefix}blocks/"),
             photos_prefix: format!("{prefix}photos/"),
@@ -231,7 +242,7 @@ impl BlobStore for S3BlobStore {
     ) -> Result<PresignedBlock, StorageError> {
         let checksum = base64::engine::general_purpose::STANDARD.encode(hash.as_bytes());
         let request = self
-            .client
+            .presigner
             .put_object()
             .bucket(&self.bucket)
             .key(self.block_key(hash))
@@ -262,7 +273,7 @@ impl BlobStore for S3BlobStore {
 
     async fn presign_get(&self, hash: BlockHash, size: u64, ttl: Duration) -> Result<PresignedBlock, StorageError> {
         let request = self
-            .client
+            .presigner
             .get_object()
             .bucket(&self.bucket)
             .key(self.block_key(hash))
@@ -379,7 +390,7 @@ impl BlobStore for S3BlobStore {
         ttl: Duration,
     ) -> Result<PresignedUrl, StorageError> {
         let request = self
-            .client
+            .presigner
             .get_object()
             .bucket(&self.bucket)
             .key(self.photo_key(key))

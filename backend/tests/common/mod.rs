@@ -462,6 +462,7 @@ impl TestServer {
                     .unwrap_or_default();
                 let store = drive_server::storage::S3BlobStore::open(drive_server::storage::S3Settings {
                     endpoint: Some(s3.endpoint),
+                    public_endpoint: None,
                     region: Some(s3.region),
                     bucket: s3.bucket,
                     prefix,
