@@ -230,15 +230,20 @@ impl Desktop {
         self.update_settings(|s| s.last_server = Some(server.to_owned()))?;
         // A refused or unanswered connection fails in seconds, not after
         // the retries meant for a sync that lost the network for a moment.
-        let port = address.port_or_known_default().unwrap_or(443);
-        let connecting = tokio::net::TcpStream::connect((host.as_str(), port));
-        match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(error)) => {
-                tracing::info!(%error, %server, "the server did not take a connection");
-                return Err(DesktopError::NotAnswering(host));
+        // (Through a proxy the server itself is not dialled: no such check.)
+        if !behind_proxy() {
+            let port = address.port_or_known_default().unwrap_or(443);
+            // An IPv6 literal is written in brackets in a URL, not to connect.
+            let dial = host.trim_start_matches('[').trim_end_matches(']');
+            let connecting = tokio::net::TcpStream::connect((dial, port));
+            match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(error)) => {
+                    tracing::info!(%error, %server, "the server did not take a connection");
+                    return Err(DesktopError::NotAnswering(host));
+                }
+                Err(_) => return Err(DesktopError::NotAnswering(host)),
             }
-            Err(_) => return Err(DesktopError::NotAnswering(host)),
         }
         let device = gethostname::gethostname().to_string_lossy().into_owned();
         let account = self
@@ -436,6 +441,20 @@ impl Desktop {
             }
         }
     }
+}
+
+/// Whether HTTP goes through a proxy (reqwest follows these variables).
+fn behind_proxy() -> bool {
+    [
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ]
+    .iter()
+    .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()))
 }
 
 /// `~/Drive` -> `/home/ann/Drive`.
