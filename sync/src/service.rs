@@ -9,7 +9,7 @@ use tokio::sync::{watch, Notify};
 
 use crate::{
     activity::{Monitor, Summary},
-    engine::{Engine, PathError},
+    engine::{Engine, Nudge, PathError},
     guard::{Choice, Decisions},
     planner::Op,
     progress::{Direction, Progress, RunState, TransferOf},
@@ -37,6 +37,7 @@ pub struct ServiceConfig {
 pub struct SyncService {
     remote: Remote,
     decisions: Decisions,
+    nudge: Nudge,
     paused: watch::Sender<bool>,
     stop: watch::Sender<bool>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -57,6 +58,8 @@ impl SyncService {
         let remote = config.remote.clone();
         let decisions = Decisions::default();
         let shared = decisions.clone();
+        let nudge = Nudge::default();
+        let nudged = nudge.clone();
         config.monitor.set_summary(if config.paused {
             Summary::Paused
         } else {
@@ -73,7 +76,7 @@ impl SyncService {
                     return;
                 }
             };
-            runtime.block_on(serve(config, shared, paused_rx, stop_rx));
+            runtime.block_on(serve(config, shared, nudged, paused_rx, stop_rx));
         });
         let thread = match thread {
             Ok(thread) => Some(thread),
@@ -85,6 +88,7 @@ impl SyncService {
         Self {
             remote,
             decisions,
+            nudge,
             paused,
             stop,
             thread,
@@ -100,6 +104,12 @@ impl SyncService {
     /// [`crate::guard`]): a pass starts at once to carry it out.
     pub fn decide(&self, choice: Choice) {
         self.decisions.decide(choice);
+    }
+
+    /// Asks for a pass now: after a change the folder does not show, such
+    /// as what is excluded from sync.
+    pub fn nudge(&self) {
+        self.nudge.nudge();
     }
 
     pub fn is_paused(&self) -> bool {
@@ -180,6 +190,7 @@ async fn follow_reports(engine: &Engine, monitor: &Monitor, passed: &Notify) {
 async fn serve(
     config: ServiceConfig,
     decisions: Decisions,
+    nudge: Nudge,
     paused: watch::Receiver<bool>,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -214,6 +225,7 @@ async fn serve(
         }
     };
     engine.share_decisions(decisions);
+    engine.share_nudge(nudge);
     let stopped = async move {
         let _ = stop.wait_for(|stop| *stop).await;
     };
