@@ -635,8 +635,14 @@ async fn sign_in_choose_a_folder_sync_a_file_and_share_it() {
     std::fs::write(other.path("plan.txt"), "changed elsewhere").unwrap();
     other.sync_once_output().expect("sending the other change");
     invoke(&browser, "set_paused", r#"{ "paused": false }"#).await;
-    // The activity's notice leads to the issues.
-    find(&browser, "#issues-notice").await.click().await.unwrap();
+    // The activity's notice leads to the issues. (Clicked from the page:
+    // the progress card coming and going moves it under a pointer click.)
+    find(&browser, "#issues-notice").await;
+    browser
+        .execute("document.querySelector('#issues-notice').click(); return true", vec![])
+        .await
+        .expect("clicking the notice");
+    find(&browser, "#issues").await;
     let told = until(Duration::from_secs(60), || async {
         let skipped = text_of(&browser, r#".issue[data-kind="skipped"]"#)
             .await
