@@ -151,6 +151,24 @@ pub async fn set_ignore<R: Runtime>(app: AppHandle<R>, desktop: State<'_, Deskto
     Ok(())
 }
 
+/// The account's folders, for choosing which sync on this computer.
+#[tauri::command]
+pub async fn get_folders(desktop: State<'_, Desktop>) -> Result<Vec<drive_sync::selective::Folder>> {
+    Ok(desktop.folders()?)
+}
+
+#[tauri::command]
+pub async fn set_folder_synced<R: Runtime>(
+    app: AppHandle<R>,
+    desktop: State<'_, Desktop>,
+    path: String,
+    synced: bool,
+) -> Result<()> {
+    desktop.set_folder_synced(&path, synced).await?;
+    events::changed(&app);
+    Ok(())
+}
+
 #[tauri::command]
 pub async fn open_folder<R: Runtime>(app: AppHandle<R>, desktop: State<'_, Desktop>) -> Result<()> {
     let folder = desktop.folder().ok_or(DesktopError::NoFolder)?;

@@ -12,8 +12,10 @@ use std::{
 use drive_sync::{
     activity::{Activity, Monitor, Status, Summary},
     guard::Choice,
+    ledger::Ledger,
     profile::{Account, Profile},
     scanner::IGNORE_FILE,
+    selective::{self, Exclusions, Folder},
     service::{ServiceConfig, SyncService},
     share::{self, LinkOptions},
     throttle::Limits,
@@ -373,6 +375,38 @@ impl Desktop {
         }
         std::fs::write(folder.join(IGNORE_FILE), text).map_err(io_err("saving the ignore patterns"))?;
         Ok(())
+    }
+
+    /// The account's folders, and whether each syncs on this computer.
+    pub fn folders(&self) -> Result<Vec<Folder>> {
+        Ok(selective::folders(&self.ledger()?)?)
+    }
+
+    /// Syncs the folder at `path` (as the server names it) on this computer
+    /// again, or leaves it on the server only (see [`drive_sync::selective`]);
+    /// a running sync starts a pass at once.
+    pub async fn set_folder_synced(&self, path: &str, synced: bool) -> Result<()> {
+        let ledger = self.ledger()?;
+        let mut exclusions = Exclusions::load(&ledger)?;
+        let changed = if synced {
+            exclusions.include(path)?
+        } else {
+            exclusions.exclude(path)?.is_some()
+        };
+        if changed {
+            exclusions.save(&ledger)?;
+            tracing::info!(%path, synced, "selective sync changed");
+        }
+        if let Some(service) = self.service.lock().await.as_ref() {
+            service.nudge();
+        }
+        Ok(())
+    }
+
+    /// The synced folder's ledger.
+    fn ledger(&self) -> Result<Ledger> {
+        let folder = self.folder().ok_or(DesktopError::NoFolder)?;
+        Ok(Ledger::open(&self.profile.ledger_for(&folder)?)?)
     }
 
     /// The full local path of a path relative to the synced folder.

@@ -3,7 +3,9 @@
 
 use std::path::PathBuf;
 
-use drive_sync::{profile::ProfileError, remote::RemoteError, share::ShareError};
+use drive_sync::{
+    ledger::LedgerError, profile::ProfileError, remote::RemoteError, selective::SelectiveError, share::ShareError,
+};
 use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +30,10 @@ pub enum DesktopError {
     Share(#[from] ShareError),
     #[error(transparent)]
     Io(#[from] IoError),
+    #[error("the folder's sync state could not be read or saved: {0}")]
+    Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Selective(#[from] SelectiveError),
     #[error("{0}")]
     Plugin(#[from] tauri::Error),
 }
@@ -116,6 +122,7 @@ impl DesktopError {
             | DesktopError::RelativeFolder
             | DesktopError::NotAFolder(_)
             | DesktopError::OutsideFolder(_)
+            | DesktopError::Selective(_)
             | DesktopError::Profile(ProfileError::NotSynced(_) | ProfileError::NotUtf8(_)) => ErrorKind::Invalid,
             DesktopError::Profile(ProfileError::Remote(error)) | DesktopError::Share(ShareError::Remote(error)) => {
                 remote_kind(error)

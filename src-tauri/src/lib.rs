@@ -39,6 +39,8 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         commands::set_limits,
         commands::set_autostart,
         commands::set_ignore,
+        commands::get_folders,
+        commands::set_folder_synced,
         commands::open_folder,
         commands::open_web,
         commands::copy_share_link,

@@ -27,6 +27,10 @@ struct Sandbox {
     home: PathBuf,
     drive_home: PathBuf,
     runtime: PathBuf,
+    /// What the app asked the desktop to open (a URL or path a line), through
+    /// the `xdg-open` and `gio` in `bin/`, which only write it down.
+    opened: PathBuf,
+    bin: PathBuf,
 }
 
 impl Sandbox {
@@ -36,10 +40,27 @@ impl Sandbox {
         let runtime = temp.path().join("run");
         std::fs::create_dir_all(&home).unwrap();
         std::fs::create_dir_all(&runtime).unwrap();
+        let (bin, opened) = (temp.path().join("bin"), temp.path().join("opened.txt"));
+        std::fs::create_dir_all(&bin).unwrap();
+        for opener in ["xdg-open", "gio"] {
+            use std::os::unix::fs::PermissionsExt;
+            let script = bin.join(opener);
+            std::fs::write(
+                &script,
+                format!(
+                    "#!/bin/sh\nfor a; do printf '%s\\n' \"$a\" >>'{}'; done\n",
+                    opened.display()
+                ),
+            )
+            .unwrap();
+            std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
         Sandbox {
             drive_home: home.join(".config/drive"),
             home,
             runtime,
+            opened,
+            bin,
             _temp: temp,
         }
     }
@@ -53,6 +74,10 @@ impl Sandbox {
             .env("XDG_DATA_HOME", self.home.join(".local/share"))
             .env("DRIVE_CREDENTIALS", "file")
             .env("DRIVE_LOG", "drive_sync=info,drive_desktop=debug")
+            .env(
+                "PATH",
+                format!("{}:{}", self.bin.display(), std::env::var("PATH").unwrap_or_default()),
+            )
             // Xvfb has no GPU: Mesa's software renderer. (With
             // WEBKIT_DISABLE_COMPOSITING_MODE or WEBKIT_DISABLE_DMABUF_RENDERER
             // set, this WebKitGTK never answers WebDriver's screenshot.)
@@ -156,6 +181,21 @@ async fn type_into(browser: &fantoccini::Client, css: &str, text: &str) {
 
 async fn text_of(browser: &fantoccini::Client, css: &str) -> Option<String> {
     browser.find(Locator::Css(css)).await.ok()?.text().await.ok()
+}
+
+/// Clicks the element from the page, once it is there and enabled (a click
+/// of WebDriver's own needs it in view and still).
+async fn click_in_page(browser: &fantoccini::Client, css: &str) {
+    find(browser, css).await;
+    let script = format!(
+        "const e = document.querySelector({}); if (!e || e.disabled) return false; e.scrollIntoView(); e.click(); return true",
+        serde_json::to_string(css).unwrap()
+    );
+    let clicked = until(Duration::from_secs(10), || async {
+        browser.execute(&script, vec![]).await.ok() == Some(serde_json::Value::Bool(true))
+    })
+    .await;
+    assert!(clicked, "{css} is not there or disabled");
 }
 
 /// Invokes one of the app's commands from the page; its answer as JSON.
@@ -690,6 +730,113 @@ async fn sign_in_choose_a_folder_sync_a_file_and_share_it() {
     })
     .await;
     assert!(shared, "{}", invoke(&browser, "get_notices", "{}").await);
+
+    // Selective sync: a folder unchecked in the folder tree leaves this
+    // computer and stays on the server; one with something that cannot be
+    // sent stays here, and the user is told; checked again, it comes back.
+    invoke(&browser, "set_paused", r#"{"paused":false}"#).await;
+    tokio::task::block_in_place(|| {
+        drive_e2e::write(&other.path("Archive/old/a.txt"), b"archived");
+        drive_e2e::write(&other.path("Projects/plan.txt"), b"plan");
+        // (Not `sync()`: the server's `.drive` folder, above, is left out
+        // there, so its exit status says "incomplete".)
+        other.sync_once_output().expect("the second client sends the folders");
+    });
+    let arrived = until(Duration::from_secs(60), || async {
+        folder.join("Archive/old/a.txt").is_file() && folder.join("Projects/plan.txt").is_file()
+    })
+    .await;
+    assert!(arrived, "the folders reach the app's folder");
+    find(&browser, "#tab-folder").await.click().await.unwrap();
+    let archive = find(&browser, r#"#folder-chooser input[data-path="Archive"]"#).await;
+    assert_eq!(archive.prop("checked").await.unwrap().as_deref(), Some("true"));
+    click_in_page(&browser, r#"#folder-chooser input[data-path="Archive"]"#).await;
+    let left = until(Duration::from_secs(60), || async { !folder.join("Archive").exists() }).await;
+    assert!(left, "an unchecked folder leaves this computer");
+    assert!(folder.join("Projects/plan.txt").is_file());
+    let kept_on_server = tokio::task::block_in_place(|| api.tree().expect("the server's tree"));
+    assert!(kept_on_server.contains_key("Archive/old/a.txt"), "{kept_on_server:?}");
+    browser
+        .execute(
+            "document.querySelector('#folder-chooser').scrollIntoView(); return true",
+            vec![],
+        )
+        .await
+        .expect("scrolling to the folders");
+    screenshot(&browser, "desktop-9-folders.png").await;
+    dark(&browser, true).await;
+    screenshot(&browser, "desktop-9-folders-dark.png").await;
+    dark(&browser, false).await;
+    // Something here that cannot be sent keeps the folder, and is told.
+    std::os::unix::fs::symlink("/etc/hostname", folder.join("Projects/link")).unwrap();
+    drive_e2e::write(&folder.join("Projects/new.txt"), b"written here");
+    click_in_page(&browser, r#"#folder-chooser input[data-path="Projects"]"#).await;
+    let told = until(Duration::from_secs(60), || async {
+        invoke(&browser, "get_snapshot", "{}")
+            .await
+            .to_string()
+            .contains("excluded from sync, but kept on this device")
+    })
+    .await;
+    assert!(told, "{}", invoke(&browser, "get_snapshot", "{}").await);
+    assert!(folder.join("Projects/new.txt").is_file() && folder.join("Projects/plan.txt").is_file());
+    let sent = tokio::task::block_in_place(|| api.tree().expect("the server's tree"));
+    assert!(
+        sent.contains_key("Projects/new.txt"),
+        "sent before it may leave: {sent:?}"
+    );
+    std::fs::remove_file(folder.join("Projects/link")).unwrap();
+    let gone = until(Duration::from_secs(90), || async { !folder.join("Projects").exists() }).await;
+    assert!(gone, "with nothing left to send, the folder leaves");
+    // Checked again: it downloads.
+    click_in_page(&browser, r#"#folder-chooser input[data-path="Archive"]"#).await;
+    let back = until(Duration::from_secs(60), || async {
+        std::fs::read_to_string(folder.join("Archive/old/a.txt")).is_ok_and(|text| text == "archived")
+    })
+    .await;
+    assert!(back, "a folder checked again downloads");
+
+    // "Open on the web" lands signed in: the desktop is asked to open a
+    // one-time hand-off URL of this server, which signs a browser in.
+    find(&browser, "#open-web")
+        .await
+        .click()
+        .await
+        .expect("opening the web app");
+    let prefix = format!("{}/web/handoff?code=", server.url());
+    let mut handoff = None;
+    let asked = until(Duration::from_secs(20), || {
+        let found = std::fs::read_to_string(&sandbox.opened)
+            .unwrap_or_default()
+            .lines()
+            .find(|line| line.starts_with(&prefix))
+            .map(str::to_owned);
+        let done = found.is_some();
+        handoff = found;
+        async move { done }
+    })
+    .await;
+    assert!(asked, "opened: {:?}", std::fs::read_to_string(&sandbox.opened));
+    let landed = tokio::task::block_in_place(|| {
+        reqwest::blocking::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .get(handoff.as_deref().unwrap_or_default())
+            .send()
+            .expect("following the hand-off URL")
+    });
+    assert_eq!(landed.status().as_u16(), 303, "{landed:?}");
+    assert_eq!(
+        landed.headers().get("location").and_then(|v| v.to_str().ok()),
+        Some("/")
+    );
+    let signed_in = landed.headers().get_all("set-cookie").iter().any(|cookie| {
+        cookie
+            .to_str()
+            .is_ok_and(|c| c.starts_with("drive_refresh=") && c.contains("HttpOnly"))
+    });
+    assert!(signed_in, "the browser gets a session: {:?}", landed.headers());
 
     // The other settings screens.
     find(&browser, "#tab-network").await.click().await.unwrap();

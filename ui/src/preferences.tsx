@@ -5,6 +5,7 @@ import {
   Link2, FileWarning, GitFork, ExternalLink, Search,
 } from "lucide-preact";
 import { Field, ProgressBar } from "@common/components";
+import { FolderChooser } from "./folders";
 import { formatBytes, formatEta, formatSpeed, percent, timeAgo } from "@common/format";
 import {
   api, errorText, type Action, type Activity, type Held, type Issue, type Quota, type Snapshot, type Summary,
@@ -418,6 +419,7 @@ function FolderPanel({ snapshot, refresh }: { snapshot: Snapshot; refresh: () =>
           {note && <span class="muted small">{note}</span>}
         </div>
       </div>
+      <FolderChooser />
     </>
   );
 }
