@@ -286,19 +286,7 @@ mod tests {
     use super::*;
 
     fn status() -> Status {
-        Status {
-            seq: 1,
-            summary: Summary::UpToDate,
-            errors: Vec::new(),
-            held: None,
-            last_synced: None,
-            watching: None,
-            uploaded_bytes: 0,
-            downloaded_bytes: 0,
-            transfers: Vec::new(),
-            bytes_left: 0,
-            skipped: Vec::new(),
-        }
+        Status::new(1, Summary::UpToDate)
     }
 
     fn activity(path: &str, action: Action) -> Activity {

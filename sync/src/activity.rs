@@ -116,6 +116,23 @@ pub struct Status {
 }
 
 impl Status {
+    /// `summary`, with nothing moved, failed or left alone yet.
+    pub fn new(seq: u64, summary: Summary) -> Self {
+        Self {
+            seq,
+            summary,
+            errors: Vec::new(),
+            held: None,
+            last_synced: None,
+            watching: None,
+            uploaded_bytes: 0,
+            downloaded_bytes: 0,
+            transfers: Vec::new(),
+            bytes_left: 0,
+            skipped: Vec::new(),
+        }
+    }
+
     /// One line for a status label or a tray menu: the summary, and while
     /// syncing, what is left ("Syncing 3 files — 42 MB left").
     pub fn label(&self) -> String {
@@ -341,19 +358,7 @@ impl Monitor {
         Self {
             inner: Mutex::new(Inner {
                 seq: 0,
-                status: Status {
-                    seq: 0,
-                    summary: Summary::Starting,
-                    errors: Vec::new(),
-                    held: None,
-                    last_synced: None,
-                    watching: None,
-                    uploaded_bytes: 0,
-                    downloaded_bytes: 0,
-                    transfers: Vec::new(),
-                    bytes_left: 0,
-                    skipped: Vec::new(),
-                },
+                status: Status::new(0, Summary::Starting),
                 remaining: 0,
                 history: VecDeque::new(),
                 root: None,

@@ -27,14 +27,8 @@ impl Engine {
                 // meanwhile) stays, and so do its folders: the next pass
                 // uploads it again rather than lose it.
                 let ignore = self.ignore.lock().unwrap_or_else(|p| p.into_inner()).clone();
-                let mut entries = walk(self.fs.as_ref(), &target);
-                entries.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
-                for entry in entries {
-                    // Relative to the folder, in NFC, whatever the disk's spelling.
-                    let Ok((rel, _)) = scanner::relative(&self.root, &entry) else {
-                        continue;
-                    };
-                    if self.fs.metadata(&entry).is_ok_and(|meta| meta.is_dir()) {
+                for (entry, rel, is_dir) in self.deepest_first(&target) {
+                    if is_dir {
                         let _ = self.fs.remove_dir(&entry);
                     } else if is_within(&rel, path) && (unchanged(&rel, &entry) || ignore.is_ignored(&rel, false)) {
                         self.state.trash(&rel, &entry)?;
@@ -43,6 +37,22 @@ impl Engine {
                 Ok(())
             }
         }
+    }
+
+    /// What is at `target` and under it, deepest first: each item's path
+    /// on disk, its path in the folder (NFC, whatever the disk's spelling)
+    /// and whether it is a folder. What has no such name is left out.
+    fn deepest_first(&self, target: &Path) -> Vec<(PathBuf, String, bool)> {
+        let mut entries = walk(self.fs.as_ref(), target);
+        entries.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+        entries
+            .into_iter()
+            .filter_map(|entry| {
+                let (rel, _) = scanner::relative(&self.root, &entry).ok()?;
+                let is_dir = self.fs.metadata(&entry).is_ok_and(|meta| meta.is_dir());
+                Some((entry, rel, is_dir))
+            })
+            .collect()
     }
 
     /// Whether the item at `at` (`rel` in the folder) is exactly as the
@@ -63,13 +73,8 @@ impl Engine {
     /// now gone, for the ledger to forget.
     pub(super) fn remove_excluded(&self, folder: &str, ledger: &HashMap<String, Entry>) -> Vec<String> {
         let ignore = self.ignore.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let mut entries = walk(self.fs.as_ref(), &self.local(folder));
-        entries.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
-        for entry in entries {
-            let Ok((rel, _)) = scanner::relative(&self.root, &entry) else {
-                continue;
-            };
-            if self.fs.metadata(&entry).is_ok_and(|meta| meta.is_dir()) {
+        for (entry, rel, is_dir) in self.deepest_first(&self.local(folder)) {
+            if is_dir {
                 // Gone if empty by now.
                 let _ = self.fs.remove_dir(&entry);
             } else if self.as_synced(&rel, &entry, ledger) {
