@@ -334,6 +334,19 @@ async fn the_desktop_app_hands_off_to_a_signed_in_page_once() {
     again.expect_status(410);
     assert!(set_cookie(&again, "drive_refresh").is_none());
     assert!(again.header("content-type").unwrap().starts_with("text/html"));
+    // Landing on a folder's page, never elsewhere.
+    for (to, lands) in [
+        ("/files/42", "/files/42"),
+        ("%2Ffiles", "/files"),
+        ("%2F%2Fevil.example", "/"),
+        ("https%3A%2F%2Fevil.example", "/"),
+    ] {
+        let handoff: HandoffUrl = client.post_empty("/api/v1/web/handoff").await.parse();
+        let url = format!("{}&to={to}", handoff.url);
+        let landed = send(raw_client().get(&url)).await;
+        landed.expect_status(303);
+        assert_eq!(landed.header("location").as_deref(), Some(lands), "{to}");
+    }
     send(raw_client().get(server.url("/web/handoff?code=drt_made_up")))
         .await
         .expect_status(410);

@@ -176,9 +176,10 @@ pub async fn open_folder<R: Runtime>(app: AppHandle<R>, desktop: State<'_, Deskt
 }
 
 #[tauri::command]
-pub async fn open_web<R: Runtime>(app: AppHandle<R>, desktop: State<'_, Desktop>) -> Result<()> {
-    // Signed in already: a one-time hand-off URL, else the server's root.
-    let url = desktop.web_url().await?;
+pub async fn open_web<R: Runtime>(app: AppHandle<R>, desktop: State<'_, Desktop>, path: Option<String>) -> Result<()> {
+    // Signed in already: a one-time hand-off URL (to the folder of `path`,
+    // an item in the synced folder, if given), else the server's root.
+    let url = desktop.web_url(path.as_deref()).await?;
     use tauri_plugin_opener::OpenerExt;
     app.opener().open_url(url, None::<&str>).map_err(|error| {
         tracing::warn!(%error, "could not open the browser");

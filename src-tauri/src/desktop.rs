@@ -403,6 +403,18 @@ impl Desktop {
         Ok(())
     }
 
+    /// The web app's page of the folder that holds `item` (a path in the
+    /// synced folder): `/files` for the top, `/files/ID` for a synced folder.
+    fn folder_page(&self, item: &str) -> Option<String> {
+        match item.trim_matches('/').rsplit_once('/') {
+            None => Some("/files".to_owned()),
+            Some((folder, _)) => {
+                let id = self.ledger().ok()?.node_id(folder).ok()??;
+                Some(format!("/files/{id}"))
+            }
+        }
+    }
+
     /// The synced folder's ledger.
     fn ledger(&self) -> Result<Ledger> {
         let folder = self.folder().ok_or(DesktopError::NoFolder)?;
@@ -461,14 +473,18 @@ impl Desktop {
     /// What "Open on the web" opens: a one-time URL into the web app signed
     /// in, or the server's root when the server cannot make one (an older
     /// server, no network), where the web app asks to sign in.
-    pub async fn web_url(&self) -> Result<String> {
+    pub async fn web_url(&self, item: Option<&str>) -> Result<String> {
         let account = self.account().ok_or(DesktopError::NotSignedIn)?;
         let remote = match self.service.lock().await.as_ref() {
             Some(service) => service.remote().clone(),
             None => self.profile.connect()?,
         };
         match crate::web::handoff_url(&remote).await {
-            Ok(url) => Ok(url),
+            // Landing on the item's folder, when it is known as synced.
+            Ok(url) => Ok(match item.and_then(|item| self.folder_page(item)) {
+                Some(page) => format!("{url}&to={page}"),
+                None => url,
+            }),
             Err(error) => {
                 tracing::warn!(%error, "no hand-off URL: opening the server's root");
                 Ok(account.server)

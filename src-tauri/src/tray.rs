@@ -300,7 +300,7 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
             let app = app.clone();
             tauri::async_runtime::spawn(async move {
                 let desktop = app.state::<Desktop>();
-                report(commands::open_web(app.clone(), desktop).await);
+                report(commands::open_web(app.clone(), desktop, None).await);
             });
         }
         TrayItem::Recent(n) => {

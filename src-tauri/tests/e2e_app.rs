@@ -837,6 +837,40 @@ async fn sign_in_choose_a_folder_sync_a_file_and_share_it() {
             .is_ok_and(|c| c.starts_with("drive_refresh=") && c.contains("HttpOnly"))
     });
     assert!(signed_in, "the browser gets a session: {:?}", landed.headers());
+    // From an activity row: the file's folder, in the web app.
+    find(&browser, "#tab-activity").await.click().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let row = loop {
+        let clicked = browser
+            .execute(
+                "const row = [...document.querySelectorAll('.activity-item')].find((r) => r.querySelector('.web')); \
+                 if (!row) return null; row.querySelector('.web').click(); return row.dataset.path",
+                vec![],
+            )
+            .await
+            .expect("looking for an activity row");
+        if let Some(path) = clicked.as_str() {
+            break path.to_owned();
+        }
+        assert!(Instant::now() < deadline, "no activity row with Open on the web");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let page = match row.rsplit_once('/') {
+        Some((parent, _)) => {
+            let id = tokio::task::block_in_place(|| api.id(parent).expect("the row's folder on the server"));
+            format!("/files/{id}")
+        }
+        None => "/files".to_owned(),
+    };
+    let to_folder = format!("&to={page}");
+    let asked = until(Duration::from_secs(20), || async {
+        std::fs::read_to_string(&sandbox.opened)
+            .unwrap_or_default()
+            .lines()
+            .any(|line| line.starts_with(&prefix) && line.ends_with(&to_folder))
+    })
+    .await;
+    assert!(asked, "opened: {:?}", std::fs::read_to_string(&sandbox.opened));
 
     // The other settings screens.
     find(&browser, "#tab-network").await.click().await.unwrap();

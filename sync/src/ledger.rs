@@ -217,6 +217,16 @@ impl Ledger {
         Ok(Self { conn })
     }
 
+    /// The node synced at `path`, if any.
+    pub fn node_id(&self, path: &str) -> Result<Option<NodeId>> {
+        Ok(self
+            .conn
+            .query_row("SELECT node_id FROM entries WHERE path = ?1", params![path], |row| {
+                row.get(0)
+            })
+            .optional()?)
+    }
+
     pub fn entries(&self) -> Result<HashMap<String, Entry>> {
         let mut stmt = self
             .conn

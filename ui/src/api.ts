@@ -154,7 +154,8 @@ export const api = {
   setAutostart: (enabled: boolean) => invoke<void>("set_autostart", { enabled }),
   setIgnore: (patterns: string) => invoke<void>("set_ignore", { patterns }),
   openFolder: () => invoke<void>("open_folder"),
-  openWeb: () => invoke<void>("open_web"),
+  /** The web app, signed in: at the folder of `path` (an item of the synced folder) if given. */
+  openWeb: (path?: string) => invoke<void>("open_web", { path: path ?? null }),
   quota: () => invoke<Quota>("get_quota"),
   notices: () => invoke<Notice[]>("get_notices"),
   openItem: (path: string) => invoke<void>("open_item", { path }),

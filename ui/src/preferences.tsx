@@ -71,7 +71,7 @@ export function Preferences({ snapshot, refresh, view }: {
             <button id="open-folder" title="Open folder" aria-label="Open folder" onClick={run(api.openFolder)}>
               <FolderOpen size={16} /> <span class="label">Open folder</span>
             </button>
-            <button id="open-web" title="Open on the web" aria-label="Open on the web" onClick={run(api.openWeb)}>
+            <button id="open-web" title="Open on the web" aria-label="Open on the web" onClick={run(() => api.openWeb())}>
               <Globe size={16} /> <span class="label">Open on the web</span>
             </button>
           </div>
@@ -330,7 +330,7 @@ function ActivityRow({ activity, act }: { activity: Activity; act: (action: () =
           <button class="icon-button share" title="Copy share link" aria-label={`Copy a share link to ${name}`}
             onClick={() => act(() => api.shareItem(activity.path))}><Link2 size={15} /></button>
           <button class="icon-button web" title="Open on the web" aria-label="Open on the web"
-            onClick={() => act(api.openWeb)}><Globe size={15} /></button>
+            onClick={() => act(() => api.openWeb(activity.path))}><Globe size={15} /></button>
         </span>
       )}
       <span class="muted small when">{timeAgo(activity.at)}</span>

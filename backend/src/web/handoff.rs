@@ -48,6 +48,26 @@ pub(super) async fn create(State(state): State<AppState>, auth: AuthUser) -> Api
 pub(super) struct CodeQuery {
     /// The code of a hand-off URL.
     code: String,
+    /// Where in the app to land: a folder's page (`/files` or `/files/ID`);
+    /// anything else lands on the app's start.
+    to: Option<String>,
+}
+
+/// `to` if it is a page of the app that the hand-off may lead to, else `/`:
+/// never another origin (`//host`, `https://...`) nor a path of the API.
+fn landing(to: Option<&str>) -> &str {
+    let Some(to) = to else { return "/" };
+    let folder = to.strip_prefix("/files").filter(|rest| {
+        rest.is_empty()
+            || rest
+                .strip_prefix('/')
+                .is_some_and(|id| !id.is_empty() && id.len() <= 19 && id.bytes().all(|b| b.is_ascii_digit()))
+    });
+    if folder.is_some() {
+        to
+    } else {
+        "/"
+    }
 }
 
 /// Spends a hand-off code: a new browser session for its user (the cookies
@@ -55,7 +75,7 @@ pub(super) struct CodeQuery {
 /// expired or unknown code answers 410 with a page that links to the
 /// sign-in.
 #[utoipa::path(get, path = "/web/handoff", tag = "web", params(CodeQuery),
-    responses((status = 303, description = "Signed in: the cookies are set; to `/`",
+    responses((status = 303, description = "Signed in: the cookies are set; to `to` if it is a folder's page, else `/`",
             headers(("location" = String), ("set-cookie" = String))),
         (status = 410, content_type = "text/html", body = String,
             description = "The code was used already, has expired or never existed (or the account is disabled)")))]
@@ -104,7 +124,8 @@ pub(super) async fn consume(
     );
     let mut response = StatusCode::SEE_OTHER.into_response();
     let headers = response.headers_mut();
-    headers.insert(header::LOCATION, HeaderValue::from_static("/"));
+    let to = HeaderValue::from_str(landing(query.to.as_deref())).unwrap_or(HeaderValue::from_static("/"));
+    headers.insert(header::LOCATION, to);
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     for cookie in session_cookies(&state, &pair.refresh_token, https) {
@@ -150,5 +171,30 @@ pub async fn purge(db: &Db) {
     .await;
     if let Err(error) = result {
         tracing::warn!(error = %error, "purging expired web hand-off codes");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::landing;
+
+    #[test]
+    fn a_hand_off_lands_on_a_folder_page_or_the_start_never_elsewhere() {
+        assert_eq!(landing(None), "/");
+        assert_eq!(landing(Some("/files")), "/files");
+        assert_eq!(landing(Some("/files/42")), "/files/42");
+        for bad in [
+            "//evil.example",
+            "https://evil.example/files/1",
+            "/files/",
+            "/files/1/2",
+            "/files/x",
+            "/files/99999999999999999999",
+            "/api/v1/me",
+            "/files/1\r\nSet-Cookie: a=b",
+            "",
+        ] {
+            assert_eq!(landing(Some(bad)), "/", "{bad:?}");
+        }
     }
 }
