@@ -68,8 +68,7 @@ impl Exclusions {
     pub fn covering(&self, path: &str) -> Option<&str> {
         std::iter::once(path)
             .chain(ancestors(path))
-            .find(|p| self.0.contains(*p))
-            .and_then(|p| self.0.get(p).map(String::as_str))
+            .find_map(|p| self.0.get(p).map(String::as_str))
     }
 
     pub fn covers(&self, path: &str) -> bool {
