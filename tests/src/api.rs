@@ -63,6 +63,11 @@ impl Api {
         self.call(reqwest::Method::GET, path, None)
     }
 
+    /// The paths (`a/b.txt`) of the live nodes of `email`'s drive.
+    pub fn paths_of(server: &Server, email: &str) -> Result<Vec<String>> {
+        Ok(Self::login(server, email)?.tree()?.into_keys().collect())
+    }
+
     /// Live nodes by path (`a/b.txt`), as the server has them now.
     pub fn tree(&self) -> Result<BTreeMap<String, Value>> {
         let mut nodes: HashMap<i64, Value> = HashMap::new();

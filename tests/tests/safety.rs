@@ -15,12 +15,7 @@ fn pair() -> (Server, Client, Client) {
 }
 
 fn server_paths(server: &Server) -> Vec<String> {
-    Api::login(server, EMAIL)
-        .expect("api")
-        .tree()
-        .expect("tree")
-        .into_keys()
-        .collect()
+    Api::paths_of(server, EMAIL).expect("the server's tree")
 }
 
 #[test]

@@ -10,12 +10,7 @@ use drive_e2e::{api::Api, eventually, write, Client, Server};
 const EMAIL: &str = "ann@example.com";
 
 fn server_paths(server: &Server) -> Vec<String> {
-    Api::login(server, EMAIL)
-        .expect("api")
-        .tree()
-        .expect("tree")
-        .into_keys()
-        .collect()
+    Api::paths_of(server, EMAIL).expect("the server's tree")
 }
 
 fn drive_ok(client: &Client, args: &[&str]) -> String {
