@@ -387,14 +387,12 @@ impl Desktop {
     /// a running sync starts a pass at once.
     pub async fn set_folder_synced(&self, path: &str, synced: bool) -> Result<()> {
         let ledger = self.ledger()?;
-        let mut exclusions = Exclusions::load(&ledger)?;
         let changed = if synced {
-            exclusions.include(path)?
+            Exclusions::include_in(&ledger, path)?
         } else {
-            exclusions.exclude(path)?.is_some()
+            Exclusions::exclude_in(&ledger, path)?.is_some()
         };
         if changed {
-            exclusions.save(&ledger)?;
             tracing::info!(%path, synced, "selective sync changed");
         }
         if let Some(service) = self.service.lock().await.as_ref() {

@@ -122,7 +122,9 @@ impl DesktopError {
             | DesktopError::RelativeFolder
             | DesktopError::NotAFolder(_)
             | DesktopError::OutsideFolder(_)
-            | DesktopError::Selective(_)
+            | DesktopError::Selective(
+                SelectiveError::BadPath(_) | SelectiveError::Root | SelectiveError::InsideExcluded { .. },
+            )
             | DesktopError::Profile(ProfileError::NotSynced(_) | ProfileError::NotUtf8(_)) => ErrorKind::Invalid,
             DesktopError::Profile(ProfileError::Remote(error)) | DesktopError::Share(ShareError::Remote(error)) => {
                 remote_kind(error)

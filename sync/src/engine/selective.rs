@@ -18,14 +18,7 @@ impl Engine {
     pub async fn exclude(&self, path: &str) -> Result<Option<String>> {
         let path = path.to_owned();
         let excluded = self
-            .with_ledger(move |l| {
-                let mut exclusions = Exclusions::load(l)?;
-                let excluded = exclusions.exclude(&path);
-                if let Ok(Some(_)) = excluded {
-                    exclusions.save(l)?;
-                }
-                Ok(excluded)
-            })
+            .with_ledger(move |l| Ok(Exclusions::exclude_in(l, &path)))
             .await??;
         if let Some(path) = &excluded {
             tracing::info!(%path, "excluded from sync on this device");
@@ -39,14 +32,7 @@ impl Engine {
     pub async fn include(&self, path: &str) -> Result<bool> {
         let path = path.to_owned();
         let changed = self
-            .with_ledger(move |l| {
-                let mut exclusions = Exclusions::load(l)?;
-                let changed = exclusions.include(&path);
-                if let Ok(true) = changed {
-                    exclusions.save(l)?;
-                }
-                Ok(changed)
-            })
+            .with_ledger(move |l| Ok(Exclusions::include_in(l, &path)))
             .await??;
         if changed {
             self.nudge.nudge();

@@ -20,10 +20,8 @@ fn ledger_of(path: &Path) -> anyhow::Result<(Ledger, PathBuf, String)> {
 
 pub(crate) fn exclude(path: PathBuf) -> anyhow::Result<()> {
     let (ledger, root, relative) = ledger_of(&path)?;
-    let mut exclusions = Exclusions::load(&ledger)?;
-    match exclusions.exclude(&relative)? {
+    match Exclusions::exclude_in(&ledger, &relative)? {
         Some(excluded) => {
-            exclusions.save(&ledger)?;
             eprintln!(
                 "{excluded} is excluded from sync in {}: it stays on the server, and is removed from this device \
                  at the next sync once everything in it is on the server",
@@ -37,9 +35,7 @@ pub(crate) fn exclude(path: PathBuf) -> anyhow::Result<()> {
 
 pub(crate) fn include(path: PathBuf) -> anyhow::Result<()> {
     let (ledger, _, relative) = ledger_of(&path)?;
-    let mut exclusions = Exclusions::load(&ledger)?;
-    if exclusions.include(&relative)? {
-        exclusions.save(&ledger)?;
+    if Exclusions::include_in(&ledger, &relative)? {
         eprintln!("{relative} syncs on this device again: the next sync downloads it");
     } else {
         eprintln!("{relative} was not excluded");
