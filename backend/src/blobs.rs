@@ -1,5 +1,6 @@
-//! The presigned-URL endpoint of the local blob store. With S3 the store
-//! serves these URLs itself and this router is not mounted.
+//! The presigned-URL endpoint of the local blob store (and of the small
+//! blocks kept in the database). With S3 the store serves these URLs itself
+//! and this router is not mounted.
 
 use std::sync::Arc;
 
@@ -18,6 +19,8 @@ use crate::{
     error::{ApiError, ApiResult, Path, Query},
     state::AppState,
     storage::{
+        blobs::BlobReader,
+        inline,
         presign::{Method, SignatureError, UploadGrant},
         BlobStore, LocalBlobStore,
     },
@@ -117,8 +120,14 @@ async fn get_blob(
     store
         .signer()
         .verify(Method::Get, hash, None, query.expires, &query.sig, now)?;
-    let size = store.stored_size(hash).await?.ok_or(ApiError::NotFound)?;
-    let reader = store.read_range(hash, 0, size).await?;
+    // A small block may be kept in the database.
+    let (size, reader): (u64, BlobReader) = match inline::read(state.db.reader(), hash).await? {
+        Some(bytes) => (bytes.len() as u64, Box::pin(std::io::Cursor::new(bytes))),
+        None => {
+            let size = store.stored_size(hash).await?.ok_or(ApiError::NotFound)?;
+            (size, store.read_range(hash, 0, size).await?)
+        }
+    };
     let mut response = (
         [
             (header::CONTENT_TYPE, "application/octet-stream".to_owned()),

@@ -16,7 +16,7 @@ use drive_wire::BlockHash;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
-use crate::storage::{BlobStore, Db, LocalBlobStore};
+use crate::storage::{inline, metadata::Pool, BlobStore, Db, LocalBlobStore};
 
 /// Every problem found, in words; empty when all is consistent. `local` is
 /// the blob store when it is the local one, whose temp dir is checked too.
@@ -92,11 +92,15 @@ pub async fn run(db: &Db, blobs: &dyn BlobStore, local: Option<&LocalBlobStore>)
 
     let stored: HashMap<BlockHash, u64> = blobs.list().await?.into_iter().map(|b| (b.hash, b.size)).collect();
     // Rows the garbage collector is deleting may have lost their objects already.
-    let known: Vec<(String, i64, Option<i64>)> =
-        sqlx::query_as("SELECT hash, size, damaged_at FROM blocks WHERE deleting_at IS NULL")
-            .fetch_all(pool)
-            .await?;
-    for (hash, size, damaged_at) in known {
+    // Rows with `data` are kept in the database (`storage::inline`): their
+    // bytes are checked there, not in the store.
+    let known: Vec<(String, i64, Option<i64>, i64)> = sqlx::query_as(
+        "SELECT hash, size, damaged_at, CAST(CASE WHEN data IS NULL THEN 0 ELSE 1 END AS BIGINT) \
+         FROM blocks WHERE deleting_at IS NULL",
+    )
+    .fetch_all(pool)
+    .await?;
+    for (hash, size, damaged_at, inline) in known {
         if damaged_at.is_some() {
             report(vec![format!(
                 "block {hash} was found damaged and quarantined: it waits to be uploaded again"
@@ -107,6 +111,15 @@ pub async fn run(db: &Db, blobs: &dyn BlobStore, local: Option<&LocalBlobStore>)
             report(vec![format!("block row {hash:?} is not a SHA-256")]);
             continue;
         };
+        if inline == 1 {
+            if let Some(damage) = check_inline(pool, parsed, size).await? {
+                report(vec![match db.mark_damaged(&hash).await {
+                    Ok(()) => format!("{damage}: marked damaged; it is asked for again at the next upload"),
+                    Err(e) => format!("{damage}, but marking its row damaged failed: {e}"),
+                }]);
+            }
+            continue;
+        }
         let damage = match stored.get(&parsed) {
             None => {
                 report(vec![format!(
@@ -146,6 +159,23 @@ async fn quarantine(db: &Db, blobs: &dyn BlobStore, hash: BlockHash, damage: &st
         Ok(()) => format!("{damage}: moved to {moved} and marked damaged; it is asked for again at the next upload"),
         Err(e) => format!("{damage}: moved to {moved}, but marking its row damaged failed: {e}"),
     }
+}
+
+/// What is wrong with a block kept in the database, if anything.
+async fn check_inline(pool: &Pool, hash: BlockHash, size: i64) -> anyhow::Result<Option<String>> {
+    let Some(bytes) = inline::read(pool, hash).await? else {
+        return Ok(Some(format!("block {hash} lost its bytes in the database")));
+    };
+    Ok(if bytes.len() as i64 != size {
+        Some(format!(
+            "block {hash} is {} bytes in the database, {size} in its row",
+            bytes.len()
+        ))
+    } else if Sha256::digest(&bytes).as_slice() != hash.as_bytes() {
+        Some(format!("block {hash} does not hash to its name (kept in the database)"))
+    } else {
+        None
+    })
 }
 
 /// Reads a whole block back and checks its SHA-256.

@@ -8,7 +8,7 @@
 //! document anyway, it runs no script and gets an opaque origin, so it can
 //! never act in the origin of the app that serves it).
 
-use std::ops::Bound;
+use std::{collections::HashSet, ops::Bound};
 
 use axum::{
     body::Body,
@@ -16,7 +16,7 @@ use axum::{
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
 };
-use drive_wire::{BlockHash, Manifest, NodeKind, RevisionId, RevisionQuery, UserId};
+use drive_wire::{BlockHash, Manifest, NodeKind, RevisionId, RevisionQuery, UserId, MAX_INLINE_BLOCK};
 use futures::{StreamExt, TryStreamExt};
 use headers::Range;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
@@ -27,7 +27,7 @@ use crate::{
     error::{ApiError, ApiResult, Json, Path, Query},
     shares,
     state::AppState,
-    storage::metadata::to_datetime,
+    storage::{blobs::BlobReader, inline, metadata::to_datetime},
     tree::{revisions::revision_blocks, NodeRow},
 };
 
@@ -86,9 +86,13 @@ async fn manifest(
 ) -> ApiResult<Json<Manifest>> {
     let file = resolve(&state, auth.user_id, id, query.revision).await?;
     let ttl = state.config.presign_ttl();
+    let mut inline = inline::read_many(state.db.reader(), &file.blocks).await?;
     let mut blocks = Vec::with_capacity(file.blocks.len());
     for (hash, size) in file.blocks {
-        blocks.push(state.blobs.presign_get(hash, size, ttl).await?);
+        let mut block = state.blobs.presign_get(hash, size, ttl).await?;
+        // Kept in the database: its bytes come with the manifest.
+        block.data = inline.remove(&hash).map(|bytes| drive_wire::inline_data(&bytes));
+        blocks.push(block);
     }
     Ok(Json(Manifest {
         node_id: file.node.id,
@@ -211,15 +215,29 @@ pub(crate) fn block_stream(
     start: u64,
     end: u64,
 ) -> impl futures::Stream<Item = std::io::Result<axum::body::Bytes>> + Send + 'static {
-    let store = state.blobs.clone();
+    let (store, db) = (state.blobs.clone(), state.db.reader().clone());
+    let small: HashSet<BlockHash> = blocks
+        .iter()
+        .filter(|(_, size)| *size <= MAX_INLINE_BLOCK)
+        .map(|(hash, _)| *hash)
+        .collect();
     futures::stream::iter(pieces(blocks, start, end))
         .map(move |(hash, offset, len)| {
-            let store = store.clone();
+            let (store, db) = (store.clone(), db.clone());
+            let small = small.contains(&hash);
             async move {
-                let reader = store
-                    .read_range(hash, offset, len)
-                    .await
-                    .map_err(std::io::Error::other)?;
+                // A small block may be kept in the database.
+                let data = match small {
+                    true => inline::read(&db, hash).await.map_err(std::io::Error::other)?,
+                    false => None,
+                };
+                let reader: BlobReader = match data {
+                    Some(bytes) => Box::pin(std::io::Cursor::new(slice_of(bytes, offset, len))),
+                    None => store
+                        .read_range(hash, offset, len)
+                        .await
+                        .map_err(std::io::Error::other)?,
+                };
                 Ok::<_, std::io::Error>(tokio_util::io::ReaderStream::with_capacity(
                     reader,
                     crate::storage::STREAM_CHUNK,
@@ -228,6 +246,15 @@ pub(crate) fn block_stream(
         })
         .buffered(2)
         .try_flatten()
+}
+
+/// The bytes `[offset, offset + len)` of a block held whole in memory.
+fn slice_of(mut bytes: Vec<u8>, offset: u64, len: u64) -> Vec<u8> {
+    let start = (offset as usize).min(bytes.len());
+    let end = start.saturating_add(len as usize).min(bytes.len());
+    bytes.truncate(end);
+    bytes.drain(..start);
+    bytes
 }
 
 /// The answer to a download of a file revision: 200 with the whole file, or

@@ -24,6 +24,7 @@ fn one_block(parent_id: NodeId, name: &str, content: &[u8]) -> (CommitRequest, B
             size: content.len() as u64,
         }],
         modified: now_ms(),
+        inline: Vec::new(),
     };
     (request, hash)
 }

@@ -25,6 +25,7 @@ fn request_of(parent: i64, name: &str, blocks: Vec<BlockRef>) -> CommitRequest {
         base_revision: None,
         blocks,
         modified: now_ms(),
+        inline: Vec::new(),
     }
 }
 

@@ -525,6 +525,7 @@ async fn malformed_block_lists_are_refused() {
             base_revision: None,
             blocks,
             modified: now_ms(),
+            inline: Vec::new(),
         };
         let resp = alice.plan(&request).await;
         assert_eq!(resp.status, 400, "/uploads with {what}: {}", resp.text());
@@ -545,6 +546,7 @@ async fn malformed_block_lists_are_refused() {
             size: 101,
         }],
         modified: now_ms(),
+        inline: Vec::new(),
     };
     let plan = alice.plan_ok(&request).await;
     assert_eq!(plan.missing.len(), 1);
@@ -560,6 +562,7 @@ async fn malformed_block_lists_are_refused() {
             size: 16 * 1024 * 1024,
         }],
         modified: now_ms(),
+        inline: Vec::new(),
     };
     assert_eq!(alice.missing(&request).await, vec![hash]);
 

@@ -163,6 +163,7 @@ async fn stage(fs: &SharedFs, file: Pending) -> Result<Staged, TransferError> {
         base_revision: base,
         blocks: chunks.iter().map(Chunk::block_ref).collect(),
         modified: DateTime::<Utc>::from_timestamp_nanos(before.mtime_ns),
+        inline: Vec::new(),
     };
     Ok(Staged {
         path,
@@ -341,7 +342,11 @@ pub async fn fetch(
                         }
                     }
                 }
-                let bytes = remote.get_block(&block).await?;
+                // A small block may come with the manifest.
+                let bytes = match block.inline_bytes() {
+                    Some(bytes) => bytes,
+                    None => remote.get_block(&block).await?,
+                };
                 if bytes.len() as u64 != block.size || hash_of(&bytes) != block.hash {
                     return Err(TransferError::Corrupt(block.hash));
                 }

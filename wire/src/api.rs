@@ -303,6 +303,56 @@ pub struct CommitRequest {
     pub blocks: Vec<BlockRef>,
     /// The file's modification time on the client.
     pub modified: DateTime<Utc>,
+    /// Step 3 only: the bytes of small blocks of this file (at most
+    /// [`MAX_INLINE_BLOCK`] each), sent with the commit instead of PUT to a
+    /// URL, which saves steps 1 and 2 for a small file. The server checks
+    /// each against its hash and keeps it in its database; the bytes prove
+    /// possession as a PUT does. A server that cannot take a block this way
+    /// answers `missing_blocks` for it, and the client goes through step 1.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inline: Vec<InlineBlock>,
+}
+
+/// Blocks up to this size may travel inline (in a commit, in a manifest).
+pub const MAX_INLINE_BLOCK: u64 = 8 * 1024;
+
+/// A block's bytes in a JSON body, in standard base64 with padding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct InlineBlock {
+    /// SHA-256 of the bytes, 64 hex digits.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^[0-9a-fA-F]{64}$"))]
+    pub hash: BlockHash,
+    /// The bytes, base64 (at most 8 KiB decoded).
+    #[cfg_attr(feature = "openapi", schema(max_length = 10924))]
+    pub data: String,
+}
+
+impl InlineBlock {
+    pub fn new(hash: BlockHash, bytes: &[u8]) -> Self {
+        Self {
+            hash,
+            data: inline_data(bytes),
+        }
+    }
+
+    /// The bytes, if `data` is base64 at all (they are not checked against
+    /// the hash here).
+    pub fn bytes(&self) -> Option<Vec<u8>> {
+        inline_bytes(&self.data)
+    }
+}
+
+/// `bytes` as an inline block's `data`.
+pub fn inline_data(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// The bytes of an inline block's `data`, if it is base64.
+pub fn inline_bytes(data: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(data).ok()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -321,6 +371,19 @@ pub struct PresignedBlock {
     /// sent the bytes). Empty for the local store.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub headers: std::collections::BTreeMap<String, String>,
+    /// In a manifest, a block the server keeps in its database (see
+    /// [`CommitRequest::inline`]): its bytes, base64, so that no GET is
+    /// needed. The URL serves them too on the local store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
+}
+
+impl PresignedBlock {
+    /// The bytes the block carries inline, if any (not checked against the
+    /// hash here).
+    pub fn inline_bytes(&self) -> Option<Vec<u8>> {
+        self.data.as_deref().and_then(inline_bytes)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -142,6 +142,7 @@ impl LocalBlobStore {
             url: format!("{}/blobs/{hash}?{query}", self.public_url),
             expires_at: Utc.timestamp_opt(expires, 0).single().unwrap_or(expires_at),
             headers: Default::default(),
+            data: None,
         }
     }
 

@@ -1,8 +1,9 @@
 //! Where the server keeps things: metadata in a SQL database, block bytes and
-//! profile photos in a blob store.
+//! profile photos in a blob store, small blocks inline in the database.
 
 pub mod blobs;
 pub mod health;
+pub mod inline;
 pub mod local;
 pub mod metadata;
 pub mod presign;

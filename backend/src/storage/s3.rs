@@ -228,6 +228,7 @@ fn presigned_block(hash: BlockHash, size: u64, ttl: Duration, request: &Presigne
         url: request.uri().to_owned(),
         expires_at: Utc::now() + ttl,
         headers,
+        data: None,
     }
 }
 

@@ -10,10 +10,15 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use drive_wire::{CommitBatch, CommitOutcome, PlanBatch, PlanOutcome, UploadBatch, MAX_BATCH_BLOCKS, MAX_BATCH_FILES};
+use drive_wire::{
+    CommitBatch, CommitOutcome, PlanBatch, PlanOutcome, UploadBatch, MAX_BATCH_BLOCKS, MAX_BATCH_FILES,
+    MAX_INLINE_BLOCK,
+};
+use sha2::{Digest, Sha256};
 
 use super::bulk;
 use super::*;
+use crate::storage::inline;
 
 /// A file's own failure stays its outcome; the server's fails the request.
 pub(crate) fn own<T>(result: ApiResult<T>) -> ApiResult<ApiResult<T>> {
@@ -211,6 +216,36 @@ pub(super) async fn prepare_files(
     Ok(plans)
 }
 
+/// The blocks `req` sent inline, checked: each is one of the file's own
+/// blocks, small enough, of its listed size and SHA-256.
+fn inline_of(req: &CommitRequest, content: &Content) -> ApiResult<BTreeMap<BlockHash, Vec<u8>>> {
+    let mut blocks = BTreeMap::new();
+    for block in &req.inline {
+        let hash = block.hash;
+        let Some(&size) = content.sizes.get(&hash) else {
+            return Err(ApiError::InvalidBlocks(format!(
+                "inline block {hash} is not one of the file's blocks"
+            )));
+        };
+        if size > MAX_INLINE_BLOCK {
+            return Err(ApiError::InvalidBlocks(format!(
+                "block {hash} is {size} bytes; only blocks of at most {MAX_INLINE_BLOCK} bytes travel inline"
+            )));
+        }
+        let bytes = block
+            .bytes()
+            .ok_or_else(|| ApiError::InvalidBlocks(format!("inline block {hash} is not base64")))?;
+        if bytes.len() as u64 != size {
+            return Err(ApiError::SizeMismatch);
+        }
+        if Sha256::digest(&bytes).as_slice() != hash.as_bytes() {
+            return Err(ApiError::HashMismatch);
+        }
+        blocks.insert(hash, bytes);
+    }
+    Ok(blocks)
+}
+
 /// Step 3 for each of `reqs`, in one transaction: each file whose blocks are
 /// all present for the uploader becomes its node's new revision.
 pub(super) async fn commit_files(
@@ -219,6 +254,15 @@ pub(super) async fn commit_files(
     reqs: &[CommitRequest],
 ) -> ApiResult<Vec<ApiResult<Node>>> {
     let mut files: Vec<ApiResult<Content>> = reqs.iter().map(check_content).collect();
+    // Blocks sent inline are checked now and stored with the commit.
+    let mut inline = BTreeMap::new();
+    for (file, req) in files.iter_mut().zip(reqs) {
+        let Ok(content) = file else { continue };
+        match inline_of(req, content) {
+            Ok(blocks) => inline.extend(blocks),
+            Err(err) => *file = Err(err),
+        }
+    }
     // Asked first so that a caller who may not write here learns nothing
     // about which blocks the store holds.
     let mut lookups = Lookups::default();
@@ -247,8 +291,10 @@ pub(super) async fn commit_files(
     // missing here: the client uploads it again) or this commit's touch and
     // revision come first and keep it. Possession too is asked again here,
     // of the database alone (uploads the store proved are recorded by now).
+    // Bytes sent inline prove possession as a PUT does, once stored.
     let hashes: Vec<BlockHash> = sizes.keys().copied().collect();
     let now = now_ms();
+    inline::store(&mut tx, &inline, now).await?;
     touch_blocks(&mut tx, &hashes, now).await?;
     let standings = standings(&mut tx, user, &hashes, now).await?;
     for file in files.iter_mut() {
@@ -257,7 +303,11 @@ pub(super) async fn commit_files(
             .sizes
             .iter()
             .filter(|&(hash, &size)| {
-                missing.contains(hash) || !standings.get(hash).is_some_and(|standing| standing.present(size))
+                let standing = standings.get(hash);
+                if inline.contains_key(hash) {
+                    return !standing.is_some_and(|standing| standing.stored(size));
+                }
+                missing.contains(hash) || !standing.is_some_and(|standing| standing.present(size))
             })
             .map(|(&hash, _)| hash)
             .collect();

@@ -31,7 +31,13 @@ pub(super) struct Held {
 impl Standing {
     /// Present for the uploader at `size` (see the module documentation).
     pub(super) fn present(&self, size: u64) -> bool {
-        self.stored == Some(size) && (self.readable || self.reservation.as_ref().is_some_and(|held| held.uploaded))
+        self.stored(size) && (self.readable || self.reservation.as_ref().is_some_and(|held| held.uploaded))
+    }
+
+    /// Stored at `size` and not on its way out: bytes the uploader sent
+    /// inline make it present for them.
+    pub(super) fn stored(&self, size: u64) -> bool {
+        self.stored == Some(size)
     }
 
     /// The uploader's own upload of `size` bytes, in flight and not yet

@@ -914,6 +914,7 @@ pub fn commit_request_at(
         base_revision,
         blocks: blocks.iter().map(|(r, _)| *r).collect(),
         modified,
+        inline: Vec::new(),
     };
     (request, blocks.into_iter().map(|(r, b)| (r.hash, b)).collect())
 }

@@ -105,6 +105,7 @@ impl World {
             base_revision: base.and_then(|(_, revision)| revision),
             blocks,
             modified,
+            inline: Vec::new(),
         })
     }
 

@@ -1,10 +1,11 @@
 //! Many small files in one go: one request for step 1 and one for step 3 per
 //! batch (each file answered on its own), and the blocks of all of them PUT
-//! side by side, each distinct block once.
+//! side by side, each distinct block once. The smallest files skip steps 1
+//! and 2: their bytes travel inline with the commit.
 
 use std::sync::Mutex;
 
-use drive_wire::PresignedBlock;
+use drive_wire::{InlineBlock, PresignedBlock, MAX_INLINE_BLOCK};
 
 use super::*;
 
@@ -62,16 +63,44 @@ async fn attempt_all(
     progress: &Arc<dyn Progress>,
 ) -> Result<(), TransferError> {
     for attempt in 1..=2 {
-        let open: Vec<usize> = (0..staged.len()).filter(|&i| outcomes[i].is_none()).collect();
-        let files: Vec<&Staged> = open.iter().filter_map(|&i| staged[i].as_ref()).collect();
-        if files.is_empty() {
+        let open: Vec<usize> = (0..staged.len())
+            .filter(|&i| outcomes[i].is_none() && staged[i].is_some())
+            .collect();
+        if open.is_empty() {
             break;
         }
-        let requests: Vec<CommitRequest> = files.iter().map(|file| file.request.clone()).collect();
-        let plans = remote.prepare_uploads(&requests).await?;
+        // The first time, a small file's bytes go with its commit (the
+        // server keeps them in its database) and it skips step 1; one the
+        // server asks for again, or a server that does not take them, goes
+        // the usual way the second time.
+        let (direct, planned): (Vec<usize>, Vec<usize>) = open.iter().partition(|&&i| {
+            attempt == 1
+                && staged[i]
+                    .as_ref()
+                    .is_some_and(|file| file.before.size <= MAX_INLINE_BLOCK)
+        });
+        let mut inline = HashMap::new();
+        for (i, read) in read_inline(fs, staged, &direct).await {
+            match read {
+                Ok(blocks) => {
+                    inline.insert(i, blocks);
+                }
+                Err(error) => outcomes[i] = Some(Err(error)),
+            }
+        }
+        let plans = match planned.is_empty() {
+            true => Vec::new(),
+            false => {
+                let requests: Vec<CommitRequest> = planned
+                    .iter()
+                    .filter_map(|&i| staged[i].as_ref().map(|file| file.request.clone()))
+                    .collect();
+                remote.prepare_uploads(&requests).await?
+            }
+        };
         // Each distinct missing block once, read from the first file with it.
         let mut blocks: HashMap<BlockHash, (PresignedBlock, usize)> = HashMap::new();
-        for (&i, plan) in open.iter().zip(plans) {
+        for (&i, plan) in planned.iter().zip(plans) {
             match plan {
                 Ok(plan) => {
                     for block in plan.missing {
@@ -125,15 +154,61 @@ async fn attempt_all(
         if open.is_empty() {
             break;
         }
-        let requests: Vec<CommitRequest> = open.iter().map(|(_, file)| file.request.clone()).collect();
+        let requests: Vec<CommitRequest> = open
+            .iter()
+            .map(|&(i, file)| CommitRequest {
+                inline: inline.remove(&i).unwrap_or_default(),
+                ..file.request.clone()
+            })
+            .collect();
         let nodes = remote.commit_many(&requests).await?;
-        for ((i, file), node) in open.into_iter().zip(nodes) {
+        for (((i, file), node), request) in open.into_iter().zip(nodes).zip(&requests) {
             outcomes[i] = match node {
-                Ok(node) => Some(Ok(file.uploaded(node))),
+                Ok(node) => {
+                    let sent: u64 = request.inline.iter().filter_map(|block| block_size(file, block)).sum();
+                    if sent > 0 {
+                        progress.bytes(Direction::Up, sent);
+                    }
+                    Some(Ok(file.uploaded(node)))
+                }
                 Err(RemoteError::MissingBlocks(_)) if attempt < 2 => None,
                 Err(error) => Some(Err(error.into())),
             };
         }
     }
     Ok(())
+}
+
+/// The bytes of the blocks of files `direct`, read side by side and checked
+/// against their hashes, to go inline with their commits.
+async fn read_inline(
+    fs: &SharedFs,
+    staged: &[Option<Staged>],
+    direct: &[usize],
+) -> Vec<(usize, Result<Vec<InlineBlock>, TransferError>)> {
+    futures::stream::iter(direct.iter().copied())
+        .map(|i| async move {
+            let Some(file) = staged[i].as_ref() else {
+                return (i, Ok(Vec::new()));
+            };
+            let mut blocks = Vec::with_capacity(file.chunks.len());
+            for chunk in &file.chunks {
+                match read_checked(fs, &file.path, chunk.hash, chunk.offset, chunk.size).await {
+                    Ok(bytes) => blocks.push(InlineBlock::new(chunk.hash, &bytes)),
+                    Err(error) => return (i, Err(error)),
+                }
+            }
+            (i, Ok(blocks))
+        })
+        .buffer_unordered(PARALLEL_BATCH_BLOCKS)
+        .collect()
+        .await
+}
+
+/// The size of a block `file` sent inline.
+fn block_size(file: &Staged, block: &InlineBlock) -> Option<u64> {
+    file.chunks
+        .iter()
+        .find(|chunk| chunk.hash == block.hash)
+        .map(|chunk| chunk.size)
 }

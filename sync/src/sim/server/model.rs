@@ -6,7 +6,7 @@
 //! Everything here is synchronous: [`super::World`] holds the state behind a
 //! mutex and no await ever happens with it held.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use drive_wire::{
@@ -91,6 +91,8 @@ pub(super) struct State {
     nodes: BTreeMap<NodeId, NodeRec>,
     revisions: BTreeMap<RevisionId, RevisionRec>,
     blocks: HashMap<BlockHash, Vec<u8>>,
+    /// Blocks that came inline with a commit: a manifest carries their bytes.
+    inline: HashSet<BlockHash>,
     journal: Vec<Entry>,
     next_node: NodeId,
     next_revision: RevisionId,
@@ -188,6 +190,7 @@ impl State {
             nodes: BTreeMap::from([(root.id, root)]),
             revisions: BTreeMap::new(),
             blocks: HashMap::new(),
+            inline: HashSet::new(),
             journal: Vec::new(),
             next_node: 2,
             next_revision: 1,
@@ -383,6 +386,7 @@ impl State {
             url: format!("sim://block/{hash}"),
             expires_at: to_datetime(self.clock_ms + PRESIGN_TTL_MS),
             headers: BTreeMap::new(),
+            data: None,
         }
     }
 
@@ -403,8 +407,12 @@ impl State {
             .blocks
             .iter()
             .map(|hash| {
-                let size = self.blocks.get(hash).map_or(0, |bytes| bytes.len() as u64);
-                self.presign(*hash, size)
+                let bytes = self.blocks.get(hash);
+                let mut block = self.presign(*hash, bytes.map_or(0, |bytes| bytes.len() as u64));
+                if self.inline.contains(hash) {
+                    block.data = bytes.map(|bytes| drive_wire::inline_data(bytes));
+                }
+                block
             })
             .collect();
         Ok(Manifest {
@@ -464,6 +472,31 @@ impl State {
         Ok(missing)
     }
 
+    /// backend/src/uploads/batch.rs `inline_of` and storage/inline.rs
+    /// `store`: the blocks sent with a commit, checked, then kept.
+    fn store_inline(&mut self, req: &CommitRequest, content: &Content) -> Result<()> {
+        let mut checked = Vec::new();
+        for block in &req.inline {
+            let bytes = block.bytes().unwrap_or_default();
+            let fits = content.sizes.get(&block.hash) == Some(&(bytes.len() as u64))
+                && bytes.len() as u64 <= drive_wire::MAX_INLINE_BLOCK;
+            if !fits || Sha256::digest(&bytes).as_slice() != block.hash.as_bytes() {
+                return Err(rejected(
+                    "invalid_blocks",
+                    format!("inline block {} is not its bytes", block.hash),
+                ));
+            }
+            checked.push((block.hash, bytes));
+        }
+        for (hash, bytes) in checked {
+            if !self.blocks.contains_key(&hash) {
+                self.inline.insert(hash);
+            }
+            self.blocks.entry(hash).or_insert(bytes);
+        }
+        Ok(())
+    }
+
     /// backend/src/uploads.rs `prepare`: the same refusals as a commit
     /// (stale revision, taken name, quota) before anything is uploaded.
     pub fn prepare_upload(&self, req: &CommitRequest) -> Result<UploadPlan> {
@@ -486,6 +519,7 @@ impl State {
     pub fn commit(&mut self, req: &CommitRequest) -> Result<Node> {
         let content = check_content(req)?;
         self.writable_folder(req.parent_id)?;
+        self.store_inline(req, &content)?;
         let missing = self.missing_blocks(&content)?;
         if !missing.is_empty() {
             return Err(RemoteError::MissingBlocks(

@@ -26,6 +26,7 @@ fn request(parent: NodeId, name: &str, base: Option<RevisionId>, bytes: &[u8]) -
         base_revision: base,
         blocks,
         modified: chrono::DateTime::from_timestamp_millis(1_000).unwrap(),
+        inline: Vec::new(),
     }
 }
 
