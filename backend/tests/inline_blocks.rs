@@ -123,3 +123,73 @@ async fn inline_bytes_that_are_not_the_files_blocks_are_refused_and_the_rest_of_
     assert!(!server.stored(sha256(&big)).await);
     server.check();
 }
+
+#[tokio::test]
+async fn the_garbage_collector_deletes_unused_inline_blocks_with_their_rows_and_keeps_used_ones() {
+    let mut server = TestServer::start_with(&["--no-gc-worker"]).await;
+    let alice = server.register("alice@example.com").await;
+    let (kept, gone) = (bytes(11, 1500), bytes(12, 1600));
+    let resp = alice.commit(&inline_request(alice.root(), "kept.txt", &kept)).await;
+    resp.expect_status(201);
+    let node: Node = resp.parse();
+    let resp = alice.commit(&inline_request(alice.root(), "gone.txt", &gone)).await;
+    resp.expect_status(201);
+    let doomed: Node = resp.parse();
+    alice.trash(doomed.id).await.expect_status(204);
+    alice
+        .delete(&format!("/api/v1/trash/{}", doomed.id))
+        .await
+        .expect_status(204);
+
+    let report = server.gc_once(&["--gc-grace", "0"]);
+    assert!(report.contains("deleted 1 unused"), "one block went: {report}");
+    assert_eq!(alice.download(node.id).await, kept, "the used inline block stays");
+    // Sent again, the deleted one is stored again.
+    let resp = alice.commit(&inline_request(alice.root(), "back.txt", &gone)).await;
+    resp.expect_status(201);
+    assert_eq!(alice.download(resp.parse::<Node>().id).await, gone);
+    server.check();
+}
+
+#[tokio::test]
+async fn check_finds_a_damaged_inline_block_and_the_next_upload_of_its_bytes_mends_it() {
+    let mut server = TestServer::start().await;
+    let alice = server.register("alice@example.com").await;
+    let content = bytes(21, 2500);
+    let resp = alice.commit(&inline_request(alice.root(), "notes.txt", &content)).await;
+    resp.expect_status(201);
+    let node: Node = resp.parse();
+
+    server.stop();
+    let db = server.database().await;
+    let mut tx = db.begin().await.expect("a transaction");
+    sqlx::query("UPDATE blocks SET data = $1 WHERE hash = $2")
+        .bind(bytes(22, 2500))
+        .bind(sha256(&content).to_string())
+        .execute(&mut *tx)
+        .await
+        .expect("damaging the row");
+    tx.commit().await.expect("commit");
+    drop(db);
+    let (clean, report) = server.check_report();
+    assert!(!clean, "--check finds the damage: {report}");
+    assert!(
+        report.contains("does not hash to its name (kept in the database): marked damaged"),
+        "{report}"
+    );
+
+    server.restart_with(&[]);
+    let alice = server.login("alice@example.com", "after-check").await;
+    // Marked damaged, the block is missing for everyone: its bytes, sent
+    // again, take its place.
+    let (request, _) = commit_request(alice.root(), "again.txt", &content, None);
+    assert_eq!(alice.plan_ok(&request).await.missing.len(), 1);
+    let resp = alice.commit(&inline_request(alice.root(), "again.txt", &content)).await;
+    resp.expect_status(201);
+    assert_eq!(
+        alice.download(node.id).await,
+        content,
+        "the first file reads right again"
+    );
+    server.check();
+}

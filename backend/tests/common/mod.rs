@@ -370,6 +370,18 @@ impl TestServer {
         run_check(&self.data_dir, &self.store_env);
     }
 
+    /// Its database, opened as the server opens it (SQLite in the data dir,
+    /// or its own PostgreSQL database), for a test that damages a row.
+    pub async fn database(&self) -> drive_server::storage::Db {
+        let url = match Database::of(&self.data_dir) {
+            Some(database) => database.url,
+            None => format!("sqlite://{}", self.data_dir.join("metadata.db").display()),
+        };
+        drive_server::storage::Db::connect(&url)
+            .await
+            .unwrap_or_else(|e| panic!("opening the test server's database: {e}"))
+    }
+
     /// Stops the server and runs `drive-server --check` on its data dir;
     /// returns whether it found everything consistent, and what it printed.
     pub fn check_report(&mut self) -> (bool, String) {
