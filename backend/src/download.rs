@@ -16,7 +16,10 @@ use axum::{
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
 };
-use drive_wire::{BlockHash, Manifest, NodeKind, RevisionId, RevisionQuery, UserId, MAX_INLINE_BLOCK};
+use drive_wire::{
+    BlockHash, Manifest, ManifestBatch, ManifestOutcome, ManifestOutcomes, NodeKind, RevisionId, RevisionQuery, UserId,
+    MAX_BATCH_FILES, MAX_INLINE_BLOCK,
+};
 use futures::{StreamExt, TryStreamExt};
 use headers::Range;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
@@ -29,10 +32,14 @@ use crate::{
     state::AppState,
     storage::{blobs::BlobReader, inline, metadata::to_datetime},
     tree::{revisions::revision_blocks, NodeRow},
+    uploads::own,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(manifest)).routes(routes!(content))
+    OpenApiRouter::new()
+        .routes(routes!(manifest))
+        .routes(routes!(manifests))
+        .routes(routes!(content))
 }
 
 pub(crate) struct Resolved {
@@ -84,7 +91,65 @@ async fn manifest(
     Path(id): Path<i64>,
     Query(query): Query<RevisionQuery>,
 ) -> ApiResult<Json<Manifest>> {
-    let file = resolve(&state, auth.user_id, id, query.revision).await?;
+    Ok(Json(manifest_of(&state, auth.user_id, id, query.revision).await?))
+}
+
+/// Blocks a batch of manifests lists at most.
+const MAX_MANIFEST_BLOCKS: usize = drive_wire::MAX_BATCH_BLOCKS;
+
+/// Many files' manifests at once (a client downloading many small files):
+/// one outcome per file, in request order, each the answer
+/// `/nodes/{id}/manifest` would give. A file whose blocks would take the
+/// batch past 20,000 is refused on its own (400): ask for it alone.
+#[utoipa::path(post, path = "/api/v1/manifests/batch", tag = "downloads", security(("bearer" = [])),
+    request_body = ManifestBatch,
+    responses((status = 200, description = "One outcome per file, in request order", body = ManifestOutcomes),
+        (status = 400, description = "Malformed, empty or too large batch", body = drive_wire::ErrorBody),
+        (status = 401, description = "Not signed in", body = drive_wire::ErrorBody)))]
+async fn manifests(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Json(batch): Json<ManifestBatch>,
+) -> ApiResult<Json<ManifestOutcomes>> {
+    let count = batch.files.len();
+    if count == 0 || count > MAX_BATCH_FILES {
+        return Err(ApiError::BadRequest(format!(
+            "a batch has 1 to {MAX_BATCH_FILES} files, not {count}"
+        )));
+    }
+    let mut blocks = 0;
+    let mut files = Vec::with_capacity(count);
+    for file in batch.files {
+        let outcome = match own(manifest_of(&state, auth.user_id, file.id, file.revision).await)? {
+            Ok(manifest) if blocks + manifest.blocks.len() > MAX_MANIFEST_BLOCKS => Err(ApiError::BadRequest(format!(
+                "this batch's manifests list more than {MAX_MANIFEST_BLOCKS} blocks; ask for this one alone"
+            ))),
+            other => other,
+        };
+        files.push(match outcome {
+            Ok(manifest) => {
+                blocks += manifest.blocks.len();
+                ManifestOutcome {
+                    status: StatusCode::OK.as_u16(),
+                    manifest: Some(manifest),
+                    error: None,
+                }
+            }
+            Err(err) => ManifestOutcome {
+                status: err.status().as_u16(),
+                manifest: None,
+                error: Some(err.detail()),
+            },
+        });
+    }
+    Ok(Json(ManifestOutcomes { files }))
+}
+
+/// The manifest of a revision of a file `user` may read: its blocks in
+/// order, each with a presigned GET URL, and the bytes of those kept in the
+/// database.
+async fn manifest_of(state: &AppState, user: UserId, id: i64, revision: Option<RevisionId>) -> ApiResult<Manifest> {
+    let file = resolve(state, user, id, revision).await?;
     let ttl = state.config.presign_ttl();
     let mut inline = inline::read_many(state.db.reader(), &file.blocks).await?;
     let mut blocks = Vec::with_capacity(file.blocks.len());
@@ -94,13 +159,13 @@ async fn manifest(
         block.data = inline.remove(&hash).map(|bytes| drive_wire::inline_data(&bytes));
         blocks.push(block);
     }
-    Ok(Json(Manifest {
+    Ok(Manifest {
         node_id: file.node.id,
         revision: file.revision,
         size: file.size,
         modified: to_datetime(file.modified),
         blocks,
-    }))
+    })
 }
 
 /// The Range header of a request if it asks for bytes. A range in another

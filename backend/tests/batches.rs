@@ -390,3 +390,47 @@ async fn folders_are_created_in_batches_each_with_its_own_answer() {
         .expect_error(400, "bad_request");
     server.check();
 }
+
+#[tokio::test]
+async fn manifests_come_in_batches_each_with_its_own_answer() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice@example.com").await;
+    let bob = server.register("bob@example.com").await;
+    let root = alice.root();
+    let small = alice.upload_file(root, "small.txt", b"hello", None).await;
+    let big = alice.upload_file(root, "big.bin", &bytes(3, 100_000), None).await;
+    let edited = alice
+        .upload_file(root, "small.txt", b"hello again", small.revision)
+        .await;
+    let theirs = bob.upload_file(bob.root(), "theirs.txt", b"not yours", None).await;
+    let body = json!({ "files": [
+        { "id": small.id, "revision": small.revision },
+        { "id": edited.id },
+        { "id": big.id },
+        { "id": root },
+        { "id": theirs.id },
+        { "id": 999_999 },
+    ]});
+    let resp = alice.post("/api/v1/manifests/batch", &body).await;
+    resp.expect_status(200);
+    let batch: drive_wire::ManifestOutcomes = resp.parse();
+    let statuses: Vec<u16> = batch.files.iter().map(|outcome| outcome.status).collect();
+    assert_eq!(statuses, vec![200, 200, 200, 400, 404, 404], "{batch:?}");
+    let manifest = |i: usize| batch.files[i].manifest.as_ref().expect("a manifest");
+    // Each is what /nodes/{id}/manifest answers.
+    for i in 0..3 {
+        let alone = alice.manifest(manifest(i).node_id, Some(manifest(i).revision)).await;
+        assert_eq!(manifest(i).size, alone.size);
+        let hashes = |m: &drive_wire::Manifest| m.blocks.iter().map(|b| b.hash).collect::<Vec<_>>();
+        assert_eq!(hashes(manifest(i)), hashes(&alone));
+    }
+    assert_eq!(manifest(0).size, 5, "the revision asked for");
+    assert_eq!(manifest(1).size, 11, "the current revision");
+    assert_eq!(
+        batch.files[3].error.as_ref().map(|e| e.code.as_str()),
+        Some("not_a_file")
+    );
+
+    let none = alice.post("/api/v1/manifests/batch", &json!({ "files": [] })).await;
+    none.expect_error(400, "bad_request");
+}

@@ -168,6 +168,8 @@ pub struct Engine {
     /// The ignore rules of the last scan.
     ignore: Mutex<Arc<IgnoreRules>>,
     nudge: Nudge,
+    /// The manifests of the running pass's small downloads.
+    manifests: tokio::sync::Mutex<manifests::Prefetch>,
 }
 
 impl Engine {
@@ -231,6 +233,7 @@ impl Engine {
             disk_paths: Mutex::default(),
             ignore,
             nudge: Nudge::default(),
+            manifests: Default::default(),
         };
         tracing::info!(folder = %engine.root.display(), ?rules, "opened");
         engine.check_account().await?;
@@ -369,6 +372,7 @@ mod account;
 mod batch;
 mod execute;
 mod local;
+mod manifests;
 mod pass;
 mod run;
 mod selective;

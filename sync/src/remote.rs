@@ -19,9 +19,9 @@ use std::{fmt, future::Future, sync::Arc, time::Duration, time::Instant};
 use backon::{ExponentialBuilder, Retryable};
 use drive_wire::{
     ChangesPage, CommitBatch, CommitRequest, CreateFolderRequest, CreateLinkRequest, CreateShareRequest, FolderBatch,
-    FolderBatchOutcomes, Link, LinkId, LoginRequest, Manifest, Node, NodeId, PlanBatch, PresignedBlock, RefreshRequest,
-    RegisterRequest, RevisionId, Share, ShareId, ShareList, TokenPair, UpdateNodeRequest, UploadBatch, UploadPlan,
-    User, API_PREFIX,
+    FolderBatchOutcomes, Link, LinkId, LoginRequest, Manifest, ManifestBatch, ManifestOutcomes, ManifestRequest, Node,
+    NodeId, PlanBatch, PresignedBlock, RefreshRequest, RegisterRequest, RevisionId, Share, ShareId, ShareList,
+    TokenPair, UpdateNodeRequest, UploadBatch, UploadPlan, User, API_PREFIX,
 };
 use reqwest::{header, Client, Method, RequestBuilder};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -353,12 +353,39 @@ impl Remote {
         Ok(nodes)
     }
 
+    /// Many files' manifests at once (each the current one when its
+    /// revision is `None`): each file's, or its own error. A server without
+    /// batches is asked file by file.
+    pub async fn manifests(&self, files: &[(NodeId, Option<RevisionId>)]) -> Result<Vec<Result<Manifest>>> {
+        if self.batches_supported() {
+            let batch = ManifestBatch {
+                files: files
+                    .iter()
+                    .map(|&(id, revision)| ManifestRequest { id, revision })
+                    .collect(),
+            };
+            match self
+                .send::<ManifestOutcomes>(Method::POST, "/manifests/batch", &batch)
+                .await
+            {
+                Ok(answer) => return answers(files.len(), answer.files, |o| (o.status, o.manifest, o.error)),
+                Err(RemoteError::NotFound) => self.no_batches(),
+                Err(error) => return Err(error),
+            }
+        }
+        let mut manifests = Vec::with_capacity(files.len());
+        for &(id, revision) in files {
+            manifests.push(self.manifest(id, revision).await);
+        }
+        Ok(manifests)
+    }
+
     fn batches_supported(&self) -> bool {
         !self.inner.no_batches.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn no_batches(&self) {
-        tracing::info!("the server has no batch routes (an older version): uploading file by file");
+        tracing::info!("the server has no batch routes (an older version): going file by file");
         self.inner.no_batches.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 

@@ -24,6 +24,15 @@ pub trait Server: Send + Sync + fmt::Debug {
     async fn trash(&self, id: NodeId) -> Result<()>;
     /// The blocks of a revision (the current one when `None`).
     async fn manifest(&self, id: NodeId, revision: Option<RevisionId>) -> Result<Manifest>;
+    /// Many files' manifests: each file's, or its own error. An error of
+    /// the whole call means none came.
+    async fn manifests(&self, files: &[(NodeId, Option<RevisionId>)]) -> Result<Vec<Result<Manifest>>> {
+        let mut manifests = Vec::with_capacity(files.len());
+        for &(id, revision) in files {
+            manifests.push(self.manifest(id, revision).await);
+        }
+        Ok(manifests)
+    }
     /// Which blocks of an upload the server still lacks.
     async fn prepare_upload(&self, request: &CommitRequest) -> Result<UploadPlan>;
     async fn commit(&self, request: &CommitRequest) -> Result<Node>;
@@ -91,6 +100,10 @@ impl Server for Remote {
 
     async fn manifest(&self, id: NodeId, revision: Option<RevisionId>) -> Result<Manifest> {
         Remote::manifest(self, id, revision).await
+    }
+
+    async fn manifests(&self, files: &[(NodeId, Option<RevisionId>)]) -> Result<Vec<Result<Manifest>>> {
+        Remote::manifests(self, files).await
     }
 
     async fn prepare_upload(&self, request: &CommitRequest) -> Result<UploadPlan> {

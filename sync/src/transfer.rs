@@ -277,17 +277,21 @@ pub fn manifest_content_id(manifest: &Manifest) -> String {
 
 /// Fetches a revision into a temp file in the state dir of the folder
 /// `root`. `old` is the local copy it replaces, if any: blocks it already
-/// holds are copied, not fetched.
+/// holds are copied, not fetched. `manifest` is the revision's, when it came
+/// in a batch; it is asked for otherwise.
 pub async fn fetch(
     fs: &SharedFs,
     remote: &dyn Server,
     root: &Path,
     old: Option<&Path>,
-    node_id: NodeId,
-    revision: RevisionId,
+    (node_id, revision): (NodeId, RevisionId),
+    manifest: Option<Manifest>,
     progress: Arc<dyn Progress>,
 ) -> Result<Fetched, TransferError> {
-    let manifest = remote.manifest(node_id, Some(revision)).await?;
+    let manifest = match manifest {
+        Some(manifest) => manifest,
+        None => remote.manifest(node_id, Some(revision)).await?,
+    };
     let target = old.map(Path::to_path_buf).unwrap_or_default();
 
     // Blocks the old local copy already holds are copied, not fetched.

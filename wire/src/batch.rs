@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{CommitRequest, CreateFolderRequest, ErrorDetail, Node, UploadPlan};
+use crate::{CommitRequest, CreateFolderRequest, ErrorDetail, Manifest, Node, NodeId, RevisionId, UploadPlan};
 
 #[cfg(feature = "openapi")]
 use utoipa::ToSchema;
@@ -80,4 +80,41 @@ pub struct FolderBatch {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct FolderBatchOutcomes {
     pub folders: Vec<CommitOutcome>,
+}
+
+/// Manifests to send at once (`/manifests/batch`), for a client about to
+/// download many small files: each names what `/nodes/{id}/manifest` takes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ManifestBatch {
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 1000))]
+    pub files: Vec<ManifestRequest>,
+}
+
+/// A file and one of its revisions (the current one when omitted).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ManifestRequest {
+    pub id: NodeId,
+    #[serde(default)]
+    pub revision: Option<RevisionId>,
+}
+
+/// One file's manifest in a batch, or the error `/nodes/{id}/manifest`
+/// would have answered for it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ManifestOutcome {
+    pub status: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<Manifest>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorDetail>,
+}
+
+/// The answer to `/manifests/batch`: one outcome per file, in request order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ManifestOutcomes {
+    pub files: Vec<ManifestOutcome>,
 }

@@ -81,6 +81,7 @@ impl Engine {
             let result = self.apply(&op, local, ledger, &vacated, &tree).await;
             self.note(&op, result, &mut errors);
         }
+        self.queue_manifests(&transfers, &tree).await;
         // Batches of small files first, two at a time (each sends its blocks
         // side by side: one may send while the other commits), beside the
         // other transfers.
@@ -106,6 +107,7 @@ impl Engine {
             .buffer_unordered(PARALLEL_FILES)
             .collect()
             .await;
+        self.clear_manifests().await;
         for (op, result) in results.into_iter().flatten() {
             self.note(&op, result, &mut errors);
         }
@@ -307,8 +309,8 @@ impl Engine {
                     self.remote.as_ref(),
                     &self.root,
                     expected.is_some().then(|| self.local(path)).as_deref(),
-                    *node_id,
-                    *revision,
+                    (*node_id, *revision),
+                    self.queued_manifest(*node_id, *revision).await,
                     self.progress.clone(),
                 )
                 .await?;
