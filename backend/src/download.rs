@@ -18,7 +18,7 @@ use axum::{
 };
 use drive_wire::{
     BlockHash, Manifest, ManifestBatch, ManifestOutcome, ManifestOutcomes, NodeKind, RevisionId, RevisionQuery, UserId,
-    MAX_BATCH_FILES, MAX_INLINE_BLOCK,
+    MAX_BATCH_BLOCKS, MAX_INLINE_BLOCK,
 };
 use futures::{StreamExt, TryStreamExt};
 use headers::Range;
@@ -32,7 +32,7 @@ use crate::{
     state::AppState,
     storage::{blobs::BlobReader, inline, metadata::to_datetime},
     tree::{revisions::revision_blocks, NodeRow},
-    uploads::own,
+    uploads::{check_batch_len, own},
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -94,9 +94,6 @@ async fn manifest(
     Ok(Json(manifest_of(&state, auth.user_id, id, query.revision).await?))
 }
 
-/// Blocks a batch of manifests lists at most.
-const MAX_MANIFEST_BLOCKS: usize = drive_wire::MAX_BATCH_BLOCKS;
-
 /// Many files' manifests at once (a client downloading many small files):
 /// one outcome per file, in request order, each the answer
 /// `/nodes/{id}/manifest` would give. A file whose blocks would take the
@@ -111,18 +108,13 @@ async fn manifests(
     auth: AuthUser,
     Json(batch): Json<ManifestBatch>,
 ) -> ApiResult<Json<ManifestOutcomes>> {
-    let count = batch.files.len();
-    if count == 0 || count > MAX_BATCH_FILES {
-        return Err(ApiError::BadRequest(format!(
-            "a batch has 1 to {MAX_BATCH_FILES} files, not {count}"
-        )));
-    }
+    check_batch_len(batch.files.len(), "files")?;
     let mut blocks = 0;
-    let mut files = Vec::with_capacity(count);
+    let mut files = Vec::with_capacity(batch.files.len());
     for file in batch.files {
         let outcome = match own(manifest_of(&state, auth.user_id, file.id, file.revision).await)? {
-            Ok(manifest) if blocks + manifest.blocks.len() > MAX_MANIFEST_BLOCKS => Err(ApiError::BadRequest(format!(
-                "this batch's manifests list more than {MAX_MANIFEST_BLOCKS} blocks; ask for this one alone"
+            Ok(manifest) if blocks + manifest.blocks.len() > MAX_BATCH_BLOCKS => Err(ApiError::BadRequest(format!(
+                "this batch's manifests list more than {MAX_BATCH_BLOCKS} blocks; ask for this one alone"
             ))),
             other => other,
         };

@@ -125,8 +125,8 @@ mod bulk;
 mod possession;
 mod proofs;
 
+pub(crate) use batch::{check_batch_len, node_outcome, own, single};
 use batch::{commit_files, prepare_files, Planned};
-pub(crate) use batch::{node_outcome, own, single};
 pub use possession::record_uploads;
 use possession::{missing_for, placeholders, standings, touch_blocks};
 pub use proofs::ProofLog;

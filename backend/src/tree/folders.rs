@@ -8,18 +8,17 @@ use std::collections::BTreeSet;
 use axum::{extract::State, http::StatusCode};
 use drive_wire::{
     names::validate_name, ChangeKind, CreateFolderRequest, FolderBatch, FolderBatchOutcomes, Node, NodeId, UserId,
-    MAX_BATCH_FILES,
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     auth::AuthUser,
     changes,
-    error::{ApiError, ApiResult, Json},
+    error::{ApiResult, Json},
     shares,
     state::AppState,
     storage::metadata::{now_ms, Tx},
-    uploads::{node_outcome, own, single},
+    uploads::{check_batch_len, node_outcome, own, single},
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -52,12 +51,7 @@ async fn create_folder_batch(
     auth: AuthUser,
     Json(batch): Json<FolderBatch>,
 ) -> ApiResult<Json<FolderBatchOutcomes>> {
-    let count = batch.folders.len();
-    if count == 0 || count > MAX_BATCH_FILES {
-        return Err(ApiError::BadRequest(format!(
-            "a batch has 1 to {MAX_BATCH_FILES} folders, not {count}"
-        )));
-    }
+    check_batch_len(batch.folders.len(), "folders")?;
     let nodes = create_folders(&state, auth.user_id, &batch.folders).await?;
     Ok(Json(FolderBatchOutcomes {
         folders: nodes.into_iter().map(node_outcome).collect(),

@@ -37,14 +37,20 @@ pub(crate) fn single<T>(outcomes: Vec<ApiResult<T>>) -> ApiResult<T> {
     })
 }
 
-/// Refuses a batch too large to answer in one transaction.
-fn check_batch(batch: &UploadBatch) -> ApiResult<()> {
-    let files = batch.files.len();
-    if files == 0 || files > MAX_BATCH_FILES {
+/// Refuses an empty batch, or one of more than [`MAX_BATCH_FILES`] `items`
+/// (files, folders): every batch route's first check.
+pub(crate) fn check_batch_len(count: usize, items: &str) -> ApiResult<()> {
+    if count == 0 || count > MAX_BATCH_FILES {
         return Err(ApiError::BadRequest(format!(
-            "a batch has 1 to {MAX_BATCH_FILES} files, not {files}"
+            "a batch has 1 to {MAX_BATCH_FILES} {items}, not {count}"
         )));
     }
+    Ok(())
+}
+
+/// Refuses a batch too large to answer in one transaction.
+fn check_batch(batch: &UploadBatch) -> ApiResult<()> {
+    check_batch_len(batch.files.len(), "files")?;
     let blocks: usize = batch.files.iter().map(|file| file.blocks.len()).sum();
     if blocks > MAX_BATCH_BLOCKS {
         return Err(ApiError::BadRequest(format!(
