@@ -66,11 +66,35 @@ pub fn chunk_reader<R: Read>(reader: R) -> io::Result<Vec<Chunk>> {
 /// Chunks the file at `path`. Errors keep their `io::ErrorKind` and name the path.
 pub fn chunk_file(fs: &dyn Fs, path: &Path) -> io::Result<Vec<Chunk>> {
     let with_path = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
-    let file = fs.open(path).map_err(with_path)?;
+    let mut file = fs.open(path).map_err(with_path)?;
+    // A file no larger than MIN_CHUNK is one block: read and hashed as it
+    // is, without the chunker's MAX_CHUNK buffer (zeroing 4 MiB per small
+    // file is most of the cost of hashing a tree of small files).
+    let mut head = Vec::with_capacity(SMALL_READ);
+    (&mut file)
+        .take(u64::from(MIN_CHUNK) + 1)
+        .read_to_end(&mut head)
+        .map_err(with_path)?;
+    if head.len() <= MIN_CHUNK as usize {
+        return Ok(whole(&head).into_iter().collect());
+    }
     // StreamCDC reads into its own MAX_CHUNK buffer with large reads, which a
     // BufReader passes straight through; the BufReader only helps should the
     // chunker ever issue small reads.
-    chunk_reader(BufReader::with_capacity(1024 * 1024, file)).map_err(with_path)
+    chunk_reader(io::Cursor::new(head).chain(BufReader::with_capacity(1024 * 1024, file))).map_err(with_path)
+}
+
+/// What a small file's read starts with room for.
+const SMALL_READ: usize = 64 * 1024;
+
+/// `bytes` as one block, none if empty (what the chunker gives for an input
+/// no larger than MIN_CHUNK).
+fn whole(bytes: &[u8]) -> Option<Chunk> {
+    (!bytes.is_empty()).then(|| Chunk {
+        hash: BlockHash::from_bytes(Sha256::digest(bytes).into()),
+        offset: 0,
+        size: bytes.len() as u64,
+    })
 }
 
 /// A stable identity of a file's content: hex SHA-256 over the concatenated
@@ -266,6 +290,23 @@ mod tests {
             chunk_file(&crate::fs::DiskFs, &path).unwrap(),
             chunk_reader(&data[..]).unwrap()
         );
+
+        // Around the size where reading the file whole gives way to the chunker.
+        for size in [
+            1,
+            4096,
+            MIN_CHUNK as usize - 1,
+            MIN_CHUNK as usize,
+            MIN_CHUNK as usize + 1,
+        ] {
+            let data = pseudo_random(size, size as u64);
+            std::fs::write(&path, &data).unwrap();
+            assert_eq!(
+                chunk_file(&crate::fs::DiskFs, &path).unwrap(),
+                chunk_reader(&data[..]).unwrap(),
+                "{size} bytes"
+            );
+        }
 
         let empty = dir.path().join("empty");
         std::fs::write(&empty, b"").unwrap();

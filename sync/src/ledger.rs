@@ -142,48 +142,51 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     tx.commit()
 }
 
+// The statements run once per item (thousands per pass) are prepared once
+// per connection.
 fn put_entry(conn: &Connection, path: &str, entry: &Entry) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO entries (path, kind, node_id, revision, size, mtime_ns, inode, content_id) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
          ON CONFLICT (path) DO UPDATE SET kind = ?2, node_id = ?3, revision = ?4, size = ?5, \
          mtime_ns = ?6, inode = ?7, content_id = ?8",
-        params![
-            path,
-            kind_str(entry.kind),
-            entry.node_id,
-            entry.revision,
-            entry.size as i64,
-            entry.mtime_ns,
-            entry.inode as i64,
-            entry.content_id
-        ],
-    )?;
+    )?
+    .execute(params![
+        path,
+        kind_str(entry.kind),
+        entry.node_id,
+        entry.revision,
+        entry.size as i64,
+        entry.mtime_ns,
+        entry.inode as i64,
+        entry.content_id
+    ])?;
     Ok(())
 }
 
 fn apply_node(conn: &Connection, node: &Node) -> rusqlite::Result<()> {
     if node.trashed_at.is_some() {
-        conn.execute("DELETE FROM remote WHERE id = ?1", params![node.id])?;
+        conn.prepare_cached("DELETE FROM remote WHERE id = ?1")?
+            .execute(params![node.id])?;
         return Ok(());
     }
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO remote (id, parent_id, name, kind, revision, size, modified_ms, read_only, share_id) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (id) DO UPDATE SET \
          parent_id = ?2, name = ?3, kind = ?4, revision = ?5, size = ?6, modified_ms = ?7, \
          read_only = ?8, share_id = ?9",
-        params![
-            node.id,
-            node.parent_id,
-            node.name,
-            kind_str(node.kind),
-            node.revision,
-            node.size as i64,
-            node.modified.timestamp_millis(),
-            node.read_only,
-            node.share_id
-        ],
-    )?;
+    )?
+    .execute(params![
+        node.id,
+        node.parent_id,
+        node.name,
+        kind_str(node.kind),
+        node.revision,
+        node.size as i64,
+        node.modified.timestamp_millis(),
+        node.read_only,
+        node.share_id
+    ])?;
     Ok(())
 }
 
