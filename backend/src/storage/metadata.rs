@@ -465,9 +465,11 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-/// Rows per multi-row statement: a few hundred, far below either database's
-/// limit on bound parameters.
-pub const ROWS_PER_STATEMENT: usize = 200;
+/// Rows per multi-row statement, far below either database's limit on bound
+/// parameters. Binding a parameter costs time in proportion to the number
+/// of parameters on SQLite (it looks each `$N` up by name in a list), so a
+/// statement of hundreds of rows spends most of its time binding.
+pub const ROWS_PER_STATEMENT: usize = 50;
 
 /// The `VALUES` list of a multi-row statement: `rows` groups of `columns`
 /// numbered placeholders from `$from`, as in `($1, $2), ($3, $4)`.
