@@ -1,21 +1,36 @@
 //! The manifests of a pass's small downloads, asked for in batches: a
 //! download that finds its own missing asks for it and the ones queued
 //! after it in one request (500 at most), so that many small files cost a
-//! request per batch, not one each, and no more than a batch is held at once.
+//! request per batch, not one each. The next batch is asked for while the
+//! last one is half used, so downloads do not wait for it; no more than two
+//! batches are held at once.
 
 use std::collections::VecDeque;
 
 use chrono::Utc;
 use drive_wire::{Manifest, RevisionId};
+use tracing::Instrument;
 
 use super::*;
 use crate::transfer::{BATCH_FILES, BATCH_FILE_MAX};
 
-/// Manifests queued for this pass's downloads, and those fetched already.
+type Key = (NodeId, RevisionId);
+
+/// Manifests queued for this pass's downloads, those fetched already, and
+/// the batch being asked for.
 #[derive(Default)]
 pub(super) struct Prefetch {
-    queue: VecDeque<(NodeId, RevisionId)>,
-    ready: HashMap<(NodeId, RevisionId), Manifest>,
+    queue: VecDeque<Key>,
+    ready: HashMap<Key, Manifest>,
+    asked: Option<tokio::task::JoinHandle<Vec<(Key, Manifest)>>>,
+}
+
+impl Drop for Prefetch {
+    fn drop(&mut self) {
+        if let Some(asked) = self.asked.take() {
+            asked.abort();
+        }
+    }
 }
 
 /// A manifest whose URLs stay valid this long after it is taken is used;
@@ -38,41 +53,66 @@ impl Engine {
                 })
                 .collect()
         };
-        let mut prefetch = self.manifests.lock().await;
         // One alone gains nothing from a batch.
-        prefetch.queue = if queue.len() > 1 { queue } else { VecDeque::new() };
-        prefetch.ready.clear();
+        let mut fresh = Prefetch::default();
+        if queue.len() > 1 {
+            fresh.queue = queue;
+        }
+        *self.manifests.lock().await = fresh;
     }
 
     /// The manifest of a queued download, fetched with those queued after
-    /// it; `None` for one not queued, or when the batch failed: the download
+    /// it; `None` for one not queued, or when its batch failed: the download
     /// then asks for its own.
     pub(super) async fn queued_manifest(&self, id: NodeId, revision: RevisionId) -> Option<Manifest> {
         let mut prefetch = self.manifests.lock().await;
         let key = (id, revision);
-        if !prefetch.ready.contains_key(&key) {
+        let manifest = loop {
+            if let Some(manifest) = prefetch.ready.remove(&key) {
+                break manifest;
+            }
+            if let Some(asked) = prefetch.asked.take() {
+                let manifests = asked.await.unwrap_or_default();
+                prefetch.ready.extend(manifests);
+                continue;
+            }
             let at = prefetch.queue.iter().position(|&queued| queued == key)?;
             let end = prefetch.queue.len().min(at + BATCH_FILES);
-            let batch: Vec<(NodeId, RevisionId)> = prefetch.queue.drain(at..end).collect();
-            let asked: Vec<(NodeId, Option<RevisionId>)> = batch.iter().map(|&(id, rev)| (id, Some(rev))).collect();
-            match self.remote.manifests(&asked).await {
-                Ok(manifests) => {
-                    for (key, manifest) in batch.into_iter().zip(manifests) {
-                        if let Ok(manifest) = manifest {
-                            prefetch.ready.insert(key, manifest);
-                        }
-                    }
-                }
-                Err(error) => tracing::debug!(%error, "a batch of manifests failed: each download asks for its own"),
-            }
+            let batch = prefetch.queue.drain(at..end).collect();
+            prefetch.asked = Some(self.ask_manifests(batch));
+        };
+        // Half of the batch used: the next one is asked for now.
+        if prefetch.asked.is_none() && prefetch.ready.len() < BATCH_FILES / 2 && !prefetch.queue.is_empty() {
+            let end = prefetch.queue.len().min(BATCH_FILES);
+            let batch = prefetch.queue.drain(..end).collect();
+            prefetch.asked = Some(self.ask_manifests(batch));
         }
-        let manifest = prefetch.ready.remove(&key)?;
         let deadline = Utc::now() + FRESH_FOR;
         manifest
             .blocks
             .iter()
             .all(|block| block.data.is_some() || block.expires_at > deadline)
             .then_some(manifest)
+    }
+
+    /// Asks for the manifests of `batch` in the background; those that came.
+    fn ask_manifests(&self, batch: Vec<Key>) -> tokio::task::JoinHandle<Vec<(Key, Manifest)>> {
+        let remote = self.remote.clone();
+        let asking = async move {
+            let asked: Vec<(NodeId, Option<RevisionId>)> = batch.iter().map(|&(id, rev)| (id, Some(rev))).collect();
+            match remote.manifests(&asked).await {
+                Ok(manifests) => batch
+                    .into_iter()
+                    .zip(manifests)
+                    .filter_map(|(key, manifest)| Some((key, manifest.ok()?)))
+                    .collect(),
+                Err(error) => {
+                    tracing::debug!(%error, "a batch of manifests failed: each download asks for its own");
+                    Vec::new()
+                }
+            }
+        };
+        tokio::spawn(asking.instrument(tracing::Span::current()))
     }
 
     /// Forgets what this pass queued.
