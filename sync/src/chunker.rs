@@ -68,8 +68,8 @@ pub fn chunk_file(fs: &dyn Fs, path: &Path) -> io::Result<Vec<Chunk>> {
     let with_path = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
     let mut file = fs.open(path).map_err(with_path)?;
     // A file no larger than MIN_CHUNK is one block: read and hashed as it
-    // is, without the chunker's MAX_CHUNK buffer (zeroing 4 MiB per small
-    // file is most of the cost of hashing a tree of small files).
+    // is, without the chunker's MAX_CHUNK buffer (4 MiB, allocated and
+    // zeroed per file: far more than a small file's own bytes).
     let mut head = Vec::with_capacity(SMALL_READ);
     (&mut file)
         .take(u64::from(MIN_CHUNK) + 1)
