@@ -53,12 +53,7 @@ pub fn chunk_reader<R: Read>(reader: R) -> io::Result<Vec<Chunk>> {
     let mut chunks = Vec::new();
     for item in StreamCDC::new(RetryInterrupted(reader), MIN_CHUNK, AVG_CHUNK, MAX_CHUNK) {
         let data = item.map_err(io::Error::from)?;
-        let hash: [u8; 32] = Sha256::digest(&data.data).into();
-        chunks.push(Chunk {
-            hash: BlockHash::from_bytes(hash),
-            offset: data.offset,
-            size: data.length as u64,
-        });
+        chunks.push(block(&data.data, data.offset));
     }
     Ok(chunks)
 }
@@ -76,7 +71,7 @@ pub fn chunk_file(fs: &dyn Fs, path: &Path) -> io::Result<Vec<Chunk>> {
         .read_to_end(&mut head)
         .map_err(with_path)?;
     if head.len() <= MIN_CHUNK as usize {
-        return Ok(whole(&head).into_iter().collect());
+        return Ok((!head.is_empty()).then(|| block(&head, 0)).into_iter().collect());
     }
     // StreamCDC reads into its own MAX_CHUNK buffer with large reads, which a
     // BufReader passes straight through; the BufReader only helps should the
@@ -87,14 +82,13 @@ pub fn chunk_file(fs: &dyn Fs, path: &Path) -> io::Result<Vec<Chunk>> {
 /// What a small file's read starts with room for.
 const SMALL_READ: usize = 64 * 1024;
 
-/// `bytes` as one block, none if empty (what the chunker gives for an input
-/// no larger than MIN_CHUNK).
-fn whole(bytes: &[u8]) -> Option<Chunk> {
-    (!bytes.is_empty()).then(|| Chunk {
+/// The block of `bytes` found at `offset`.
+fn block(bytes: &[u8], offset: u64) -> Chunk {
+    Chunk {
         hash: BlockHash::from_bytes(Sha256::digest(bytes).into()),
-        offset: 0,
+        offset,
         size: bytes.len() as u64,
-    })
+    }
 }
 
 /// A stable identity of a file's content: hex SHA-256 over the concatenated
