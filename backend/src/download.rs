@@ -1,5 +1,6 @@
-//! Downloads: a manifest of presigned block URLs for sync clients, and a
-//! plain streaming endpoint with HTTP Range support for everything else.
+//! Downloads: manifests of presigned block URLs for sync clients
+//! ([`manifests`]), and a plain streaming endpoint with HTTP Range support
+//! for everything else.
 //!
 //! Every response that carries a user's bytes goes through
 //! [`user_content_headers`]: `X-Content-Type-Options: nosniff` (a browser
@@ -7,6 +8,8 @@
 //! `Content-Security-Policy: sandbox` (should a browser render it as a
 //! document anyway, it runs no script and gets an opaque origin, so it can
 //! never act in the origin of the app that serves it).
+
+mod manifests;
 
 use std::{collections::HashSet, ops::Bound};
 
@@ -16,10 +19,7 @@ use axum::{
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
 };
-use drive_wire::{
-    BlockHash, Manifest, ManifestBatch, ManifestOutcome, ManifestOutcomes, NodeKind, RevisionId, RevisionQuery, UserId,
-    MAX_BATCH_BLOCKS, MAX_INLINE_BLOCK,
-};
+use drive_wire::{BlockHash, NodeKind, RevisionId, RevisionQuery, UserId, MAX_INLINE_BLOCK};
 use futures::{StreamExt, TryStreamExt};
 use headers::Range;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
@@ -27,18 +27,17 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     auth::AuthUser,
-    error::{ApiError, ApiResult, Json, Path, Query},
+    error::{ApiError, ApiResult, Path, Query},
     shares,
     state::AppState,
-    storage::{blobs::BlobReader, inline, metadata::to_datetime},
+    storage::{blobs::BlobReader, inline},
     tree::{revisions::revision_blocks, NodeRow},
-    uploads::{check_batch_len, own},
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(manifest))
-        .routes(routes!(manifests))
+        .routes(routes!(manifests::manifest))
+        .routes(routes!(manifests::manifests))
         .routes(routes!(content))
 }
 
@@ -46,7 +45,6 @@ pub(crate) struct Resolved {
     pub node: NodeRow,
     pub revision: RevisionId,
     pub size: u64,
-    pub modified: i64,
     pub blocks: Vec<(BlockHash, u64)>,
 }
 
@@ -63,108 +61,17 @@ pub(crate) async fn resolve(
         return Err(ApiError::NotAFile);
     }
     let revision = revision.or(node.revision_id).ok_or(ApiError::NotFound)?;
-    let (size, modified): (i64, i64) =
-        sqlx::query_as("SELECT size, modified FROM revisions WHERE id = $1 AND node_id = $2")
-            .bind(revision)
-            .bind(id)
-            .fetch_optional(db)
-            .await?
-            .ok_or(ApiError::NotFound)?;
+    let size: i64 = sqlx::query_scalar("SELECT size FROM revisions WHERE id = $1 AND node_id = $2")
+        .bind(revision)
+        .bind(id)
+        .fetch_optional(db)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     let blocks = revision_blocks(db, id, revision).await?;
     Ok(Resolved {
         node,
         revision,
         size: size.max(0) as u64,
-        modified,
-        blocks,
-    })
-}
-
-/// The blocks of a file revision, in order, each with a presigned GET URL.
-#[utoipa::path(get, path = "/api/v1/nodes/{id}/manifest", tag = "downloads", security(("bearer" = [])),
-    params(("id" = i64, Path, description = "File id"), RevisionQuery),
-    responses((status = 200, body = Manifest), (status = 400, body = drive_wire::ErrorBody, description = "`not_a_file`"),
-        (status = 404, body = drive_wire::ErrorBody)))]
-async fn manifest(
-    State(state): State<AppState>,
-    auth: AuthUser,
-    Path(id): Path<i64>,
-    Query(query): Query<RevisionQuery>,
-) -> ApiResult<Json<Manifest>> {
-    Ok(Json(manifest_of(&state, auth.user_id, id, query.revision).await?))
-}
-
-/// Manifests of a batch read at once.
-const PARALLEL_MANIFESTS: usize = 8;
-
-/// Many files' manifests at once (a client downloading many small files):
-/// one outcome per file, in request order, each the answer
-/// `/nodes/{id}/manifest` would give. A file whose blocks would take the
-/// batch past 20,000 is refused on its own (400): ask for it alone.
-#[utoipa::path(post, path = "/api/v1/manifests/batch", tag = "downloads", security(("bearer" = [])),
-    request_body = ManifestBatch,
-    responses((status = 200, description = "One outcome per file, in request order", body = ManifestOutcomes),
-        (status = 400, description = "Malformed, empty or too large batch", body = drive_wire::ErrorBody),
-        (status = 401, description = "Not signed in", body = drive_wire::ErrorBody)))]
-async fn manifests(
-    State(state): State<AppState>,
-    auth: AuthUser,
-    Json(batch): Json<ManifestBatch>,
-) -> ApiResult<Json<ManifestOutcomes>> {
-    check_batch_len(batch.files.len(), "files")?;
-    // Read side by side (the database's readers are a pool), answered in order.
-    let read: Vec<_> = futures::stream::iter(batch.files)
-        .map(|file| manifest_of(&state, auth.user_id, file.id, file.revision))
-        .buffered(PARALLEL_MANIFESTS)
-        .collect()
-        .await;
-    let mut blocks = 0;
-    let mut files = Vec::with_capacity(read.len());
-    for manifest in read {
-        let outcome = match own(manifest)? {
-            Ok(manifest) if blocks + manifest.blocks.len() > MAX_BATCH_BLOCKS => Err(ApiError::BadRequest(format!(
-                "this batch's manifests list more than {MAX_BATCH_BLOCKS} blocks; ask for this one alone"
-            ))),
-            other => other,
-        };
-        files.push(match outcome {
-            Ok(manifest) => {
-                blocks += manifest.blocks.len();
-                ManifestOutcome {
-                    status: StatusCode::OK.as_u16(),
-                    manifest: Some(manifest),
-                    error: None,
-                }
-            }
-            Err(err) => ManifestOutcome {
-                status: err.status().as_u16(),
-                manifest: None,
-                error: Some(err.detail()),
-            },
-        });
-    }
-    Ok(Json(ManifestOutcomes { files }))
-}
-
-/// The manifest of a revision of a file `user` may read: its blocks in
-/// order, each with a presigned GET URL, and the bytes of those kept in the
-/// database.
-async fn manifest_of(state: &AppState, user: UserId, id: i64, revision: Option<RevisionId>) -> ApiResult<Manifest> {
-    let file = resolve(state, user, id, revision).await?;
-    let ttl = state.config.presign_ttl();
-    let mut inline = inline::read_many(state.db.reader(), &file.blocks).await?;
-    let mut blocks = Vec::with_capacity(file.blocks.len());
-    for (hash, size) in file.blocks {
-        let mut block = state.blobs.presign_get(hash, size, ttl).await?;
-        // Kept in the database: its bytes come with the manifest.
-        block.data = inline.remove(&hash).map(|bytes| drive_wire::inline_data(&bytes));
-        blocks.push(block);
-    }
-    Ok(Manifest {
-        node_id: file.node.id,
-        revision: file.revision,
-        size: file.size,
-        modified: to_datetime(file.modified),
         blocks,
     })
 }

@@ -34,7 +34,10 @@ use chrono::Utc;
 use drive_wire::BlockHash;
 use tracing::Instrument;
 
-use crate::storage::{metadata::now_ms, BlobStore, Db};
+use crate::storage::{
+    metadata::{now_ms, placeholders},
+    BlobStore, Db,
+};
 
 /// Rows marked per statement, objects looked up per query.
 const BATCH: usize = 500;
@@ -280,8 +283,10 @@ async fn claim_unregistered(
 ) -> Result<Vec<BlockHash>, sqlx::Error> {
     let objects: Vec<(BlockHash, u64)> = objects.collect();
     let hashes: Vec<String> = objects.iter().map(|(h, _)| h.to_string()).collect();
-    let placeholders: Vec<String> = (1..=hashes.len()).map(|i| format!("${i}")).collect();
-    let sql = format!("SELECT hash FROM blocks WHERE hash IN ({})", placeholders.join(", "));
+    let sql = format!(
+        "SELECT hash FROM blocks WHERE hash IN ({})",
+        placeholders(1, hashes.len())
+    );
     let mut query = sqlx::query_scalar::<_, String>(&sql);
     for hash in &hashes {
         query = query.bind(hash);
@@ -327,10 +332,9 @@ async fn finish(db: &Db, blobs: &dyn BlobStore, marked: &[BlockHash], failed: &m
         }
     }
     for chunk in gone.chunks(BATCH) {
-        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
             "DELETE FROM blocks WHERE deleting_at IS NOT NULL AND hash IN ({})",
-            placeholders.join(", ")
+            placeholders(1, chunk.len())
         );
         let mut query = sqlx::query(&sql);
         for hash in chunk {

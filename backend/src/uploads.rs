@@ -100,7 +100,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::storage::{metadata::Connection, presign::UploadGrant, StorageError};
+use crate::storage::{
+    metadata::{placeholders, Connection},
+    presign::UploadGrant,
+    StorageError,
+};
 use axum::{extract::State, http::StatusCode};
 use drive_wire::{names::validate_name, BlockHash, ChangeKind, CommitRequest, Node, NodeId, UploadPlan, UserId};
 use futures::{StreamExt, TryStreamExt};
@@ -128,7 +132,7 @@ mod proofs;
 pub(crate) use batch::{check_batch_len, node_outcome, own, single};
 use batch::{commit_files, prepare_files, Planned};
 pub use possession::record_uploads;
-use possession::{missing_for, placeholders, standings, touch_blocks};
+use possession::{missing_for, standings, touch_blocks};
 pub use proofs::ProofLog;
 
 pub fn router() -> OpenApiRouter<AppState> {

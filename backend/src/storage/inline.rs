@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use drive_wire::{BlockHash, MAX_INLINE_BLOCK};
 
-use super::metadata::{value_rows, Pool, Tx, ROWS_PER_STATEMENT};
+use super::metadata::{placeholders, value_rows, Pool, Tx, ROWS_PER_STATEMENT};
 
 /// Stores verified `blocks` (hash -> bytes) inside `tx`, touched at `now`.
 /// A block the store already holds keeps its object (only its bytes were
@@ -62,10 +62,9 @@ pub async fn read_many(db: &Pool, blocks: &[(BlockHash, u64)]) -> Result<HashMap
     small.dedup();
     let mut found = HashMap::new();
     for chunk in small.chunks(ROWS_PER_STATEMENT) {
-        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
             "SELECT hash, data FROM blocks WHERE data IS NOT NULL AND hash IN ({})",
-            placeholders.join(", ")
+            placeholders(1, chunk.len())
         );
         let mut query = sqlx::query_as::<_, (String, Vec<u8>)>(&sql);
         for hash in chunk {

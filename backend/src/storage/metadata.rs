@@ -471,6 +471,14 @@ pub fn redact_url(url: &str) -> String {
 /// statement of hundreds of rows spends most of its time binding.
 pub const ROWS_PER_STATEMENT: usize = 50;
 
+/// `$from, $from+1, ...`: `count` numbered placeholders, for an `IN` list.
+pub fn placeholders(from: usize, count: usize) -> String {
+    (from..from + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The `VALUES` list of a multi-row statement: `rows` groups of `columns`
 /// numbered placeholders from `$from`, as in `($1, $2), ($3, $4)`.
 pub fn value_rows(from: usize, rows: usize, columns: usize) -> String {

@@ -141,14 +141,6 @@ pub(super) async fn standings(
     Ok(found)
 }
 
-/// `$from, $from+1, ...`: `count` numbered placeholders.
-pub(super) fn placeholders(from: usize, count: usize) -> String {
-    (from..from + count)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// Marks blocks as just used by an upload, which keeps them from the garbage
 /// collector for its grace period. Blocks being deleted are left alone.
 pub(super) async fn touch_blocks(conn: &mut Connection, hashes: &[BlockHash], now: i64) -> ApiResult<()> {
