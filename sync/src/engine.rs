@@ -14,7 +14,7 @@ use futures::StreamExt;
 
 use crate::{
     folder::{FolderError, Link, StateDir},
-    fs::{offload, DiskFs, SharedFs},
+    fs::{offload, DiskFs, Fs, SharedFs},
     guard::{Choice, Decisions, DeleteGuard, Held},
     ignore_rules::IgnoreRules,
     io_error::{io_err, IoError},
@@ -27,13 +27,13 @@ use crate::{
     scanner::{self, LocalItem, LocalKind, Scan},
     selective::{Exclusions, SelectiveError, Stages},
     server::SharedServer,
-    transfer::{self, Fetched, Stats, TransferError},
+    transfer::{self, Fetched, Stats, TempFile, TransferError},
 };
 
 /// Passes per `sync_once` before giving up on converging.
 const MAX_PASSES: usize = 8;
 /// Files transferred at once.
-const PARALLEL_FILES: usize = 16;
+const PARALLEL_FILES: usize = 32;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -170,6 +170,8 @@ pub struct Engine {
     nudge: Nudge,
     /// The manifests of the running pass's small downloads.
     manifests: tokio::sync::Mutex<manifests::Prefetch>,
+    /// Downloads in place, waiting to be recorded in the ledger together.
+    downloaded: Mutex<Vec<(String, Entry)>>,
 }
 
 impl Engine {
@@ -234,6 +236,7 @@ impl Engine {
             ignore,
             nudge: Nudge::default(),
             manifests: Default::default(),
+            downloaded: Mutex::default(),
         };
         tracing::info!(folder = %engine.root.display(), ?rules, "opened");
         engine.check_account().await?;

@@ -255,6 +255,16 @@ impl Ledger {
         Ok(put_entry(&self.conn, path, entry)?)
     }
 
+    /// Records `entries` as agreed, in one transaction.
+    pub fn put_entries(&mut self, entries: &[(String, Entry)]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for (path, entry) in entries {
+            put_entry(&tx, path, entry)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Records what the server created or committed for this client (a
     /// batch's files or folders), each as agreed and in the remote mirror, in
     /// one transaction.

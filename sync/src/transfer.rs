@@ -250,11 +250,54 @@ pub async fn upload(
     Ok(staged.uploaded(node))
 }
 
-/// A revision fetched into a temp file of the state dir: verified, durable,
-/// with the server's modification time; the engine puts it in its place.
+/// A revision fetched and verified; the engine puts it in its place.
 pub struct Fetched {
-    pub tmp: TempFile,
+    pub content: Content,
     pub content_id: String,
+}
+
+/// A fetched revision's content.
+pub enum Content {
+    /// In a temp file of the state dir: durable, with the server's
+    /// modification time, under a ready name.
+    Ready(TempFile),
+    /// All of it came with the manifest (a small file): still in memory, to
+    /// be written by the same trip to the blocking pool that puts it in its
+    /// place.
+    Bytes {
+        fs: SharedFs,
+        tmp_dir: PathBuf,
+        bytes: Vec<u8>,
+        mtime_ns: i64,
+    },
+}
+
+impl Content {
+    /// The content as a ready temp file, written first if it is in memory.
+    /// Blocking.
+    pub fn into_file(self) -> Result<TempFile, IoError> {
+        let (fs, tmp_dir, bytes, mtime_ns) = match self {
+            Content::Ready(file) => return Ok(file),
+            Content::Bytes {
+                fs,
+                tmp_dir,
+                bytes,
+                mtime_ns,
+            } => (fs, tmp_dir, bytes, mtime_ns),
+        };
+        let tmp_path = tmp_dir.join(format!("{PARTIAL_PREFIX}{}", rand::random::<u64>()));
+        let tmp = TempFile(Some((fs.clone(), tmp_path.clone())));
+        fs.write(&tmp_path, &bytes)
+            .or_else(|e| match e.kind() {
+                // The state dir's temp folder is made when the engine opens.
+                std::io::ErrorKind::NotFound => fs.create_dir_all(&tmp_dir).and_then(|()| fs.write(&tmp_path, &bytes)),
+                _ => Err(e),
+            })
+            .map_err(io_err("writing a temp file"))?;
+        let ready = make_ready(fs.as_ref(), &tmp_path, mtime_ns).map_err(io_err("setting the modification time"))?;
+        tmp.keep();
+        Ok(TempFile(Some((fs, ready))))
+    }
 }
 
 /// The content id of a remote revision, comparable with a local file's.
@@ -292,6 +335,23 @@ pub async fn fetch(
         Some(manifest) => manifest,
         None => remote.manifest(node_id, Some(revision)).await?,
     };
+    let tmp_dir = root.join(STATE_DIR).join("tmp");
+    let mtime_ns = manifest.modified.timestamp_nanos_opt().unwrap_or_default();
+    let content_id = manifest_content_id(&manifest);
+    if let Some(bytes) = inline_content(&manifest)? {
+        let total = bytes.len() as u64;
+        progress.bytes(Direction::Down, total);
+        progress.transfer(TransferOf::Download(node_id), total, total);
+        return Ok(Fetched {
+            content: Content::Bytes {
+                fs: fs.clone(),
+                tmp_dir,
+                bytes,
+                mtime_ns,
+            },
+            content_id,
+        });
+    }
     let target = old.map(Path::to_path_buf).unwrap_or_default();
 
     // Blocks the old local copy already holds are copied, not fetched.
@@ -307,7 +367,6 @@ pub async fn fetch(
         None => HashMap::new(),
     };
 
-    let tmp_dir = root.join(STATE_DIR).join("tmp");
     let tmp_path = tmp_dir.join(format!("{PARTIAL_PREFIX}{}", rand::random::<u64>()));
     let created = tmp_path.clone();
     let mut file = offload(fs, move |fs| {
@@ -372,22 +431,42 @@ pub async fn fetch(
     offload(fs, move |_| file.sync_all())
         .await
         .map_err(io_err("syncing a temp file"))?;
-    let mtime_ns = manifest.modified.timestamp_nanos_opt().unwrap_or_default();
-    // Complete: named so that a clean-up after a crash tells it from a
-    // partial download (what a swap leaves in its place is the user's).
-    let ready = tmp_path.with_file_name(format!("{READY_PREFIX}{}", rand::random::<u64>()));
-    let renamed = ready.clone();
-    offload(fs, move |fs| {
-        fs.set_mtime(&tmp_path, mtime_ns)?;
-        fs.rename(&tmp_path, &renamed)
-    })
-    .await
-    .map_err(io_err("setting the modification time"))?;
+    let ready = offload(fs, move |fs| make_ready(fs, &tmp_path, mtime_ns))
+        .await
+        .map_err(io_err("setting the modification time"))?;
     tmp.keep();
     Ok(Fetched {
-        tmp: TempFile(Some((fs.clone(), ready))),
-        content_id: manifest_content_id(&manifest),
+        content: Content::Ready(TempFile(Some((fs.clone(), ready)))),
+        content_id,
     })
+}
+
+/// The whole content of `manifest` if every block came with it, checked;
+/// `None` if some must be fetched.
+fn inline_content(manifest: &Manifest) -> Result<Option<Vec<u8>>, TransferError> {
+    if manifest.blocks.iter().any(|block| block.data.is_none()) {
+        return Ok(None);
+    }
+    let mut content = Vec::new();
+    for block in &manifest.blocks {
+        let bytes = block.inline_bytes().ok_or(TransferError::Corrupt(block.hash))?;
+        if bytes.len() as u64 != block.size || hash_of(&bytes) != block.hash {
+            return Err(TransferError::Corrupt(block.hash));
+        }
+        content.extend_from_slice(&bytes);
+    }
+    Ok(Some(content))
+}
+
+/// Gives a complete, synced download at `tmp_path` the server's
+/// modification time and a ready name, so that a clean-up after a crash
+/// tells it from a partial one (what a swap leaves in its place is the
+/// user's); where it is now.
+fn make_ready(fs: &dyn Fs, tmp_path: &Path, mtime_ns: i64) -> std::io::Result<PathBuf> {
+    fs.set_mtime(tmp_path, mtime_ns)?;
+    let ready = tmp_path.with_file_name(format!("{READY_PREFIX}{}", rand::random::<u64>()));
+    fs.rename(tmp_path, &ready)?;
+    Ok(ready)
 }
 
 /// A temp file, removed on drop unless it was put in its place.

@@ -1,13 +1,43 @@
 //! Many items per request: small files uploaded in batches (a few requests
 //! per batch instead of three per file), new folders created a level at a
-//! time; each batch recorded in one ledger transaction.
+//! time; each batch recorded in one ledger transaction, as downloads are a
+//! few hundred at a time.
 
 use drive_wire::RevisionId;
 
 use super::*;
 use crate::transfer::{Pending, BATCH_FILES, BATCH_FILE_MAX};
 
+/// Downloads recorded in the ledger at once.
+const RECORD_DOWNLOADS: usize = 256;
+
 impl Engine {
+    /// Records a download put in its place, in one ledger transaction with
+    /// others once [`RECORD_DOWNLOADS`] wait; the pass records the rest when
+    /// its transfers end ([`Engine::record_downloads`]). One the client
+    /// stopped before recording is found in place by the next pass, which
+    /// compares it with the server's revision and records it.
+    pub(super) async fn record_download(&self, path: String, entry: Entry) -> Result<()> {
+        let full = {
+            let mut waiting = self.downloaded.lock().unwrap_or_else(|p| p.into_inner());
+            waiting.push((path, entry));
+            (waiting.len() >= RECORD_DOWNLOADS).then(|| std::mem::take(&mut *waiting))
+        };
+        match full {
+            Some(entries) => self.with_ledger(move |l| l.put_entries(&entries)).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Records the downloads still waiting (see [`Engine::record_download`]).
+    pub(super) async fn record_downloads(&self) -> Result<()> {
+        let entries = std::mem::take(&mut *self.downloaded.lock().unwrap_or_else(|p| p.into_inner()));
+        if entries.is_empty() {
+            return Ok(());
+        }
+        self.with_ledger(move |l| l.put_entries(&entries)).await
+    }
+
     /// Splits a pass's transfers into batches of small new or edited files
     /// (when there are at least two) and the rest, one at a time.
     pub(super) fn batches(transfers: Vec<Op>, local: &HashMap<String, LocalItem>) -> (Vec<Vec<Op>>, Vec<Op>) {

@@ -24,6 +24,9 @@ impl Engine {
     ) -> Vec<PathError> {
         let tree = Mutex::new(tree);
         let mut errors = Vec::new();
+        // Left by a pass stopped halfway, and maybe stale by now: the files
+        // are in place, and this pass's plan compares them with the server.
+        self.downloaded.lock().unwrap_or_else(|p| p.into_inner()).clear();
         let depth = |op: &Op| op.path().matches('/').count();
         // Paths this pass moves out of a share before restoring the server's
         // version there: the restore must find them free, not as scanned.
@@ -110,6 +113,10 @@ impl Engine {
         self.clear_manifests().await;
         for (op, result) in results.into_iter().flatten() {
             self.note(&op, result, &mut errors);
+        }
+        if let Err(error) = self.record_downloads().await {
+            // In place, and found there by the next pass.
+            tracing::warn!(%error, "recording this pass's last downloads failed");
         }
         for op in finishing {
             let result = self.apply(&op, local, ledger, &vacated, &tree).await;
@@ -299,11 +306,6 @@ impl Engine {
                     (None, _) => None,
                     _ => return Err(EngineError::Refused(format!("{path} is in the way locally"))),
                 };
-                if let Some(parent) = self.local(path).parent() {
-                    self.fs
-                        .create_dir_all(parent)
-                        .map_err(io_err(format!("creating the folder of {path}")))?;
-                }
                 let fetched = transfer::fetch(
                     &self.fs,
                     self.remote.as_ref(),
@@ -314,8 +316,13 @@ impl Engine {
                     self.progress.clone(),
                 )
                 .await?;
-                let content_id = fetched.content_id.clone();
-                let stats = self.place(fetched, path, expected)?;
+                let Fetched { content, content_id } = fetched;
+                let (target, at) = (self.local(path), path.clone());
+                let stats = offload(&self.fs, move |fs| {
+                    let file = content.into_file()?;
+                    Self::place(fs, file, &target, &at, expected)
+                })
+                .await?;
                 let entry = Entry {
                     kind: NodeKind::File,
                     node_id: *node_id,
@@ -325,8 +332,7 @@ impl Engine {
                     inode: stats.inode,
                     content_id: Some(content_id),
                 };
-                let path = path.clone();
-                self.with_ledger(move |l| l.put_entry(&path, &entry)).await
+                self.record_download(path.clone(), entry).await
             }
             Op::Compare {
                 path,

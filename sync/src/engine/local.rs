@@ -99,34 +99,52 @@ impl Engine {
             .collect()
     }
 
-    /// Puts a fetched revision at `path`, which must still be as `expected`
+    /// Puts a fetched revision (`file`) at `path`, which must still be as `expected`
     /// (`None`: nothing there), so that an edit made meanwhile is never
     /// overwritten. A new file takes a free name in one step; a file
     /// replaced is swapped in one step and the old one checked once out of
     /// the way, and swapped back if it changed. Where the file system
     /// cannot swap, a check then a rename (a window of microseconds).
-    pub(super) fn place(&self, fetched: Fetched, path: &str, expected: Option<Stats>) -> Result<Stats> {
-        let (fs, target) = (self.fs.as_ref(), self.local(path));
-        let tmp = fetched.tmp.path().to_path_buf();
+    /// Runs on the blocking pool; `target` is `path` on the disk, and a new
+    /// file's folder is created if need be.
+    pub(super) fn place(
+        fs: &dyn Fs,
+        file: TempFile,
+        target: &Path,
+        path: &str,
+        expected: Option<Stats>,
+    ) -> Result<Stats> {
+        let tmp = file.path().to_path_buf();
         // Taken before, not after, it is in place (a rename keeps them): an
         // edit made right after must read as a change to the next scan.
         let placed = transfer::stats(fs, &tmp).map_err(io_err("reading a temp file"))?;
         let changed = || EngineError::Transfer(TransferError::Changed);
         let placing = |e: std::io::Error| io_err(format!("moving into {path}"))(e).into();
         match expected {
-            None => match fs.rename_noreplace(&tmp, &target) {
-                Ok(()) => {}
+            None => match fs.rename_noreplace(&tmp, target).or_else(|e| match target.parent() {
+                // Its folder is not there yet.
+                Some(parent) if e.kind() == ErrorKind::NotFound => {
+                    fs.create_dir_all(parent)?;
+                    fs.rename_noreplace(&tmp, target)
+                }
+                _ => Err(e),
+            }) {
+                // Nothing was in its place: nothing is left to remove.
+                Ok(()) => {
+                    file.keep();
+                    return Ok(placed);
+                }
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => return Err(changed()),
                 Err(e) => return Err(placing(e)),
             },
-            Some(expected) => match fs.exchange(&tmp, &target) {
+            Some(expected) => match fs.exchange(&tmp, target) {
                 Ok(()) => {
                     // The old file, out of the way: as synced, the server has
                     // it; otherwise it is the user's, and goes back (if it
                     // cannot, it stays, to be kept in the local trash).
                     if transfer::stats(fs, &tmp).ok() != Some(expected) {
-                        if let Err(e) = fs.exchange(&tmp, &target) {
-                            fetched.tmp.keep();
+                        if let Err(e) = fs.exchange(&tmp, target) {
+                            file.keep();
                             return Err(placing(e));
                         }
                         return Err(changed());
@@ -134,16 +152,16 @@ impl Engine {
                 }
                 Err(e) if e.kind() == ErrorKind::NotFound => return Err(changed()),
                 Err(e) if e.kind() == ErrorKind::Unsupported => {
-                    if transfer::stats(fs, &target).ok() != Some(expected) {
+                    if transfer::stats(fs, target).ok() != Some(expected) {
                         return Err(changed());
                     }
-                    fs.rename(&tmp, &target).map_err(placing)?;
+                    fs.rename(&tmp, target).map_err(placing)?;
                 }
                 Err(e) => return Err(placing(e)),
             },
         }
         // Removes what a swap left in the temp file's place.
-        drop(fetched);
+        drop(file);
         Ok(placed)
     }
 
