@@ -13,7 +13,7 @@ use std::{
 };
 
 use chrono::{DateTime, Utc};
-use drive_wire::{BlockHash, CommitRequest, Manifest, Node, NodeId, RevisionId};
+use drive_wire::{BlockHash, CommitRequest, Manifest, Node, NodeId, PresignedBlock, RevisionId};
 use futures::{StreamExt, TryStreamExt};
 use sha2::{Digest, Sha256};
 
@@ -95,8 +95,13 @@ pub fn stats(fs: &dyn Fs, path: &Path) -> std::io::Result<Stats> {
 fn read_block(fs: &dyn Fs, path: &Path, offset: u64, size: u64) -> Result<Vec<u8>, TransferError> {
     let mut file = fs.open(path).map_err(io_err(format!("opening {}", path.display())))?;
     file.seek(SeekFrom::Start(offset)).map_err(io_err("seeking"))?;
-    let mut bytes = vec![0; size as usize];
-    file.read_exact(&mut bytes).map_err(|_| TransferError::Changed)?;
+    let mut bytes = Vec::with_capacity(size as usize);
+    file.take(size)
+        .read_to_end(&mut bytes)
+        .map_err(|_| TransferError::Changed)?;
+    if bytes.len() as u64 != size {
+        return Err(TransferError::Changed);
+    }
     Ok(bytes)
 }
 
@@ -174,8 +179,7 @@ async fn stage(fs: &SharedFs, file: Pending) -> Result<Staged, TransferError> {
 }
 
 /// Reads the block at `offset` of `path` and checks it is still `hash`: the
-/// file was rewritten since it was hashed otherwise, and a torn block is
-/// never sent.
+/// file was rewritten since it was hashed otherwise.
 async fn read_checked(
     fs: &SharedFs,
     path: &Path,
@@ -189,6 +193,30 @@ async fn read_checked(
         return Err(TransferError::Changed);
     }
     Ok(bytes)
+}
+
+/// Sends the block of `size` bytes at `offset` of `path` as `block`, read as it is now and
+/// not hashed again: the store refuses bytes that are not the block's hash
+/// (the server verifies what it receives; an S3 store, the checksum signed
+/// into the URL), so a block torn by an edit since the scan is never
+/// stored. Only when the store refuses is the block hashed again, to tell
+/// an edited file (`Changed`, synced once it settles) from a failure.
+async fn send_block(
+    fs: &SharedFs,
+    remote: &dyn Server,
+    path: &Path,
+    block: &PresignedBlock,
+    (offset, size): (u64, u64),
+) -> Result<(), TransferError> {
+    let at = path.to_path_buf();
+    let bytes = offload(fs, move |fs| read_block(fs, &at, offset, size)).await?;
+    let Err(refused) = remote.put_block(block, bytes).await else {
+        return Ok(());
+    };
+    match read_checked(fs, path, block.hash, offset, size).await {
+        Ok(_) => Err(refused.into()),
+        Err(_) => Err(TransferError::Changed),
+    }
 }
 
 /// Uploads one file, its blocks side by side.
@@ -229,8 +257,7 @@ pub async fn upload(
                 async move {
                     let (offset, size) = chunk.ok_or(TransferError::Changed)?;
                     let _slot = block_slot(size).await;
-                    let bytes = read_checked(fs, &path, block.hash, offset, size).await?;
-                    remote.put_block(&block, bytes).await?;
+                    send_block(fs, remote, &path, &block, (offset, size)).await?;
                     progress.bytes(Direction::Up, size);
                     let now = done.fetch_add(size, Ordering::Relaxed) + size;
                     progress.transfer(TransferOf::Upload(&path), now.min(total), total);
@@ -488,5 +515,56 @@ impl Drop for TempFile {
         if let Some((fs, path)) = self.0.take() {
             let _ = fs.remove_file(&path);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        progress::Quiet,
+        sim::{
+            mem_fs::{FsMode, MemFs},
+            server::{Faults, SimServer, World},
+        },
+    };
+
+    fn bytes(seed: u8, len: usize) -> Vec<u8> {
+        (0..len)
+            .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) ^ (i >> 9) as u8)
+            .collect()
+    }
+
+    /// An upload whose blocks are read without hashing them again: an edit
+    /// made since the scan is refused by the store, told as `Changed`, and
+    /// nothing is committed; the file as it is then uploads whole.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_file_edited_since_its_scan_is_refused_as_changed_and_then_sent_whole() {
+        let world = World::new();
+        let server = SimServer::new(world.clone(), Faults::none());
+        let mem = MemFs::new(FsMode::posix());
+        let fs: SharedFs = Arc::new(mem.clone());
+        let path = PathBuf::from("/big.bin");
+        let size = 3 * chunker::MIN_CHUNK as usize;
+        mem.user_write(&path, &bytes(1, size)).unwrap();
+        let scanned = chunker::chunk_file(fs.as_ref(), &path).unwrap();
+        // Rewritten in place since the scan; the scan's chunks are offered
+        // as still good (same stats).
+        mem.user_write(&path, &bytes(2, size)).unwrap();
+        let now = stats(fs.as_ref(), &path).unwrap();
+        let pending = |known| Pending {
+            path: path.clone(),
+            parent_id: world.root_id(),
+            name: "big.bin".into(),
+            base: None,
+            known,
+        };
+        let sent = upload(&fs, &server, pending(Some((now, scanned))), Arc::new(Quiet)).await;
+        assert!(matches!(sent, Err(TransferError::Changed)), "{:?}", sent.err());
+        assert!(!world.tree().contains_key("big.bin"), "nothing committed");
+
+        let uploaded = upload(&fs, &server, pending(None), Arc::new(Quiet)).await.unwrap();
+        assert_eq!(world.tree()["big.bin"].as_deref(), Some(&bytes(2, size)[..]));
+        assert_eq!(uploaded.stats, now);
     }
 }

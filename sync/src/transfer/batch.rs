@@ -122,11 +122,7 @@ async fn attempt_all(
                         return Ok(());
                     };
                     let _slot = block_slot(chunk.size).await;
-                    let sent = match read_checked(fs, &file.path, block.hash, chunk.offset, chunk.size).await {
-                        Ok(bytes) => remote.put_block(&block, bytes).await.map_err(TransferError::from),
-                        Err(error) => Err(error),
-                    };
-                    match sent {
+                    match send_block(fs, remote, &file.path, &block, (chunk.offset, chunk.size)).await {
                         Ok(()) => progress.bytes(Direction::Up, chunk.size),
                         Err(TransferError::Remote(error)) if error.is_transient() => return Err(error.into()),
                         Err(error) => failed.lock().unwrap_or_else(|p| p.into_inner()).push((i, error)),
