@@ -53,11 +53,24 @@ impl<T: Read + Seek + Send> ReadFile for T {}
 pub trait WriteFile: Write + Send {
     /// Makes what was written durable (survives a crash).
     fn sync_all(&mut self) -> io::Result<()>;
+
+    /// Starts writing what was written so far to the disk, without waiting
+    /// and without any promise (a hint: a later [`WriteFile::sync_all`],
+    /// which reports failures, then has less to wait for).
+    fn start_sync(&mut self) {}
 }
 
 impl WriteFile for File {
     fn sync_all(&mut self) -> io::Result<()> {
         File::sync_all(self)
+    }
+
+    #[cfg(target_os = "linux")]
+    fn start_sync(&mut self) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: the descriptor is this open file's; the call reads
+        // nothing from memory. Its outcome is left to `sync_all`.
+        unsafe { libc::sync_file_range(self.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
     }
 }
 

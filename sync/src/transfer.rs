@@ -41,6 +41,9 @@ pub use batch::{upload_batch, BATCH_FILES, BATCH_FILE_MAX};
 const PARALLEL_BLOCKS: usize = 4;
 /// Blocks fetched ahead at once, per file downloaded (written in order).
 const PARALLEL_FETCHES: usize = 8;
+/// A download's bytes are sent on to the disk, without waiting, each time
+/// this many more were written.
+const START_SYNC_EVERY: u64 = 16 * 1024 * 1024;
 
 /// Block bytes held in memory at once by all the transfers of the process,
 /// in units of [`SLOT_UNIT`]: 64 MiB, so sixteen blocks of the largest size,
@@ -447,11 +450,24 @@ pub async fn fetch(
         })
         .buffered(PARALLEL_FETCHES);
     futures::pin_mut!(blocks);
+    let mut unsynced = 0;
     while let Some(bytes) = blocks.next().await {
         let (_slot, bytes) = bytes?;
-        file = offload(fs, move |_| file.write_all(&bytes).map(|()| file))
-            .await
-            .map_err(io_err("writing a temp file"))?;
+        unsynced += bytes.len() as u64;
+        // A large file goes to the disk as it comes, not all at the end.
+        let start_sync = unsynced >= START_SYNC_EVERY;
+        if start_sync {
+            unsynced = 0;
+        }
+        file = offload(fs, move |_| {
+            file.write_all(&bytes)?;
+            if start_sync {
+                file.start_sync();
+            }
+            Ok::<_, std::io::Error>(file)
+        })
+        .await
+        .map_err(io_err("writing a temp file"))?;
     }
     // Durable before it takes the place of anything: a crash never leaves
     // an empty or torn file where a good one was.
