@@ -5,13 +5,6 @@
 use super::*;
 use crate::transfer::BATCH_FILES;
 
-/// A unit of a pass's transfers.
-enum Job {
-    /// Small uploads, sent together.
-    Batch(Vec<Op>),
-    One(Op),
-}
-
 impl Engine {
     /// Executes one pass's operations, structural ones in an order that keeps
     /// parents ahead of children, transfers in parallel. Returns what failed.
@@ -85,33 +78,25 @@ impl Engine {
             self.note(&op, result, &mut errors);
         }
         self.queue_manifests(&transfers, &tree).await;
-        // Batches of small files first, two at a time (each sends its blocks
-        // side by side: one may send while the other commits), beside the
-        // other transfers.
+        // Batches of small files, two at a time (each sends its blocks side
+        // by side: one may send while the other commits), from the start
+        // beside the other transfers: large files do not wait for the last
+        // batch.
         let (batches, singles) = Self::batches(transfers, local);
-        let batch_turn = tokio::sync::Semaphore::new(2);
-        let jobs = batches
-            .into_iter()
-            .map(Job::Batch)
-            .chain(singles.into_iter().map(Job::One));
-        let results: Vec<_> = futures::stream::iter(jobs)
-            .map(|job| async {
-                match job {
-                    Job::Batch(ops) => {
-                        let _turn = batch_turn.acquire().await;
-                        self.upload_batch(ops, local, &tree).await
-                    }
-                    Job::One(op) => {
-                        let result = self.apply(&op, local, ledger, &vacated, &tree).await;
-                        vec![(op, result)]
-                    }
-                }
+        let batched = futures::stream::iter(batches)
+            .map(|ops| self.upload_batch(ops, local, &tree))
+            .buffer_unordered(2)
+            .collect::<Vec<_>>();
+        let one_by_one = futures::stream::iter(singles)
+            .map(|op| async {
+                let result = self.apply(&op, local, ledger, &vacated, &tree).await;
+                (op, result)
             })
             .buffer_unordered(PARALLEL_FILES)
-            .collect()
-            .await;
+            .collect::<Vec<_>>();
+        let (batched, one_by_one) = futures::join!(batched, one_by_one);
         self.clear_manifests().await;
-        for (op, result) in results.into_iter().flatten() {
+        for (op, result) in batched.into_iter().flatten().chain(one_by_one) {
             self.note(&op, result, &mut errors);
         }
         if let Err(error) = self.record_downloads().await {
