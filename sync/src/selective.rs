@@ -21,7 +21,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use crate::{
-    engine::PathError,
+    engine::{PathError, Report, LAST_REPORT},
     ledger::{Entry, Ledger, Result as LedgerResult},
     planner::Op,
     remote_tree::{ancestors, is_within},
@@ -147,6 +147,9 @@ pub struct Folder {
     pub excluded: bool,
     /// The bytes of the files under it, at any depth.
     pub bytes: u64,
+    /// Why this device cannot hold it (its name, or one above it), as the
+    /// last pass found: it stays on the server whatever is chosen.
+    pub unsyncable: Option<String>,
 }
 
 /// The account's folders, by path, as the ledger's mirror of the server has
@@ -159,6 +162,11 @@ pub fn folders(ledger: &Ledger) -> LedgerResult<Vec<Folder>> {
     else {
         return Ok(Vec::new());
     };
+    let unsyncable: Vec<PathError> = ledger
+        .meta(LAST_REPORT)?
+        .and_then(|json| serde_json::from_str::<Report>(&json).ok())
+        .map(|report| report.unsyncable)
+        .unwrap_or_default();
     let mut children: HashMap<drive_wire::NodeId, Vec<crate::ledger::RemoteNode>> = HashMap::new();
     for node in ledger.remote_nodes()? {
         if let Some(parent) = node.parent_id {
@@ -183,6 +191,10 @@ pub fn folders(ledger: &Ledger) -> LedgerResult<Vec<Folder>> {
                     index.insert(child_path.clone(), found.len());
                     found.push(Folder {
                         excluded: exclusions.covers(&child_path),
+                        unsyncable: unsyncable
+                            .iter()
+                            .find(|item| is_within(&child_path, &item.path))
+                            .map(|item| item.message.clone()),
                         path: child_path.clone(),
                         bytes: 0,
                     });
@@ -330,6 +342,33 @@ mod tests {
                 ("Photos/2019".to_owned(), true, 100),
             ],
             "a name the wire rule refuses is left out"
+        );
+
+        // The last pass found a folder this device cannot hold: it and the
+        // folders under it say why.
+        let report = Report {
+            unsyncable: vec![PathError {
+                path: "Photos".into(),
+                message: "its name is reserved on Windows".into(),
+            }],
+            ..Report::default()
+        };
+        ledger
+            .set_meta(LAST_REPORT, &serde_json::to_string(&report).unwrap())
+            .unwrap();
+        let got: Vec<(String, Option<String>)> = folders(&ledger)
+            .unwrap()
+            .into_iter()
+            .map(|f| (f.path, f.unsyncable))
+            .collect();
+        let reserved = Some("its name is reserved on Windows".to_owned());
+        assert_eq!(
+            got,
+            [
+                ("Docs".to_owned(), None),
+                ("Photos".to_owned(), reserved.clone()),
+                ("Photos/2019".to_owned(), reserved),
+            ]
         );
     }
 

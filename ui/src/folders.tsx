@@ -12,6 +12,8 @@ export interface AccountFolder {
   path: string;
   excluded: boolean;
   bytes: number;
+  /** Why this computer cannot hold it (its name, or one above it): it stays on the server. */
+  unsyncable: string | null;
 }
 
 const parentOf = (path: string) => (path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : "");
@@ -73,6 +75,7 @@ export function FolderChooser() {
       const expanded = open.has(f.path);
       const locked = inherited(f.path);
       const id = `folder-${f.path.replace(/[^A-Za-z0-9_-]/g, "_")}`;
+      const why = f.unsyncable ? `Can't be on this computer: ${f.unsyncable}` : null;
       const row = (
         <li class="folder-row" style={{ paddingLeft: `${depth * 20}px` }} key={f.path}>
           {children ? (
@@ -91,12 +94,18 @@ export function FolderChooser() {
             type="checkbox"
             id={id}
             data-path={f.path}
-            checked={!f.excluded}
-            disabled={busy || locked}
-            title={locked ? "Comes back with the folder above it" : undefined}
+            checked={!f.excluded && !why}
+            disabled={busy || locked || !!why}
+            title={why ?? (locked ? "Comes back with the folder above it" : undefined)}
+            aria-describedby={why ? `${id}-why` : undefined}
             onChange={() => toggle(f)}
           />
           <label for={id}>{nameOf(f.path)}</label>
+          {why && (
+            <span class="muted small folder-unsyncable" id={`${id}-why`}>
+              {why}
+            </span>
+          )}
           <span class="muted small folder-size">{formatBytes(f.bytes)}</span>
         </li>
       );
