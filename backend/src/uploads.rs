@@ -129,7 +129,7 @@ mod bulk;
 mod possession;
 mod proofs;
 
-pub(crate) use batch::{check_batch_len, node_outcome, own, single};
+pub(crate) use batch::{begin_item, check_batch_len, end_item, node_outcome, own, single};
 use batch::{commit_files, prepare_files, Planned};
 pub use possession::record_uploads;
 use possession::{missing_for, standings, touch_blocks};

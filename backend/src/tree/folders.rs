@@ -18,7 +18,7 @@ use crate::{
     shares,
     state::AppState,
     storage::metadata::{now_ms, Tx},
-    uploads::{check_batch_len, node_outcome, own, single},
+    uploads::{begin_item, check_batch_len, end_item, node_outcome, single},
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -71,14 +71,9 @@ async fn create_folders(
     let mut nodes = Vec::with_capacity(reqs.len());
     let mut audience = BTreeSet::new();
     for req in reqs {
-        sqlx::query("SAVEPOINT batch_folder").execute(&mut *tx).await?;
-        let outcome = own(create_one(&mut tx, user, req).await)?;
-        if outcome.is_err() {
-            sqlx::query("ROLLBACK TO SAVEPOINT batch_folder")
-                .execute(&mut *tx)
-                .await?;
-        }
-        sqlx::query("RELEASE SAVEPOINT batch_folder").execute(&mut *tx).await?;
+        begin_item(&mut tx).await?;
+        let outcome = create_one(&mut tx, user, req).await;
+        let outcome = end_item(&mut tx, outcome).await?;
         nodes.push(outcome.map(|(node, users)| {
             audience.extend(users);
             node

@@ -19,6 +19,30 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(restore_revision))
 }
 
+/// Charges `growth` bytes to `owner` if their used bytes, `needed` and
+/// their live upload reservations fit in their quota (shrinking always
+/// does), in one statement; whether it did.
+pub(crate) async fn charge_quota(
+    tx: &mut Tx,
+    owner: UserId,
+    growth: i64,
+    needed: i64,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let charged = sqlx::query(
+        "UPDATE users SET used_bytes = used_bytes + $1 WHERE id = $2 AND ($1 <= 0 OR used_bytes + $3 + \
+           (SELECT CAST(COALESCE(SUM(r.size), 0) AS BIGINT) FROM upload_reservations r \
+            WHERE r.user_id = $2 AND r.expires_at > $4) <= quota_bytes)",
+    )
+    .bind(growth)
+    .bind(owner)
+    .bind(needed)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(charged.rows_affected() == 1)
+}
+
 /// Makes `blocks` the new current content of file `node_id`, charging the
 /// size difference to the owner's quota. Growth is refused when the owner's
 /// used bytes, the growth and the owner's live upload reservations (see
@@ -54,17 +78,7 @@ pub async fn store_revision(
         .bind(owner)
         .execute(&mut **tx)
         .await?;
-    let charged = sqlx::query(
-        "UPDATE users SET used_bytes = used_bytes + $1 WHERE id = $2 AND ($1 <= 0 OR used_bytes + $1 + \
-           (SELECT CAST(COALESCE(SUM(r.size), 0) AS BIGINT) FROM upload_reservations r \
-            WHERE r.user_id = $2 AND r.expires_at > $3) <= quota_bytes)",
-    )
-    .bind(growth)
-    .bind(owner)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    if charged.rows_affected() == 0 {
+    if !charge_quota(tx, owner, growth, growth, now).await? {
         let (used, quota): (i64, i64) = sqlx::query_as("SELECT used_bytes, quota_bytes FROM users WHERE id = $1")
             .bind(owner)
             .fetch_one(&mut **tx)

@@ -28,6 +28,26 @@ pub(crate) fn own<T>(result: ApiResult<T>) -> ApiResult<ApiResult<T>> {
     }
 }
 
+/// Opens the savepoint of one item of a batch, closed by [`end_item`].
+pub(crate) async fn begin_item(tx: &mut Tx) -> ApiResult<()> {
+    sqlx::query("SAVEPOINT batch_item").execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Closes the savepoint of [`begin_item`] on the item's `outcome`: its own
+/// failure undoes its writes only and is its outcome; the server's fails the
+/// request (and its transaction with it).
+pub(crate) async fn end_item<T>(tx: &mut Tx, outcome: ApiResult<T>) -> ApiResult<ApiResult<T>> {
+    let outcome = own(outcome)?;
+    if outcome.is_err() {
+        sqlx::query("ROLLBACK TO SAVEPOINT batch_item")
+            .execute(&mut **tx)
+            .await?;
+    }
+    sqlx::query("RELEASE SAVEPOINT batch_item").execute(&mut **tx).await?;
+    Ok(outcome)
+}
+
 /// The one outcome of a batch of one.
 pub(crate) fn single<T>(outcomes: Vec<ApiResult<T>>) -> ApiResult<T> {
     outcomes.into_iter().next().unwrap_or_else(|| {
@@ -375,14 +395,9 @@ pub(super) async fn commit_files(
             }
         };
         // Each file on its own: a failure undoes its writes only.
-        sqlx::query("SAVEPOINT batch_file").execute(&mut *tx).await?;
-        let outcome = own(commit_one(&mut tx, &mut lookups, user, req, &content).await)?;
-        if outcome.is_err() {
-            sqlx::query("ROLLBACK TO SAVEPOINT batch_file")
-                .execute(&mut *tx)
-                .await?;
-        }
-        sqlx::query("RELEASE SAVEPOINT batch_file").execute(&mut *tx).await?;
+        begin_item(&mut tx).await?;
+        let outcome = commit_one(&mut tx, &mut lookups, user, req, &content).await;
+        let outcome = end_item(&mut tx, outcome).await?;
         nodes.push(outcome.map(|(node, users)| {
             audience.extend(users);
             node

@@ -19,7 +19,10 @@ use drive_wire::RevisionId;
 
 use super::batch::{own, Lookups};
 use super::*;
-use crate::storage::metadata::{value_rows, ROWS_PER_STATEMENT};
+use crate::{
+    storage::metadata::{value_rows, ROWS_PER_STATEMENT},
+    tree::revisions::charge_quota,
+};
 
 /// A new file of the batch that may be committed in bulk.
 struct Fresh<'a> {
@@ -157,19 +160,11 @@ async fn write(
         *growth.entry(file.folder.owner_id()).or_default() += file.content.size;
     }
     for (&owner, &bytes) in &growth {
-        let bound = i64::try_from(bytes.saturating_add(others)).unwrap_or(i64::MAX);
-        let charged = sqlx::query(
-            "UPDATE users SET used_bytes = used_bytes + $1 WHERE id = $2 AND used_bytes + $3 + \
-               (SELECT CAST(COALESCE(SUM(r.size), 0) AS BIGINT) FROM upload_reservations r \
-                WHERE r.user_id = $2 AND r.expires_at > $4) <= quota_bytes",
-        )
-        .bind(i64::try_from(bytes).unwrap_or(i64::MAX))
-        .bind(owner)
-        .bind(bound)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-        if charged.rows_affected() == 0 {
+        // Room for these and for every other file of the batch at its full
+        // size, whatever order they would have come in.
+        let needed = i64::try_from(bytes.saturating_add(others)).unwrap_or(i64::MAX);
+        let growth = i64::try_from(bytes).unwrap_or(i64::MAX);
+        if !charge_quota(tx, owner, growth, needed, now).await? {
             return Ok(None);
         }
     }
