@@ -1,0 +1,267 @@
+//! Downloads: a revision fetched block by block into a temp file of the
+//! state dir (blocks the old local copy holds are copied, not fetched),
+//! verified, synced and given a ready name; or, for a small file whose
+//! blocks all came inline with its manifest, kept in memory and written by
+//! the engine's trip that puts it in place.
+
+use super::*;
+
+/// Blocks fetched ahead at once, per file downloaded (written in order).
+const PARALLEL_FETCHES: usize = 8;
+/// A download's bytes are sent on to the disk, without waiting, each time
+/// this many more were written.
+const START_SYNC_EVERY: u64 = 16 * 1024 * 1024;
+
+/// A revision fetched and verified; the engine puts it in its place.
+pub struct Fetched {
+    pub content: Content,
+    pub content_id: String,
+}
+
+/// A fetched revision's content.
+pub enum Content {
+    /// In a temp file of the state dir: durable, with the server's
+    /// modification time, under a ready name.
+    Ready(TempFile),
+    /// All of it came with the manifest (a small file): still in memory, to
+    /// be written by the same trip to the blocking pool that puts it in its
+    /// place.
+    Bytes {
+        fs: SharedFs,
+        tmp_dir: PathBuf,
+        bytes: Vec<u8>,
+        mtime_ns: i64,
+    },
+}
+
+impl Content {
+    /// The content as a ready temp file, written first if it is in memory.
+    /// Blocking.
+    pub fn into_file(self) -> Result<TempFile, IoError> {
+        let (fs, tmp_dir, bytes, mtime_ns) = match self {
+            Content::Ready(file) => return Ok(file),
+            Content::Bytes {
+                fs,
+                tmp_dir,
+                bytes,
+                mtime_ns,
+            } => (fs, tmp_dir, bytes, mtime_ns),
+        };
+        let tmp_path = tmp_dir.join(format!("{PARTIAL_PREFIX}{}", rand::random::<u64>()));
+        let tmp = TempFile(Some((fs.clone(), tmp_path.clone())));
+        fs.write(&tmp_path, &bytes)
+            .or_else(|e| match e.kind() {
+                // The state dir's temp folder is made when the engine opens.
+                std::io::ErrorKind::NotFound => fs.create_dir_all(&tmp_dir).and_then(|()| fs.write(&tmp_path, &bytes)),
+                _ => Err(e),
+            })
+            .map_err(io_err("writing a temp file"))?;
+        let ready = make_ready(fs.as_ref(), &tmp_path, mtime_ns).map_err(io_err("setting the modification time"))?;
+        tmp.keep();
+        Ok(TempFile(Some((fs, ready))))
+    }
+}
+
+/// The content id of a remote revision, comparable with a local file's.
+pub fn manifest_content_id(manifest: &Manifest) -> String {
+    let chunks: Vec<Chunk> = manifest
+        .blocks
+        .iter()
+        .scan(0u64, |offset, block| {
+            let chunk = Chunk {
+                hash: block.hash,
+                offset: *offset,
+                size: block.size,
+            };
+            *offset += block.size;
+            Some(chunk)
+        })
+        .collect();
+    chunker::content_id(&chunks)
+}
+
+/// Fetches a revision into a temp file in the state dir of the folder
+/// `root`. `old` is the local copy it replaces, if any: blocks it already
+/// holds are copied, not fetched. `manifest` is the revision's, when it came
+/// in a batch; it is asked for otherwise.
+pub async fn fetch(
+    fs: &SharedFs,
+    remote: &dyn Server,
+    root: &Path,
+    old: Option<&Path>,
+    (node_id, revision): (NodeId, RevisionId),
+    manifest: Option<Manifest>,
+    progress: Arc<dyn Progress>,
+) -> Result<Fetched, TransferError> {
+    let manifest = match manifest {
+        Some(manifest) => manifest,
+        None => remote.manifest(node_id, Some(revision)).await?,
+    };
+    let tmp_dir = root.join(STATE_DIR).join("tmp");
+    let mtime_ns = manifest.modified.timestamp_nanos_opt().unwrap_or_default();
+    let content_id = manifest_content_id(&manifest);
+    if let Some(bytes) = inline_content(&manifest)? {
+        let total = bytes.len() as u64;
+        progress.bytes(Direction::Down, total);
+        progress.transfer(TransferOf::Download(node_id), total, total);
+        return Ok(Fetched {
+            content: Content::Bytes {
+                fs: fs.clone(),
+                tmp_dir,
+                bytes,
+                mtime_ns,
+            },
+            content_id,
+        });
+    }
+    let target = old.map(Path::to_path_buf).unwrap_or_default();
+
+    // Blocks the old local copy already holds are copied, not fetched.
+    let local_blocks: HashMap<BlockHash, (u64, u64)> = match old {
+        Some(_) => {
+            let target = target.clone();
+            offload(fs, move |fs| chunker::chunk_file(fs, &target).unwrap_or_default())
+                .await
+                .into_iter()
+                .map(|c| (c.hash, (c.offset, c.size)))
+                .collect()
+        }
+        None => HashMap::new(),
+    };
+
+    let tmp_path = tmp_dir.join(format!("{PARTIAL_PREFIX}{}", rand::random::<u64>()));
+    let created = tmp_path.clone();
+    let mut file = offload(fs, move |fs| {
+        fs.create_dir_all(&tmp_dir)?;
+        fs.create(&created)
+    })
+    .await
+    .map_err(io_err("creating a temp file"))?;
+    let tmp = TempFile(Some((fs.clone(), tmp_path.clone())));
+
+    let total: u64 = manifest.blocks.iter().map(|block| block.size).sum();
+    let done = AtomicU64::new(0);
+    progress.transfer(TransferOf::Download(node_id), 0, total);
+    // Slots are taken in block order, so the block the writer waits for
+    // always holds one: blocks fetched ahead can never starve it.
+    let blocks = futures::stream::iter(manifest.blocks.iter().cloned())
+        .then(|block| async move { (block_slot(block.size).await, block) })
+        .map(|(slot, block)| {
+            let local = local_blocks.get(&block.hash).copied();
+            let target = target.clone();
+            let (progress, done) = (progress.clone(), &done);
+            let size = block.size;
+            let told = {
+                let progress = progress.clone();
+                move || {
+                    let now = done.fetch_add(size, Ordering::Relaxed) + size;
+                    progress.transfer(TransferOf::Download(node_id), now.min(total), total);
+                }
+            };
+            async move {
+                if let Some((offset, size)) = local {
+                    if let Ok(bytes) = offload(fs, move |fs| read_block(fs, &target, offset, size)).await {
+                        if hash_of(&bytes) == block.hash {
+                            told();
+                            return Ok((slot, bytes));
+                        }
+                    }
+                }
+                // A small block may come with the manifest.
+                let bytes = match block.inline_bytes() {
+                    Some(bytes) => bytes,
+                    None => remote.get_block(&block).await?,
+                };
+                if bytes.len() as u64 != block.size || hash_of(&bytes) != block.hash {
+                    return Err(TransferError::Corrupt(block.hash));
+                }
+                progress.bytes(Direction::Down, block.size);
+                told();
+                Ok((slot, bytes))
+            }
+        })
+        .buffered(PARALLEL_FETCHES);
+    futures::pin_mut!(blocks);
+    let mut unsynced = 0;
+    while let Some(bytes) = blocks.next().await {
+        let (_slot, bytes) = bytes?;
+        unsynced += bytes.len() as u64;
+        // A large file goes to the disk as it comes, not all at the end.
+        let start_sync = unsynced >= START_SYNC_EVERY;
+        if start_sync {
+            unsynced = 0;
+        }
+        file = offload(fs, move |_| {
+            file.write_all(&bytes)?;
+            if start_sync {
+                file.start_sync();
+            }
+            Ok::<_, std::io::Error>(file)
+        })
+        .await
+        .map_err(io_err("writing a temp file"))?;
+    }
+    // Durable before it takes the place of anything: a crash never leaves
+    // an empty or torn file where a good one was.
+    offload(fs, move |_| file.sync_all())
+        .await
+        .map_err(io_err("syncing a temp file"))?;
+    let ready = offload(fs, move |fs| make_ready(fs, &tmp_path, mtime_ns))
+        .await
+        .map_err(io_err("setting the modification time"))?;
+    tmp.keep();
+    Ok(Fetched {
+        content: Content::Ready(TempFile(Some((fs.clone(), ready)))),
+        content_id,
+    })
+}
+
+/// The whole content of `manifest` if every block came with it, checked;
+/// `None` if some must be fetched.
+fn inline_content(manifest: &Manifest) -> Result<Option<Vec<u8>>, TransferError> {
+    if manifest.blocks.iter().any(|block| block.data.is_none()) {
+        return Ok(None);
+    }
+    let mut content = Vec::new();
+    for block in &manifest.blocks {
+        let bytes = block.inline_bytes().ok_or(TransferError::Corrupt(block.hash))?;
+        if bytes.len() as u64 != block.size || hash_of(&bytes) != block.hash {
+            return Err(TransferError::Corrupt(block.hash));
+        }
+        content.extend_from_slice(&bytes);
+    }
+    Ok(Some(content))
+}
+
+/// Gives a complete, synced download at `tmp_path` the server's
+/// modification time and a ready name, so that a clean-up after a crash
+/// tells it from a partial one (what a swap leaves in its place is the
+/// user's); where it is now.
+fn make_ready(fs: &dyn Fs, tmp_path: &Path, mtime_ns: i64) -> std::io::Result<PathBuf> {
+    fs.set_mtime(tmp_path, mtime_ns)?;
+    let ready = tmp_path.with_file_name(format!("{READY_PREFIX}{}", rand::random::<u64>()));
+    fs.rename(tmp_path, &ready)?;
+    Ok(ready)
+}
+
+/// A temp file, removed on drop unless it was put in its place.
+pub struct TempFile(Option<(SharedFs, PathBuf)>);
+
+impl TempFile {
+    pub fn path(&self) -> &Path {
+        self.0.as_ref().map_or(Path::new(""), |(_, path)| path)
+    }
+
+    /// It was renamed into place: nothing to remove.
+    pub fn keep(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if let Some((fs, path)) = self.0.take() {
+            let _ = fs.remove_file(&path);
+        }
+    }
+}
