@@ -10,6 +10,7 @@
 //! never act in the origin of the app that serves it).
 
 mod manifests;
+mod resolve;
 
 use std::{collections::HashSet, ops::Bound};
 
@@ -19,7 +20,7 @@ use axum::{
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
 };
-use drive_wire::{BlockHash, NodeKind, RevisionId, RevisionQuery, UserId, MAX_INLINE_BLOCK};
+use drive_wire::{BlockHash, RevisionId, RevisionQuery, MAX_INLINE_BLOCK};
 use futures::{StreamExt, TryStreamExt};
 use headers::Range;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
@@ -28,52 +29,17 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::{
     auth::AuthUser,
     error::{ApiError, ApiResult, Path, Query},
-    shares,
     state::AppState,
     storage::{blobs::BlobReader, inline},
-    tree::{revisions::revision_blocks, NodeRow},
 };
+
+pub(crate) use resolve::resolve;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(manifests::manifest))
         .routes(routes!(manifests::manifests))
         .routes(routes!(content))
-}
-
-pub(crate) struct Resolved {
-    pub node: NodeRow,
-    pub revision: RevisionId,
-    pub size: u64,
-    pub blocks: Vec<(BlockHash, u64)>,
-}
-
-/// A file `user` may read and one of its revisions (the current one by default).
-pub(crate) async fn resolve(
-    state: &AppState,
-    user: UserId,
-    id: i64,
-    revision: Option<RevisionId>,
-) -> ApiResult<Resolved> {
-    let db = state.db.reader();
-    let node = shares::visible(&mut *db.acquire().await?, user, id).await?.row;
-    if node.kind() != NodeKind::File {
-        return Err(ApiError::NotAFile);
-    }
-    let revision = revision.or(node.revision_id).ok_or(ApiError::NotFound)?;
-    let size: i64 = sqlx::query_scalar("SELECT size FROM revisions WHERE id = $1 AND node_id = $2")
-        .bind(revision)
-        .bind(id)
-        .fetch_optional(db)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let blocks = revision_blocks(db, id, revision).await?;
-    Ok(Resolved {
-        node,
-        revision,
-        size: size.max(0) as u64,
-        blocks,
-    })
 }
 
 /// The Range header of a request if it asks for bytes. A range in another
