@@ -64,9 +64,11 @@ pub fn chunk_reader<R: Read>(reader: R) -> io::Result<Vec<Chunk>> {
         let mut cutting = Ok(());
         for item in StreamCDC::new(RetryInterrupted(reader), MIN_CHUNK, AVG_CHUNK, MAX_CHUNK) {
             match item {
-                // The hasher only stops when this thread does.
                 Ok(data) => {
-                    let _ = cut.send((data.data, data.offset));
+                    // The hasher is gone only if it panicked: raised below.
+                    if cut.send((data.data, data.offset)).is_err() {
+                        break;
+                    }
                 }
                 Err(error) => {
                     cutting = Err(io::Error::from(error));
