@@ -166,21 +166,24 @@ impl LocalBlobStore {
 
     /// Receives and verifies a block in memory (its signed size is at most
     /// a block's), then writes it in one go on a blocking thread: a thread
-    /// hand-off per file operation was most of what a small block cost.
+    /// hand-off per file operation was most of what a small block cost. The
+    /// pieces are kept as they arrived, not copied into one buffer.
     async fn write_block(&self, hash: BlockHash, size: u64, mut body: ByteStream) -> Result<bool, StorageError> {
-        let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0).min(1 << 24));
+        let mut pieces = Vec::new();
+        let mut received = 0u64;
         let mut hasher = Sha256::new();
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| StorageError::io("receiving the upload", std::io::Error::other(e)))?;
             // Counted as it arrives, so bytes of an upload cut off midway count too.
             metrics::counter!("drive_block_bytes_received_total").increment(chunk.len() as u64);
-            if (bytes.len() + chunk.len()) as u64 > size {
+            received += chunk.len() as u64;
+            if received > size {
                 return Err(StorageError::SizeMismatch);
             }
             hasher.update(&chunk);
-            bytes.extend_from_slice(&chunk);
+            pieces.push(chunk);
         }
-        if bytes.len() as u64 != size {
+        if received != size {
             return Err(StorageError::SizeMismatch);
         }
         // The SHA-256 of exactly the bytes written below.
@@ -189,7 +192,7 @@ impl LocalBlobStore {
         }
         let temp_path = self.tmp.join(uuid::Uuid::new_v4().to_string());
         let (final_path, blobs) = (self.path_of(hash), self.blobs.clone());
-        tokio::task::spawn_blocking(move || place_block(hash, &bytes, &temp_path, &final_path, &blobs))
+        tokio::task::spawn_blocking(move || place_block(hash, &pieces, &temp_path, &final_path, &blobs))
             .await
             .map_err(|e| StorageError::io("writing a block", std::io::Error::other(e)))?
     }
@@ -198,7 +201,7 @@ impl LocalBlobStore {
         let temp_path = self.tmp.join(uuid::Uuid::new_v4().to_string());
         let (final_path, photos) = (self.photo_path(key), self.photos.clone());
         tokio::task::spawn_blocking(move || {
-            let temp = write_temp(&temp_path, &bytes)?;
+            let (temp, _) = write_temp(&temp_path, &[bytes])?;
             move_into_place(temp, &final_path, &photos)
         })
         .await
@@ -430,14 +433,13 @@ impl BlobStore for LocalBlobStore {
 /// it was placed.
 fn place_block(
     hash: BlockHash,
-    bytes: &[u8],
+    pieces: &[impl AsRef<[u8]>],
     temp_path: &Path,
     final_path: &Path,
     blobs: &Path,
 ) -> Result<bool, StorageError> {
-    let temp = write_temp(temp_path, bytes)?;
+    let (temp, size) = write_temp(temp_path, pieces)?;
     if let Ok(meta) = std::fs::metadata(final_path) {
-        let size = bytes.len() as u64;
         if meta.len() == size {
             return Ok(false);
         }
@@ -447,28 +449,31 @@ fn place_block(
     Ok(true)
 }
 
-/// A temp file holding `bytes`: written, fsynced and checked for its size
-/// (removed again if anything fails, or if it is dropped).
-fn write_temp(temp_path: &Path, bytes: &[u8]) -> Result<TempFile, StorageError> {
+/// A temp file holding `pieces` one after the other, and its size: written,
+/// fsynced and checked for its size (removed again if anything fails, or if
+/// it is dropped).
+fn write_temp(temp_path: &Path, pieces: &[impl AsRef<[u8]>]) -> Result<(TempFile, u64), StorageError> {
     use std::io::Write as _;
     let guard = TempFile(Some(temp_path.to_owned()));
     let mut file = std::fs::File::create(temp_path).map_err(|e| StorageError::io("creating a temp file", e))?;
-    file.write_all(bytes)
-        .map_err(|e| StorageError::io("writing a temp file", e))?;
+    for piece in pieces {
+        file.write_all(piece.as_ref())
+            .map_err(|e| StorageError::io("writing a temp file", e))?;
+    }
     file.sync_all()
         .map_err(|e| StorageError::io("syncing a temp file", e))?;
     let on_disk = file
         .metadata()
         .map_err(|e| StorageError::io("reading a temp file's size", e))?
         .len();
-    let size = bytes.len() as u64;
+    let size = pieces.iter().map(|piece| piece.as_ref().len() as u64).sum();
     if on_disk != size {
         return Err(StorageError::io(
             "checking a temp file",
             std::io::Error::other(format!("{on_disk} bytes on disk, {size} written")),
         ));
     }
-    Ok(guard)
+    Ok((guard, size))
 }
 
 /// Renames a written temp file to `final_path` under `root` and fsyncs the
