@@ -26,6 +26,12 @@ const TRASH_DIR: &str = "trash";
 /// Trashes of one day, for one path deleted again and again.
 const MAX_TRASH_TWINS: usize = 100;
 
+/// Where downloads are written before they take their place: the state
+/// dir's temp folder of the folder at `root`.
+pub fn temp_dir(root: &Path) -> PathBuf {
+    root.join(STATE_DIR).join(TMP_DIR)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum FolderError {
     #[error("{} is already being synced by another drive client (the `drive` command or the desktop app); stop it first", .0.display())]
@@ -117,7 +123,7 @@ impl StateDir {
     }
 
     pub fn tmp(&self) -> PathBuf {
-        self.dir.join(TMP_DIR)
+        temp_dir(&self.root)
     }
 
     /// The link recorded in the folder, if any; a link that cannot be read

@@ -23,7 +23,6 @@ use crate::{
     io_error::{io_err, IoError},
     progress::{Direction, Progress, TransferOf},
     remote::RemoteError,
-    scanner::STATE_DIR,
     server::Server,
 };
 

@@ -114,12 +114,16 @@ impl Engine {
         path: &str,
         expected: Option<Stats>,
     ) -> Result<Stats> {
-        let tmp = file.path().to_path_buf();
         // Taken before, not after, it is in place (a rename keeps them): an
         // edit made right after must read as a change to the next scan.
-        let placed = transfer::stats(fs, &tmp).map_err(io_err("reading a temp file"))?;
+        let placed = transfer::stats(fs, file.path()).map_err(io_err("reading a temp file"))?;
         let changed = || EngineError::Transfer(TransferError::Changed);
         let placing = |e: std::io::Error| io_err(format!("moving into {path}"))(e).into();
+        let file = match expected {
+            None => file,
+            Some(_) => file.into_ready().map_err(io_err("naming a temp file ready"))?,
+        };
+        let tmp = file.path().to_path_buf();
         match expected {
             None => match fs.rename_noreplace(&tmp, target).or_else(|e| match target.parent() {
                 // Its folder is not there yet.

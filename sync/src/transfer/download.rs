@@ -1,10 +1,11 @@
 //! Downloads: a revision fetched block by block into a temp file of the
 //! state dir (blocks the old local copy holds are copied, not fetched),
-//! verified, synced and given a ready name; or, for a small file whose
-//! blocks all came inline with its manifest, kept in memory and written by
-//! the engine's trip that puts it in place.
+//! verified, synced and given the server's modification time; or, for a
+//! small file whose blocks all came inline with its manifest, kept in
+//! memory and written by the engine's trip that puts it in place.
 
 use super::*;
+use crate::{folder::temp_dir, fs::WriteFile};
 
 /// Blocks fetched ahead at once, per file downloaded (written in order).
 const PARALLEL_FETCHES: usize = 8;
@@ -21,7 +22,7 @@ pub struct Fetched {
 /// A fetched revision's content.
 pub enum Content {
     /// In a temp file of the state dir: durable, with the server's
-    /// modification time, under a ready name.
+    /// modification time.
     Ready(TempFile),
     /// All of it came with the manifest (a small file): still in memory, to
     /// be written by the same trip to the blocking pool that puts it in its
@@ -47,18 +48,14 @@ impl Content {
                 mtime_ns,
             } => (fs, tmp_dir, bytes, mtime_ns),
         };
-        let tmp_path = tmp_dir.join(format!("{PARTIAL_PREFIX}{}", rand::random::<u64>()));
+        let (tmp_path, mut file) = create_temp(fs.as_ref(), &tmp_dir).map_err(io_err("creating a temp file"))?;
         let tmp = TempFile(Some((fs.clone(), tmp_path.clone())));
-        fs.write(&tmp_path, &bytes)
-            .or_else(|e| match e.kind() {
-                // The state dir's temp folder is made when the engine opens.
-                std::io::ErrorKind::NotFound => fs.create_dir_all(&tmp_dir).and_then(|()| fs.write(&tmp_path, &bytes)),
-                _ => Err(e),
-            })
+        file.write_all(&bytes)
+            .and_then(|()| file.sync_all())
             .map_err(io_err("writing a temp file"))?;
-        let ready = make_ready(fs.as_ref(), &tmp_path, mtime_ns).map_err(io_err("setting the modification time"))?;
-        tmp.keep();
-        Ok(TempFile(Some((fs, ready))))
+        fs.set_mtime(&tmp_path, mtime_ns)
+            .map_err(io_err("setting the modification time"))?;
+        Ok(tmp)
     }
 }
 
@@ -97,7 +94,7 @@ pub async fn fetch(
         Some(manifest) => manifest,
         None => remote.manifest(node_id, Some(revision)).await?,
     };
-    let tmp_dir = root.join(STATE_DIR).join("tmp");
+    let tmp_dir = temp_dir(root);
     let mtime_ns = manifest.modified.timestamp_nanos_opt().unwrap_or_default();
     let content_id = manifest_content_id(&manifest);
     if let Some(bytes) = inline_content(&manifest)? {
@@ -129,14 +126,9 @@ pub async fn fetch(
         None => HashMap::new(),
     };
 
-    let tmp_path = tmp_dir.join(format!("{PARTIAL_PREFIX}{}", rand::random::<u64>()));
-    let created = tmp_path.clone();
-    let mut file = offload(fs, move |fs| {
-        fs.create_dir_all(&tmp_dir)?;
-        fs.create(&created)
-    })
-    .await
-    .map_err(io_err("creating a temp file"))?;
+    let (tmp_path, mut file) = offload(fs, move |fs| create_temp(fs, &tmp_dir))
+        .await
+        .map_err(io_err("creating a temp file"))?;
     let tmp = TempFile(Some((fs.clone(), tmp_path.clone())));
 
     let total: u64 = manifest.blocks.iter().map(|block| block.size).sum();
@@ -206,12 +198,11 @@ pub async fn fetch(
     offload(fs, move |_| file.sync_all())
         .await
         .map_err(io_err("syncing a temp file"))?;
-    let ready = offload(fs, move |fs| make_ready(fs, &tmp_path, mtime_ns))
+    offload(fs, move |fs| fs.set_mtime(&tmp_path, mtime_ns))
         .await
         .map_err(io_err("setting the modification time"))?;
-    tmp.keep();
     Ok(Fetched {
-        content: Content::Ready(TempFile(Some((fs.clone(), ready)))),
+        content: Content::Ready(tmp),
         content_id,
     })
 }
@@ -233,15 +224,16 @@ fn inline_content(manifest: &Manifest) -> Result<Option<Vec<u8>>, TransferError>
     Ok(Some(content))
 }
 
-/// Gives a complete, synced download at `tmp_path` the server's
-/// modification time and a ready name, so that a clean-up after a crash
-/// tells it from a partial one (what a swap leaves in its place is the
-/// user's); where it is now.
-fn make_ready(fs: &dyn Fs, tmp_path: &Path, mtime_ns: i64) -> std::io::Result<PathBuf> {
-    fs.set_mtime(tmp_path, mtime_ns)?;
-    let ready = tmp_path.with_file_name(format!("{READY_PREFIX}{}", rand::random::<u64>()));
-    fs.rename(tmp_path, &ready)?;
-    Ok(ready)
+/// A new temp file in `dir`, open for writing, and where it is. `dir` (the
+/// state dir's temp folder, made when the engine opens) is made again only
+/// if it went missing.
+fn create_temp(fs: &dyn Fs, dir: &Path) -> std::io::Result<(PathBuf, Box<dyn WriteFile>)> {
+    let path = dir.join(format!("{PARTIAL_PREFIX}{}", rand::random::<u64>()));
+    let file = fs.create(&path).or_else(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => fs.create_dir_all(dir).and_then(|()| fs.create(&path)),
+        _ => Err(e),
+    })?;
+    Ok((path, file))
 }
 
 /// A temp file, removed on drop unless it was put in its place.
@@ -255,6 +247,24 @@ impl TempFile {
     /// It was renamed into place: nothing to remove.
     pub fn keep(mut self) {
         self.0 = None;
+    }
+
+    /// The file under a ready name, before it is swapped with a local one:
+    /// what the swap leaves in its place may be the user's, which a clean-up
+    /// after a crash keeps (in the local trash) where it removes a partial
+    /// download. Removed if the rename fails.
+    pub fn into_ready(mut self) -> std::io::Result<TempFile> {
+        let Some((fs, path)) = self.0.take() else {
+            return Ok(self);
+        };
+        let ready = path.with_file_name(format!("{READY_PREFIX}{}", rand::random::<u64>()));
+        match fs.rename(&path, &ready) {
+            Ok(()) => Ok(TempFile(Some((fs, ready)))),
+            Err(e) => {
+                self.0 = Some((fs, path));
+                Err(e)
+            }
+        }
     }
 }
 
