@@ -39,7 +39,7 @@ pub use batch::{upload_batch, BATCH_FILES, BATCH_FILE_MAX};
 pub use download::{fetch, manifest_content_id, Content, Fetched, TempFile};
 
 /// Blocks in flight at once, per file uploaded.
-const PARALLEL_BLOCKS: usize = 4;
+const PARALLEL_BLOCKS: usize = 8;
 
 /// Block bytes held in memory at once by all the transfers of the process,
 /// in units of [`SLOT_UNIT`]: 64 MiB, so sixteen blocks of the largest size,
