@@ -67,7 +67,7 @@ pub fn chunk_reader<R: Read>(reader: R) -> io::Result<Vec<Chunk>> {
                 })
                 .collect::<Vec<_>>()
         });
-        let mut cutter = Cutter::new(RetryInterrupted(reader));
+        let mut cutter = Cutter::new(reader);
         let cutting = loop {
             match cutter.next_block() {
                 Ok(Some((bytes, offset))) => {
@@ -104,10 +104,11 @@ const WINDOW: usize = 4 * MAX_CHUNK as usize;
 /// per block: a third of the time spent cutting a large file.
 struct Cutter<R> {
     source: R,
-    window: Box<[u8]>,
-    /// The bytes read and not yet cut: `window[start..end]`.
+    /// The bytes read and not yet cut are `window[start..]`. Its capacity
+    /// is `WINDOW`, filled by reads only as far as the input goes: a file
+    /// of 300 KiB touches 300 KiB of it.
+    window: Vec<u8>,
     start: usize,
-    end: usize,
     eof: bool,
     /// The file offset of `window[start]`.
     offset: u64,
@@ -121,9 +122,8 @@ impl<R: Read> Cutter<R> {
         let (small, large) = (MASKS[bits + 1], MASKS[bits - 1]);
         Self {
             source,
-            window: vec![0; WINDOW].into_boxed_slice(),
+            window: Vec::with_capacity(WINDOW),
             start: 0,
-            end: 0,
             eof: false,
             offset: 0,
             masks: [small, large, small << 1, large << 1],
@@ -132,26 +132,20 @@ impl<R: Read> Cutter<R> {
 
     /// The next block and its offset, or `None` at the end of the input.
     fn next_block(&mut self) -> io::Result<Option<(&[u8], u64)>> {
-        if self.end - self.start < MAX_CHUNK as usize && !self.eof {
-            self.window.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
+        if self.window.len() - self.start < MAX_CHUNK as usize && !self.eof {
+            self.window.drain(..self.start);
             self.start = 0;
-            while self.end < self.window.len() {
-                match self.source.read(&mut self.window[self.end..])? {
-                    0 => {
-                        self.eof = true;
-                        break;
-                    }
-                    read => self.end += read,
-                }
-            }
+            let room = (WINDOW - self.window.len()) as u64;
+            // Reads until the window is full or the input ends.
+            let read = (&mut self.source).take(room).read_to_end(&mut self.window)?;
+            self.eof = (read as u64) < room;
         }
-        if self.start == self.end {
+        if self.start == self.window.len() {
             return Ok(None);
         }
         let [small, large, small_ls, large_ls] = self.masks;
         let (_, len) = fastcdc::v2020::cut(
-            &self.window[self.start..self.end],
+            &self.window[self.start..],
             MIN_CHUNK as usize,
             AVG_CHUNK as usize,
             MAX_CHUNK as usize,
@@ -207,20 +201,6 @@ pub fn content_id(chunks: &[Chunk]) -> String {
         hasher.update(chunk.hash.as_bytes());
     }
     hex::encode(hasher.finalize())
-}
-
-/// A read error of `Interrupted` only means "try again".
-struct RetryInterrupted<R>(R);
-
-impl<R: Read> Read for RetryInterrupted<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            match self.0.read(buf) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                other => return other,
-            }
-        }
-    }
 }
 
 #[cfg(test)]
