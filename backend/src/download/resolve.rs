@@ -12,7 +12,7 @@ use crate::{
     shares,
     state::AppState,
     storage::metadata::{placeholders, Connection, ROWS_PER_STATEMENT},
-    tree::{NodeRow, NODE_COLUMNS},
+    tree::{revisions::stored_hash, NodeRow, NODE_COLUMNS},
     uploads::single,
 };
 
@@ -84,10 +84,10 @@ pub(crate) async fn resolve_many(
     .await?;
     let mut blocks: HashMap<RevisionId, Vec<(BlockHash, u64)>> = HashMap::new();
     for (revision, hash, size) in rows {
-        let hash = hash
-            .parse()
-            .map_err(|_| ApiError::internal(anyhow::anyhow!("malformed block hash {hash:?} in the database")))?;
-        blocks.entry(revision).or_default().push((hash, size.max(0) as u64));
+        blocks
+            .entry(revision)
+            .or_default()
+            .push((stored_hash(&hash)?, size.max(0) as u64));
     }
     Ok(wanted
         .into_iter()

@@ -140,13 +140,15 @@ pub async fn revision_blocks<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
     .fetch_all(db)
     .await?;
     rows.into_iter()
-        .map(|(hash, size)| {
-            let hash = hash
-                .parse()
-                .map_err(|_| ApiError::internal(anyhow::anyhow!("malformed block hash {hash:?} in the database")))?;
-            Ok((hash, size.max(0) as u64))
-        })
+        .map(|(hash, size)| Ok((stored_hash(&hash)?, size.max(0) as u64)))
         .collect()
+}
+
+/// A block hash as the database stores it (hex); one that does not parse is
+/// the server's fault.
+pub(crate) fn stored_hash(hash: &str) -> ApiResult<BlockHash> {
+    hash.parse()
+        .map_err(|_| ApiError::internal(anyhow::anyhow!("malformed block hash {hash:?} in the database")))
 }
 
 #[derive(sqlx::FromRow)]
