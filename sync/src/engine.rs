@@ -174,8 +174,6 @@ pub struct Engine {
     nudge: Nudge,
     /// The manifests of the running pass's small downloads.
     manifests: tokio::sync::Mutex<manifests::Prefetch>,
-    /// Downloads in place, waiting to be recorded in the ledger together.
-    downloaded: Mutex<Vec<(String, Entry)>>,
 }
 
 impl Engine {
@@ -240,7 +238,6 @@ impl Engine {
             ignore,
             nudge: Nudge::default(),
             manifests: Default::default(),
-            downloaded: Mutex::default(),
         };
         tracing::info!(folder = %engine.root.display(), ?rules, "opened");
         engine.check_account().await?;
@@ -384,5 +381,6 @@ mod pass;
 mod run;
 mod selective;
 
+use execute::PassContext;
 pub use local::conflicted_name;
 pub use run::Nudge;

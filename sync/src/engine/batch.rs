@@ -17,9 +17,9 @@ impl Engine {
     /// its transfers end ([`Engine::record_downloads`]). One the client
     /// stopped before recording is found in place by the next pass, which
     /// compares it with the server's revision and records it.
-    pub(super) async fn record_download(&self, path: String, entry: Entry) -> Result<()> {
+    pub(super) async fn record_download(&self, pass: &PassContext<'_>, path: String, entry: Entry) -> Result<()> {
         let full = {
-            let mut waiting = self.downloaded.lock().unwrap_or_else(|p| p.into_inner());
+            let mut waiting = pass.downloaded.lock().unwrap_or_else(|p| p.into_inner());
             waiting.push((path, entry));
             (waiting.len() >= RECORD_DOWNLOADS).then(|| std::mem::take(&mut *waiting))
         };
@@ -30,8 +30,8 @@ impl Engine {
     }
 
     /// Records the downloads still waiting (see [`Engine::record_download`]).
-    pub(super) async fn record_downloads(&self) -> Result<()> {
-        let entries = std::mem::take(&mut *self.downloaded.lock().unwrap_or_else(|p| p.into_inner()));
+    pub(super) async fn record_downloads(&self, pass: &PassContext<'_>) -> Result<()> {
+        let entries = std::mem::take(&mut *pass.downloaded.lock().unwrap_or_else(|p| p.into_inner()));
         if entries.is_empty() {
             return Ok(());
         }

@@ -5,6 +5,20 @@
 use super::*;
 use crate::transfer::BATCH_FILES;
 
+/// What one pass's operations share: the scan, ledger and remote tree it
+/// was planned from, and its downloads waiting to be recorded.
+pub(super) struct PassContext<'a> {
+    pub local: &'a HashMap<String, LocalItem>,
+    pub ledger: &'a HashMap<String, Entry>,
+    /// Paths this pass moves out of a share before restoring the server's
+    /// version there: the restore must find them free, not as scanned.
+    pub vacated: HashSet<String>,
+    pub tree: Mutex<RemoteTree>,
+    /// Downloads in place, waiting to be recorded in the ledger together
+    /// (see [`Engine::record_download`]).
+    pub downloaded: Mutex<Vec<(String, Entry)>>,
+}
+
 impl Engine {
     /// Executes one pass's operations, structural ones in an order that keeps
     /// parents ahead of children, transfers in parallel. Returns what failed.
@@ -15,21 +29,22 @@ impl Engine {
         ledger: &HashMap<String, Entry>,
         tree: RemoteTree,
     ) -> Vec<PathError> {
-        let tree = Mutex::new(tree);
         let mut errors = Vec::new();
-        // Left by a pass stopped halfway, and maybe stale by now: the files
-        // are in place, and this pass's plan compares them with the server.
-        self.downloaded.lock().unwrap_or_else(|p| p.into_inner()).clear();
         let depth = |op: &Op| op.path().matches('/').count();
-        // Paths this pass moves out of a share before restoring the server's
-        // version there: the restore must find them free, not as scanned.
-        let vacated: HashSet<String> = ops
+        let vacated = ops
             .iter()
             .filter_map(|op| match op {
                 Op::MoveOutOfShare { path, .. } => Some(path.clone()),
                 _ => None,
             })
             .collect();
+        let pass = PassContext {
+            local,
+            ledger,
+            vacated,
+            tree: Mutex::new(tree),
+            downloaded: Mutex::default(),
+        };
         let (mut structural, rest): (Vec<Op>, Vec<Op>) = ops.into_iter().partition(|op| {
             matches!(
                 op,
@@ -68,28 +83,31 @@ impl Engine {
                 }
                 while !folders.is_empty() {
                     let rest = folders.split_off(folders.len().min(BATCH_FILES));
-                    for (op, result) in self.mkdir_batch(std::mem::replace(&mut folders, rest), &tree).await {
+                    for (op, result) in self
+                        .mkdir_batch(std::mem::replace(&mut folders, rest), &pass.tree)
+                        .await
+                    {
                         self.note(&op, result, &mut errors);
                     }
                 }
                 continue;
             }
-            let result = self.apply(&op, local, ledger, &vacated, &tree).await;
+            let result = self.apply(&op, &pass).await;
             self.note(&op, result, &mut errors);
         }
-        self.queue_manifests(&transfers, &tree).await;
+        self.queue_manifests(&transfers, &pass.tree).await;
         // Batches of small files, two at a time (each sends its blocks side
         // by side: one may send while the other commits), from the start
         // beside the other transfers: large files do not wait for the last
         // batch.
         let (batches, singles) = Self::batches(transfers, local);
         let batched = futures::stream::iter(batches)
-            .map(|ops| self.upload_batch(ops, local, &tree))
+            .map(|ops| self.upload_batch(ops, local, &pass.tree))
             .buffer_unordered(2)
             .collect::<Vec<_>>();
         let one_by_one = futures::stream::iter(singles)
             .map(|op| async {
-                let result = self.apply(&op, local, ledger, &vacated, &tree).await;
+                let result = self.apply(&op, &pass).await;
                 (op, result)
             })
             .buffer_unordered(PARALLEL_FILES)
@@ -99,12 +117,12 @@ impl Engine {
         for (op, result) in batched.into_iter().flatten().chain(one_by_one) {
             self.note(&op, result, &mut errors);
         }
-        if let Err(error) = self.record_downloads().await {
+        if let Err(error) = self.record_downloads(&pass).await {
             // In place, and found there by the next pass.
             tracing::warn!(%error, "recording this pass's last downloads failed");
         }
         for op in finishing {
-            let result = self.apply(&op, local, ledger, &vacated, &tree).await;
+            let result = self.apply(&op, &pass).await;
             self.note(&op, result, &mut errors);
         }
         errors
@@ -163,14 +181,14 @@ impl Engine {
         Ok(())
     }
 
-    pub(super) async fn apply(
-        &self,
-        op: &Op,
-        local: &HashMap<String, LocalItem>,
-        ledger: &HashMap<String, Entry>,
-        vacated: &HashSet<String>,
-        tree: &Mutex<RemoteTree>,
-    ) -> Result<()> {
+    pub(super) async fn apply(&self, op: &Op, pass: &PassContext<'_>) -> Result<()> {
+        let PassContext {
+            local,
+            ledger,
+            vacated,
+            tree,
+            ..
+        } = pass;
         match op {
             Op::MkdirRemote { path } => {
                 let parent = Self::parent_id(tree, path)?;
@@ -186,7 +204,7 @@ impl Engine {
                 self.record_remote(tree, path, node).await
             }
             Op::MkdirLocal { path, node_id } => {
-                self.note_restored(path, local, ledger, vacated, tree);
+                self.note_restored(path, pass);
                 let local = self.local(path);
                 self.fs
                     .create_dir_all(&local)
@@ -279,7 +297,7 @@ impl Engine {
                 node_id,
                 revision,
             } => {
-                self.note_restored(path, local, ledger, vacated, tree);
+                self.note_restored(path, pass);
                 let expected = match (local.get(path), ledger.get(path)) {
                     // Moved out of a share by this pass: the path must now be free.
                     _ if vacated.contains(path) => None,
@@ -317,7 +335,7 @@ impl Engine {
                     inode: stats.inode,
                     content_id: Some(content_id),
                 };
-                self.record_download(path.clone(), entry).await
+                self.record_download(pass, path.clone(), entry).await
             }
             Op::Compare {
                 path,

@@ -226,16 +226,9 @@ impl Engine {
 
     /// Says why a path deleted or moved away here comes back: it is in a
     /// share, where the deletion cannot be sent.
-    pub(super) fn note_restored(
-        &self,
-        path: &str,
-        local: &HashMap<String, LocalItem>,
-        ledger: &HashMap<String, Entry>,
-        vacated: &HashSet<String>,
-        tree: &Mutex<RemoteTree>,
-    ) {
-        let restored = !local.contains_key(path) && ledger.contains_key(path) && !vacated.contains(path);
-        if restored && tree.lock().unwrap_or_else(|p| p.into_inner()).read_only(path) {
+    pub(super) fn note_restored(&self, path: &str, pass: &PassContext<'_>) {
+        let restored = !pass.local.contains_key(path) && pass.ledger.contains_key(path) && !pass.vacated.contains(path);
+        if restored && pass.tree.lock().unwrap_or_else(|p| p.into_inner()).read_only(path) {
             tracing::warn!(
                 "{path} is in a folder shared with you as a viewer: it cannot be deleted or moved there, so it was downloaded again"
             );

@@ -25,6 +25,14 @@ pub(super) struct Prefetch {
     asked: Option<tokio::task::JoinHandle<Vec<(Key, Manifest)>>>,
 }
 
+impl Prefetch {
+    /// Takes a batch off the queue, from its `at`th manifest on.
+    fn take_batch(&mut self, at: usize) -> Vec<Key> {
+        let end = self.queue.len().min(at + BATCH_FILES);
+        self.queue.drain(at..end).collect()
+    }
+}
+
 impl Drop for Prefetch {
     fn drop(&mut self) {
         if let Some(asked) = self.asked.take() {
@@ -77,15 +85,11 @@ impl Engine {
                 continue;
             }
             let at = prefetch.queue.iter().position(|&queued| queued == key)?;
-            let end = prefetch.queue.len().min(at + BATCH_FILES);
-            let batch = prefetch.queue.drain(at..end).collect();
-            prefetch.asked = Some(self.ask_manifests(batch));
+            prefetch.asked = Some(self.ask_manifests(prefetch.take_batch(at)));
         };
         // Half of the batch used: the next one is asked for now.
         if prefetch.asked.is_none() && prefetch.ready.len() < BATCH_FILES / 2 && !prefetch.queue.is_empty() {
-            let end = prefetch.queue.len().min(BATCH_FILES);
-            let batch = prefetch.queue.drain(..end).collect();
-            prefetch.asked = Some(self.ask_manifests(batch));
+            prefetch.asked = Some(self.ask_manifests(prefetch.take_batch(0)));
         }
         let deadline = Utc::now() + FRESH_FOR;
         manifest
