@@ -190,8 +190,9 @@ impl Engine {
     }
 
     /// Opens the engine to look, not to sync (`drive status` beside a
-    /// running sync): no lock is taken. Only [`Engine::pending`] and
-    /// [`Engine::last_report`] are meant for it.
+    /// running sync): no lock is taken, and it writes neither the ledger (it
+    /// works on a copy in memory) nor the folder's link. Only
+    /// [`Engine::pending`] and [`Engine::last_report`] are meant for it.
     pub async fn observe(root: &Path, ledger_path: &Path, remote: Remote) -> Result<Self> {
         let setup = Setup::local(remote);
         Self::open_with(setup, root, ledger_path, Arc::new(crate::progress::Quiet), false).await
@@ -221,7 +222,11 @@ impl Engine {
         })
         .await?;
         let ledger_path = ledger_path.to_path_buf();
-        let ledger = offload(&fs, move |_| Ledger::open(&ledger_path)).await?;
+        let ledger = offload(&fs, move |_| match lock {
+            true => Ledger::open(&ledger_path),
+            false => Ledger::snapshot(&ledger_path),
+        })
+        .await?;
         let ignore = Mutex::new(Arc::new(IgnoreRules::new(&root)));
         let engine = Self {
             root,

@@ -85,7 +85,7 @@ pub struct StateDir {
     root: PathBuf,
     dir: PathBuf,
     /// Held while this engine syncs the folder; released on drop.
-    _lock: Option<LockGuard>,
+    lock: Option<LockGuard>,
 }
 
 impl std::fmt::Debug for StateDir {
@@ -108,14 +108,14 @@ impl StateDir {
             fs,
             root: root.to_path_buf(),
             dir,
-            _lock: None,
+            lock: None,
         };
         if lock {
             let guard = state
                 .fs
                 .try_lock(&state.dir.join(LOCK_FILE))
                 .map_err(io_err("locking the folder"))?;
-            state._lock = Some(guard.ok_or_else(|| FolderError::Busy(root.to_path_buf()))?);
+            state.lock = Some(guard.ok_or_else(|| FolderError::Busy(root.to_path_buf()))?);
             state.clean_tmp();
             state.purge_old_trash();
         }
@@ -143,14 +143,14 @@ impl StateDir {
         }
     }
 
-    /// Ties the folder to `current`, or refuses if it is tied to another
-    /// account or server. `synced`: the ledger says this folder was synced
+    /// Ties the folder to `current` (when syncing: a look writes nothing),
+    /// or refuses if it is tied to another account or server. `synced`: the ledger says this folder was synced
     /// (and linked) before, so a missing link means the folder was replaced
     /// or its disk is not mounted.
     pub fn check_link(&self, current: &Link, synced: bool) -> Result<(), FolderError> {
         match self.link()? {
             Some(linked) if linked.same_account(current) => {
-                if linked != *current {
+                if linked != *current && self.lock.is_some() {
                     self.write_link(current)?;
                 }
                 Ok(())
@@ -161,7 +161,9 @@ impl StateDir {
                 current: current.to_string(),
             }),
             None if synced => Err(FolderError::Replaced(self.root.display().to_string())),
-            None => self.write_link(current),
+            None if self.lock.is_some() => self.write_link(current),
+            // Only looked at (`drive status`): the sync links it.
+            None => Ok(()),
         }
     }
 
@@ -296,7 +298,11 @@ mod tests {
     #[test]
     fn a_folder_belongs_to_one_account_on_one_server() {
         let root = tempfile::tempdir().unwrap();
-        let state = StateDir::open(DiskFs::shared(), root.path(), false).unwrap();
+        // Only looked at (`drive status`): nothing is linked.
+        let observer = StateDir::open(DiskFs::shared(), root.path(), false).unwrap();
+        observer.check_link(&link("http://a", 1), false).unwrap();
+        assert_eq!(observer.link().unwrap(), None);
+        let state = StateDir::open(DiskFs::shared(), root.path(), true).unwrap();
         assert!(matches!(
             state.check_link(&link("http://a", 1), true),
             Err(FolderError::Replaced(_))

@@ -6,7 +6,7 @@
 use std::{collections::HashMap, path::Path};
 
 use drive_wire::{ChangesPage, Node, NodeId, NodeKind, RevisionId, ShareId};
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{backup::Backup, params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
@@ -216,6 +216,30 @@ impl Ledger {
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(open_err)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(open_err)?;
+        migrate(&mut conn).map_err(open_err)?;
+        Ok(Self { conn })
+    }
+
+    /// A copy in memory of the ledger at `path` (empty if there is none),
+    /// for a look that must write nothing (`drive status` beside `drive
+    /// sync`): what the look records while it plans (remote changes pulled,
+    /// ignored paths forgotten) goes to the copy, and the running sync's
+    /// ledger is left as it is.
+    pub fn snapshot(path: &Path) -> Result<Self> {
+        let open_err = |source| LedgerError::Open {
+            path: path.display().to_string(),
+            source,
+        };
+        let mut conn = Connection::open_in_memory().map_err(open_err)?;
+        if path.exists() {
+            let source = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(open_err)?;
+            source
+                .busy_timeout(std::time::Duration::from_secs(10))
+                .map_err(open_err)?;
+            Backup::new(&source, &mut conn)
+                .and_then(|copy| copy.run_to_completion(1024, std::time::Duration::ZERO, None))
+                .map_err(open_err)?;
+        }
         migrate(&mut conn).map_err(open_err)?;
         Ok(Self { conn })
     }

@@ -163,6 +163,37 @@ fn symlinks_and_ignored_files_stay_local() {
     }
 }
 
+/// `drive status` looks and writes nothing: neither the remote changes it
+/// pulls to plan nor a path it finds newly ignored reach the ledger, which
+/// a running sync may be using; the next sync still does all the work.
+#[test]
+fn status_writes_nothing_to_the_ledger() {
+    let (_server, a, b) = pair();
+    write(&a.path("kept.txt"), b"kept");
+    converge(&a, &b);
+    // Changes the status will see: one on the server, one ignore rule here.
+    write(&a.path("new.txt"), b"new");
+    a.sync().unwrap();
+    write(&b.path(".driveignore"), b"kept.txt\n");
+    let ledgers = |client: &Client| -> std::collections::BTreeMap<String, String> {
+        let mut files = drive_e2e::snapshot(&client.home.path().join("ledgers"));
+        // SQLite's shared-memory index, and a log opened but never written
+        // (the SHA-256 of nothing).
+        const EMPTY: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        let unwritten = |name: &str, hash: &str| name.ends_with("-shm") || name.ends_with("-wal") && hash == EMPTY;
+        files.retain(|name, hash| !unwritten(name, hash));
+        files
+    };
+    let before = ledgers(&b);
+    let status = b.status().unwrap();
+    assert!(status.contains("new.txt"), "{status}");
+    assert_eq!(ledgers(&b), before, "drive status wrote to the ledger");
+    std::fs::remove_file(b.path(".driveignore")).unwrap();
+    b.sync().unwrap();
+    assert_eq!(std::fs::read(b.path("new.txt")).unwrap(), b"new");
+    assert_eq!(std::fs::read(b.path("kept.txt")).unwrap(), b"kept");
+}
+
 #[test]
 fn two_clients_converge_with_the_server_on_s3() {
     let Some(server) = Server::start_on_s3().expect("server") else {
