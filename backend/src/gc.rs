@@ -183,9 +183,10 @@ pub async fn run_pass(db: &Db, blobs: &dyn BlobStore, grace: Duration, lease: &L
         let cutoff = now_ms().saturating_sub(grace_ms);
 
         // Rows a pass marked before it stopped midway: their objects may be gone already.
-        let leftovers: Vec<String> = sqlx::query_scalar("SELECT hash FROM blocks WHERE deleting_at IS NOT NULL")
-            .fetch_all(db.reader())
-            .await?;
+        let leftovers: Vec<(String, i64)> =
+            sqlx::query_as(&format!("SELECT hash, {INLINE} FROM blocks WHERE deleting_at IS NOT NULL"))
+                .fetch_all(db.reader())
+                .await?;
         report.unused += finish(db, blobs, &parse(leftovers), &mut report.failed).await?;
 
         loop {
@@ -212,7 +213,11 @@ pub async fn run_pass(db: &Db, blobs: &dyn BlobStore, grace: Duration, lease: &L
         };
         for chunk in old.chunks(BATCH) {
             lease.keep(db).await?;
-            let claimed = claim_unregistered(db, chunk.iter().map(|o| (o.hash, o.size))).await?;
+            let claimed: Vec<Marked> = claim_unregistered(db, chunk.iter().map(|o| (o.hash, o.size)))
+                .await?
+                .into_iter()
+                .map(|hash| Marked { hash, inline: false })
+                .collect();
             report.unregistered += finish(db, blobs, &claimed, &mut report.failed).await?;
         }
 
@@ -246,25 +251,44 @@ pub async fn delete_expired_reservations(db: &Db, now: i64) -> Result<usize, sql
     Ok(deleted as usize)
 }
 
-fn parse(hashes: Vec<String>) -> Vec<BlockHash> {
-    hashes.into_iter().filter_map(|h| h.parse().ok()).collect()
+/// A block row marked for deletion.
+struct Marked {
+    hash: BlockHash,
+    /// Its bytes are in the row (see `storage::inline`): there is no object
+    /// to delete. (An object put for it by a race is no row's, and goes
+    /// with the unregistered ones.)
+    inline: bool,
+}
+
+/// Selects whether a block row holds its bytes, as 0 or 1 on both databases.
+const INLINE: &str = "CAST(CASE WHEN data IS NULL THEN 0 ELSE 1 END AS BIGINT)";
+
+fn parse(rows: Vec<(String, i64)>) -> Vec<Marked> {
+    rows.into_iter()
+        .filter_map(|(hash, inline)| {
+            Some(Marked {
+                hash: hash.parse().ok()?,
+                inline: inline != 0,
+            })
+        })
+        .collect()
 }
 
 /// Marks a batch of blocks untouched since `cutoff` and used by no revision.
 /// The conditions are checked again on the rows themselves (not only in the
 /// subquery), so the statement stays a compare-and-set on databases that
 /// evaluate the subquery before locking the rows.
-async fn mark_unused(db: &Db, cutoff: i64, now: i64) -> Result<Vec<BlockHash>, sqlx::Error> {
+async fn mark_unused(db: &Db, cutoff: i64, now: i64) -> Result<Vec<Marked>, sqlx::Error> {
     let mut tx = db.begin().await?;
-    let marked: Vec<String> = sqlx::query_scalar(
+    let marked: Vec<(String, i64)> = sqlx::query_as(&format!(
         "UPDATE blocks SET deleting_at = $1 \
          WHERE hash IN (SELECT b.hash FROM blocks b WHERE b.deleting_at IS NULL AND b.touched_at < $2 \
                           AND NOT EXISTS (SELECT 1 FROM revision_blocks rb WHERE rb.hash = b.hash) \
                         ORDER BY b.touched_at LIMIT $3) \
            AND deleting_at IS NULL AND touched_at < $2 \
            AND NOT EXISTS (SELECT 1 FROM revision_blocks rb WHERE rb.hash = blocks.hash) \
-         RETURNING hash",
-    )
+         RETURNING hash, {INLINE}"
+    ))
     .bind(now)
     .bind(cutoff)
     .bind(BATCH as i64)
@@ -317,12 +341,17 @@ async fn claim_unregistered(
     Ok(claimed)
 }
 
-/// Deletes the objects of marked rows, then the rows of those deleted.
+/// Deletes the objects of marked rows (inline rows have none), then the
+/// rows of those deleted.
 /// Returns how many went; failures are counted in `failed` and their rows
 /// stay marked, to be finished by a later pass.
-async fn finish(db: &Db, blobs: &dyn BlobStore, marked: &[BlockHash], failed: &mut usize) -> Result<usize, GcError> {
+async fn finish(db: &Db, blobs: &dyn BlobStore, marked: &[Marked], failed: &mut usize) -> Result<usize, GcError> {
     let mut gone = Vec::with_capacity(marked.len());
-    for &hash in marked {
+    for &Marked { hash, inline } in marked {
+        if inline {
+            gone.push(hash.to_string());
+            continue;
+        }
         match blobs.delete(hash).await {
             Ok(()) => gone.push(hash.to_string()),
             Err(err) => {
