@@ -236,8 +236,10 @@ impl Ledger {
             source
                 .busy_timeout(std::time::Duration::from_secs(10))
                 .map_err(open_err)?;
+            // All pages in one step, one read transaction: a copy made in
+            // steps starts over whenever the running sync writes.
             Backup::new(&source, &mut conn)
-                .and_then(|copy| copy.run_to_completion(1024, std::time::Duration::ZERO, None))
+                .and_then(|copy| copy.run_to_completion(i32::MAX, std::time::Duration::from_millis(10), None))
                 .map_err(open_err)?;
         }
         migrate(&mut conn).map_err(open_err)?;

@@ -192,6 +192,17 @@ fn status_writes_nothing_to_the_ledger() {
     b.sync().unwrap();
     assert_eq!(std::fs::read(b.path("new.txt")).unwrap(), b"new");
     assert_eq!(std::fs::read(b.path("kept.txt")).unwrap(), b"kept");
+
+    // Beside a running sync, whose ledger is open and written: it works.
+    let mut b = b;
+    b.start_sync().unwrap();
+    write(&a.path("later.txt"), b"later");
+    a.sync().unwrap();
+    assert!(eventually(Duration::from_secs(60), || {
+        b.status().is_ok_and(|status| status.contains("up to date"))
+    }));
+    assert!(b.path("later.txt").exists());
+    b.stop_sync().unwrap();
 }
 
 #[test]
