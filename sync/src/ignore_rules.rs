@@ -42,6 +42,15 @@ pub struct IgnoreRules {
     builtin: Gitignore,
     /// By the folder (`""` for the root) whose `.driveignore` they come from.
     files: BTreeMap<String, Gitignore>,
+    /// The text of each of those files, to compare rules.
+    texts: BTreeMap<String, String>,
+}
+
+/// The same rules: the same folder, and the same `.driveignore` texts.
+impl PartialEq for IgnoreRules {
+    fn eq(&self, other: &Self) -> bool {
+        self.root == other.root && self.texts == other.texts
+    }
 }
 
 impl IgnoreRules {
@@ -55,6 +64,7 @@ impl IgnoreRules {
             root: root.to_path_buf(),
             builtin: builtin.build().unwrap_or_else(|_| Gitignore::empty()),
             files: BTreeMap::new(),
+            texts: BTreeMap::new(),
         }
     }
 
@@ -70,6 +80,7 @@ impl IgnoreRules {
         }
         if let Ok(matcher) = builder.build() {
             self.files.insert(folder.to_owned(), matcher);
+            self.texts.insert(folder.to_owned(), contents.to_owned());
         }
     }
 

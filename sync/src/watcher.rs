@@ -10,23 +10,24 @@
 //! is checked every [`POLL_UNWATCHED`] by listing it (no reading, no
 //! hashing), and [`Coverage::advice`] says, with the numbers, how to raise
 //! the cap. Elsewhere (macOS, Windows) one recursive watch holds the whole
-//! tree at no cost per folder.
+//! tree at no cost per folder. Folders the sync ignores (`node_modules/`
+//! in a `.driveignore`, say) get no watch once the engine has told the
+//! watcher its rules, and changes to ignored files wake nothing.
 
 use std::{
-    collections::{BTreeMap, BTreeSet, HashSet, VecDeque},
-    hash::{Hash, Hasher},
     path::{Path, PathBuf},
     sync::{mpsc as std_mpsc, Arc, Mutex, MutexGuard},
-    time::{Duration, Instant, UNIX_EPOCH},
+    time::{Duration, Instant},
 };
 
 use notify::{
-    event::{AccessKind, AccessMode, CreateKind, ModifyKind, RenameMode},
+    event::{AccessKind, AccessMode},
     EventKind, RecursiveMode, Watcher as _,
 };
 use tokio::sync::mpsc;
 
-use crate::scanner::STATE_DIR;
+use crate::ignore_rules::IgnoreRules;
+use tree::Tree;
 
 /// How long the folder must be quiet before a burst of events counts as one.
 pub const DEBOUNCE: Duration = Duration::from_millis(300);
@@ -36,8 +37,6 @@ pub const LONGEST_BURST: Duration = Duration::from_secs(1);
 pub const POLL_UNWATCHED: Duration = Duration::from_secs(10);
 /// The least watch limit suggested to the user.
 const LEAST_SUGGESTED_LIMIT: u64 = 524_288;
-/// Where Linux keeps the per-user inotify watch limit.
-const LIMIT_FILE: &str = "/proc/sys/fs/inotify/max_user_watches";
 
 /// How much of the folder is watched for changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,6 +151,13 @@ impl Watcher {
         lock(&self.tree).watched.contains(dir)
     }
 
+    /// Takes the sync's ignore rules, as of its last scan: the folders they
+    /// ignore are not watched, and changes there wake nothing. Until the
+    /// first call, everything is watched.
+    pub fn ignore(&self, rules: Arc<IgnoreRules>) {
+        let _ = self.worker.send(Message::Ignore(rules));
+    }
+
     /// The relevant event paths seen so far (tests only).
     #[cfg(test)]
     fn seen(&self) -> Vec<PathBuf> {
@@ -161,6 +167,7 @@ impl Watcher {
 
 enum Message {
     Event(notify::Result<notify::Event>),
+    Ignore(Arc<IgnoreRules>),
     Stop,
 }
 
@@ -182,30 +189,7 @@ pub fn watch_with(root: &Path, options: Options) -> notify::Result<(Watcher, mps
     if !options.per_folder {
         os_watcher.watch(root, RecursiveMode::Recursive)?;
     }
-    let limit = match options.budget {
-        Some(budget) => Some(budget as u64),
-        None => read_limit(),
-    };
-    let mut tree = Tree {
-        root: root.to_owned(),
-        state_dir: root.join(STATE_DIR),
-        os_watcher,
-        per_folder: options.per_folder,
-        budget: options.budget.unwrap_or(usize::MAX),
-        limit,
-        poll: options.poll,
-        watched: BTreeSet::new(),
-        unwatched: BTreeMap::new(),
-        warned: false,
-        #[cfg(test)]
-        seen: Vec::new(),
-    };
-    if options.per_folder {
-        // A folder that cannot be listed cannot be watched, nor polled.
-        std::fs::read_dir(root).map_err(|error| notify::Error::io(error).add_path(root.to_owned()))?;
-        tree.add(root);
-        tree.tell();
-    }
+    let tree = Tree::new(root, os_watcher, &options)?;
     let tree = Arc::new(Mutex::new(tree));
     let shared = Arc::clone(&tree);
     std::thread::Builder::new()
@@ -229,10 +213,11 @@ fn work(tree: &Mutex<Tree>, inbox: &std_mpsc::Receiver<Message>, wake: &mpsc::Se
         let mut relevant = false;
         match inbox.recv_timeout(until.saturating_duration_since(now)) {
             Ok(Message::Stop) | Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
+            Ok(Message::Ignore(rules)) => lock(tree).ignore(rules),
             Ok(Message::Event(Ok(event))) => {
                 let mut tree = lock(tree);
                 tree.follow(&event);
-                relevant = is_relevant(&event, &tree.state_dir);
+                relevant = is_relevant(&event, |path| tree.skips(path, None));
                 #[cfg(test)]
                 if relevant {
                     tree.seen.extend(event.paths.iter().cloned());
@@ -322,284 +307,12 @@ fn lock(tree: &Mutex<Tree>) -> MutexGuard<'_, Tree> {
     tree.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// The watched tree, kept by the worker.
-struct Tree {
-    root: PathBuf,
-    state_dir: PathBuf,
-    os_watcher: notify::RecommendedWatcher,
-    per_folder: bool,
-    /// At most this many watches of ours.
-    budget: usize,
-    limit: Option<u64>,
-    poll: Duration,
-    watched: BTreeSet<PathBuf>,
-    /// The folders without a watch, with what their listing looked like.
-    unwatched: BTreeMap<PathBuf, u64>,
-    /// The user was told that part of the tree cannot be watched.
-    warned: bool,
-    #[cfg(test)]
-    seen: Vec<PathBuf>,
-}
-
-/// Why a folder got no watch.
-enum Refused {
-    /// The budget or the OS limit is spent.
-    Limit,
-    /// It is gone, or cannot be read: the scan says so if it matters.
-    Other,
-}
-
-impl Tree {
-    fn coverage(&self) -> Coverage {
-        let folders = if self.per_folder {
-            self.watched.len() + self.unwatched.len()
-        } else {
-            0
-        };
-        Coverage {
-            root: self.root.clone(),
-            folders,
-            watched: if self.per_folder { self.watched.len() } else { 0 },
-            limit: self.limit,
-            poll: self.poll,
-        }
-    }
-
-    /// Warns, once, when part of the tree cannot be watched.
-    fn tell(&mut self) {
-        if self.warned {
-            return;
-        }
-        if let Some(advice) = self.coverage().advice() {
-            tracing::warn!("{advice}");
-            self.warned = true;
-        }
-    }
-
-    fn watch_one(&mut self, dir: &Path) -> Result<(), Refused> {
-        if self.watched.len() >= self.budget {
-            return Err(Refused::Limit);
-        }
-        match self.os_watcher.watch(dir, RecursiveMode::NonRecursive) {
-            Ok(()) => {
-                self.watched.insert(dir.to_owned());
-                Ok(())
-            }
-            Err(error) if is_limit(&error) => Err(Refused::Limit),
-            Err(error) => {
-                tracing::debug!(%error, dir = %dir.display(), "cannot watch a folder");
-                Err(Refused::Other)
-            }
-        }
-    }
-
-    /// Watches `start` and the folders under it, breadth-first, as far as
-    /// the limit allows; the rest is listed for polling.
-    fn add(&mut self, start: &Path) {
-        let mut queue = VecDeque::from([start.to_owned()]);
-        // Once the limit is met, the rest is not tried (each try costs a
-        // round trip to the OS watcher).
-        let mut spent = false;
-        while let Some(dir) = queue.pop_front() {
-            if dir.starts_with(&self.state_dir) || self.watched.contains(&dir) || self.unwatched.contains_key(&dir) {
-                continue;
-            }
-            let limited = spent
-                || match self.watch_one(&dir) {
-                    Ok(()) => false,
-                    Err(Refused::Limit) => true,
-                    Err(Refused::Other) => continue,
-                };
-            spent = limited;
-            let Some(listing) = list(&dir) else {
-                // Gone already, or unreadable: nothing to watch there.
-                if !limited {
-                    self.forget(&dir);
-                }
-                continue;
-            };
-            if limited {
-                self.unwatched.insert(dir.clone(), listing.fingerprint);
-            }
-            queue.extend(listing.folders);
-        }
-    }
-
-    /// Stops tracking `path` and everything under it (removed or moved
-    /// away; inotify has dropped those watches already).
-    fn forget(&mut self, path: &Path) {
-        let gone: Vec<PathBuf> = self
-            .watched
-            .range(path.to_owned()..)
-            .take_while(|p| p.starts_with(path))
-            .cloned()
-            .collect();
-        for dir in gone {
-            let _ = self.os_watcher.unwatch(&dir);
-            self.watched.remove(&dir);
-        }
-        let gone: Vec<PathBuf> = self
-            .unwatched
-            .range(path.to_owned()..)
-            .take_while(|(p, _)| p.starts_with(path))
-            .map(|(p, _)| p.clone())
-            .collect();
-        for dir in gone {
-            self.unwatched.remove(&dir);
-        }
-    }
-
-    /// Keeps the watches in step with the tree: a folder that appears (made
-    /// or moved in) is watched with what is under it; one that goes is
-    /// forgotten.
-    fn follow(&mut self, event: &notify::Event) {
-        if !self.per_folder {
-            return;
-        }
-        match event.kind {
-            EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(RenameMode::From)) => {
-                for path in &event.paths {
-                    self.forget(path);
-                }
-            }
-            EventKind::Create(CreateKind::Folder | CreateKind::Any)
-            | EventKind::Modify(ModifyKind::Name(RenameMode::To | RenameMode::Any)) => {
-                for path in &event.paths {
-                    let is_dir = std::fs::symlink_metadata(path).is_ok_and(|meta| meta.is_dir());
-                    if is_dir && path.starts_with(&self.root) {
-                        self.add(path);
-                    }
-                }
-                self.tell();
-            }
-            _ => {}
-        }
-    }
-
-    /// Lists the folders without a watch and says whether any changed;
-    /// first tries to watch them again (the limit may have been raised, or
-    /// watches freed).
-    fn poll_unwatched(&mut self) -> bool {
-        if self.unwatched.is_empty() {
-            return false;
-        }
-        let mut changed = false;
-        let mut retry: Vec<PathBuf> = self.unwatched.keys().cloned().collect();
-        retry.sort_by_key(|dir| dir.components().count());
-        for dir in retry {
-            match self.watch_one(&dir) {
-                Ok(()) => {
-                    // What changed before the watch is caught by the pass
-                    // this asks for.
-                    self.unwatched.remove(&dir);
-                    changed = true;
-                }
-                Err(Refused::Limit) => break,
-                Err(Refused::Other) => {}
-            }
-        }
-        let dirs: Vec<PathBuf> = self.unwatched.keys().cloned().collect();
-        let mut known: HashSet<PathBuf> = HashSet::new();
-        for dir in dirs {
-            match list(&dir) {
-                None => {
-                    self.forget(&dir);
-                    changed = true;
-                }
-                Some(listing) => {
-                    if self.unwatched.insert(dir, listing.fingerprint) != Some(listing.fingerprint) {
-                        changed = true;
-                    }
-                    known.extend(listing.folders);
-                }
-            }
-        }
-        // Folders made under unwatched ones: no event told of them.
-        let new: Vec<PathBuf> = known
-            .into_iter()
-            .filter(|dir| !self.watched.contains(dir) && !self.unwatched.contains_key(dir))
-            .collect();
-        for dir in new {
-            self.add(&dir);
-            changed = true;
-        }
-        if self.unwatched.is_empty() {
-            tracing::info!(root = %self.root.display(), "every folder is watched now");
-            // Should the tree outgrow the limit again, the user is told again.
-            self.warned = false;
-        }
-        self.tell();
-        changed
-    }
-}
-
-/// Whether a watch failed for the lack of watches.
-fn is_limit(error: &notify::Error) -> bool {
-    match &error.kind {
-        notify::ErrorKind::MaxFilesWatch => true,
-        notify::ErrorKind::Io(io) => is_enospc(io),
-        _ => false,
-    }
-}
-
-#[cfg(target_os = "linux")]
-fn is_enospc(error: &std::io::Error) -> bool {
-    error.raw_os_error() == Some(libc::ENOSPC)
-}
-
-#[cfg(not(target_os = "linux"))]
-fn is_enospc(_error: &std::io::Error) -> bool {
-    false
-}
-
-/// The per-user watch limit, where the OS has one.
-fn read_limit() -> Option<u64> {
-    std::fs::read_to_string(LIMIT_FILE).ok()?.trim().parse().ok()
-}
-
-/// What a folder holds, for polling.
-struct Listing {
-    /// Changes when an entry is added, removed, renamed, resized or touched.
-    fingerprint: u64,
-    /// The folders in it (not the links to folders), by name order.
-    folders: Vec<PathBuf>,
-}
-
-fn list(dir: &Path) -> Option<Listing> {
-    let mut fingerprint: u64 = 0;
-    let mut folders = Vec::new();
-    let mut count: u64 = 0;
-    for entry in std::fs::read_dir(dir).ok()? {
-        let Ok(entry) = entry else { continue };
-        let Ok(meta) = entry.metadata() else { continue };
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        entry.file_name().hash(&mut hasher);
-        meta.is_dir().hash(&mut hasher);
-        meta.len().hash(&mut hasher);
-        if let Ok(modified) = meta.modified() {
-            modified
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or_default()
-                .hash(&mut hasher);
-        }
-        // In any order the OS lists them.
-        fingerprint = fingerprint.wrapping_add(hasher.finish());
-        count += 1;
-        if meta.is_dir() {
-            folders.push(entry.path());
-        }
-    }
-    folders.sort();
-    Some(Listing {
-        fingerprint: fingerprint ^ count.rotate_left(32),
-        folders,
-    })
-}
-
 /// Whether an event may mean something to sync. Opening or reading a file or
 /// folder is not: the engine's own scan opens every folder, and counting that
 /// would start a pass after every pass. A file closed after writing is.
-fn is_relevant(event: &notify::Event, state_dir: &Path) -> bool {
+/// Neither is a change to paths the sync `skips` (the state dir, ignored
+/// files).
+fn is_relevant(event: &notify::Event, skips: impl Fn(&Path) -> bool) -> bool {
     if event.need_rescan() {
         return true;
     }
@@ -607,8 +320,9 @@ fn is_relevant(event: &notify::Event, state_dir: &Path) -> bool {
         event.kind,
         EventKind::Access(kind) if kind != AccessKind::Close(AccessMode::Write)
     );
-    !only_looked_at && event.paths.iter().any(|p| !p.starts_with(state_dir))
+    !only_looked_at && event.paths.iter().any(|p| !skips(p))
 }
 
 #[cfg(test)]
 mod tests;
+mod tree;

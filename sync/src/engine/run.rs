@@ -119,6 +119,10 @@ impl Engine {
                     error.run_state()
                 }
             };
+            // What the pass's scan ignores is not watched.
+            if let Some(watcher) = &watcher {
+                watcher.ignore(self.ignore.lock().unwrap_or_else(|p| p.into_inner()).clone());
+            }
             let offline = matches!(state, RunState::Offline { .. });
             self.progress.state(&state);
             let remote_change = async {

@@ -9,6 +9,7 @@ use notify::{
 };
 
 use super::*;
+use crate::scanner::STATE_DIR;
 
 /// Generous: the tests wait for things to happen, never for time to pass.
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -21,28 +22,30 @@ fn event(kind: EventKind, path: &str) -> Event {
 }
 
 #[test]
-fn reads_and_the_state_dir_do_not_count_changes_do() {
+fn reads_the_state_dir_and_ignored_files_do_not_count_changes_do() {
     let state = Path::new("/d/.drive");
+    let skips = |path: &Path| path.starts_with(state) || path.extension().is_some_and(|e| e == "log");
     let open = EventKind::Access(AccessKind::Open(AccessMode::Any));
     let read_closed = EventKind::Access(AccessKind::Close(AccessMode::Read));
     let written = EventKind::Access(AccessKind::Close(AccessMode::Write));
-    assert!(!is_relevant(&event(open, "/d"), state));
-    assert!(!is_relevant(&event(read_closed, "/d/a.txt"), state));
-    assert!(is_relevant(&event(written, "/d/a.txt"), state));
+    assert!(!is_relevant(&event(open, "/d"), skips));
+    assert!(!is_relevant(&event(read_closed, "/d/a.txt"), skips));
+    assert!(is_relevant(&event(written, "/d/a.txt"), skips));
     assert!(is_relevant(
         &event(EventKind::Create(CreateKind::File), "/d/a.txt"),
-        state
+        skips
     ));
     assert!(is_relevant(
         &event(EventKind::Modify(ModifyKind::Any), "/d/a.txt"),
-        state
+        skips
     ));
     assert!(!is_relevant(
         &event(EventKind::Create(CreateKind::File), "/d/.drive/tmp/x"),
-        state
+        skips
     ));
+    assert!(!is_relevant(&event(written, "/d/app.log"), skips), "skipped: ignored");
     let overflow = Event::new(EventKind::Other).set_flag(Flag::Rescan);
-    assert!(is_relevant(&overflow, state));
+    assert!(is_relevant(&overflow, skips));
 }
 
 fn coverage(folders: usize, limit: Option<u64>) -> Coverage {
@@ -232,6 +235,57 @@ fn a_folder_made_after_start_is_watched_with_what_is_in_it() {
     wait_until("the removed folders are forgotten", || watcher.coverage().folders == 52);
     assert!(!watcher.is_watched(&deepest));
     assert!(watcher.coverage().complete());
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn ignored_folders_lose_their_watches_and_ignored_changes_wake_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    tree_of_50(root);
+    std::fs::create_dir_all(root.join("node_modules/x/y")).unwrap();
+    let (watcher, mut wakes) = watch_with(root, options(None, NEVER)).unwrap();
+    // Until the engine has scanned, everything is watched.
+    assert_eq!(watcher.coverage().folders, 53);
+    assert!(watcher.is_watched(&root.join("node_modules/x/y")));
+
+    let mut rules = IgnoreRules::new(root);
+    rules.add_file("", "node_modules/\n*.log\n");
+    watcher.ignore(Arc::new(rules.clone()));
+    wait_until("the ignored folders lose their watches", || {
+        !watcher.is_watched(&root.join("node_modules"))
+    });
+    assert_eq!(watcher.coverage().folders, 50);
+    assert!(watcher.coverage().complete());
+    assert!(!watcher.is_watched(&root.join("node_modules/x/y")));
+    // The same rules again change nothing; a folder made in an ignored one
+    // gets no watch.
+    watcher.ignore(Arc::new(rules));
+    std::fs::create_dir(root.join("node_modules/z")).unwrap();
+
+    // Ignored changes wake nothing; events come in order, so once the last
+    // change is seen, the others would have been.
+    while wakes.try_recv().is_ok() {}
+    std::fs::write(root.join("a/app.log"), "noise").unwrap();
+    std::fs::write(root.join("node_modules/new.js"), "x").unwrap();
+    let seen = root.join("a/seen.txt");
+    std::fs::write(&seen, "x").unwrap();
+    wait_until("the change is seen", || watcher.seen().contains(&seen));
+    let seen_all = watcher.seen();
+    assert!(
+        seen_all.iter().all(|path| *path == seen),
+        "only the change that matters: {seen_all:?}"
+    );
+    assert!(!watcher.is_watched(&root.join("node_modules/z")));
+
+    // No longer ignored: watched again, with what is in it.
+    watcher.ignore(Arc::new(IgnoreRules::new(root)));
+    wait_until("the folders are watched again", || {
+        watcher.is_watched(&root.join("node_modules/x/y"))
+    });
+    assert!(watcher.is_watched(&root.join("node_modules/z")));
+    assert_eq!(watcher.coverage().folders, 54);
+    wait_for_wake(&mut wakes, "the engine is woken for the change seen");
 }
 
 #[cfg(target_os = "linux")]
