@@ -172,8 +172,6 @@ pub struct Engine {
     /// The ignore rules of the last scan.
     ignore: Mutex<Arc<IgnoreRules>>,
     nudge: Nudge,
-    /// The manifests of the running pass's small downloads.
-    manifests: tokio::sync::Mutex<manifests::Prefetch>,
 }
 
 impl Engine {
@@ -242,7 +240,6 @@ impl Engine {
             disk_paths: Mutex::default(),
             ignore,
             nudge: Nudge::default(),
-            manifests: Default::default(),
         };
         tracing::info!(folder = %engine.root.display(), ?rules, "opened");
         engine.check_account().await?;

@@ -14,6 +14,8 @@ pub(super) struct PassContext<'a> {
     /// version there: the restore must find them free, not as scanned.
     pub vacated: HashSet<String>,
     pub tree: Mutex<RemoteTree>,
+    /// The manifests of its small downloads, asked for in batches.
+    pub manifests: tokio::sync::Mutex<manifests::Prefetch>,
     /// Downloads in place, waiting to be recorded in the ledger together
     /// (see [`Engine::record_download`]).
     pub downloaded: Mutex<Vec<(String, Entry)>>,
@@ -43,6 +45,7 @@ impl Engine {
             ledger,
             vacated,
             tree: Mutex::new(tree),
+            manifests: Default::default(),
             downloaded: Mutex::default(),
         };
         let (mut structural, rest): (Vec<Op>, Vec<Op>) = ops.into_iter().partition(|op| {
@@ -95,7 +98,7 @@ impl Engine {
             let result = self.apply(&op, &pass).await;
             self.note(&op, result, &mut errors);
         }
-        self.queue_manifests(&transfers, &pass.tree).await;
+        pass.queue_manifests(&transfers).await;
         // Batches of small files, two at a time (each sends its blocks side
         // by side: one may send while the other commits), from the start
         // beside the other transfers: large files do not wait for the last
@@ -113,7 +116,7 @@ impl Engine {
             .buffer_unordered(PARALLEL_FILES)
             .collect::<Vec<_>>();
         let (batched, one_by_one) = futures::join!(batched, one_by_one);
-        self.clear_manifests().await;
+        pass.clear_manifests().await;
         for (op, result) in batched.into_iter().flatten().chain(one_by_one) {
             self.note(&op, result, &mut errors);
         }
@@ -315,7 +318,7 @@ impl Engine {
                     &self.root,
                     expected.is_some().then(|| self.local(path)).as_deref(),
                     (*node_id, *revision),
-                    self.queued_manifest(*node_id, *revision).await,
+                    self.queued_manifest(pass, *node_id, *revision).await,
                     self.progress.clone(),
                 )
                 .await?;

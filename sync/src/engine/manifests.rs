@@ -45,11 +45,11 @@ impl Drop for Prefetch {
 /// an older one is asked for again.
 const FRESH_FOR: chrono::Duration = chrono::Duration::seconds(60);
 
-impl Engine {
+impl PassContext<'_> {
     /// Queues the manifests of the small downloads among `ops`, in order.
-    pub(super) async fn queue_manifests(&self, ops: &[Op], tree: &Mutex<RemoteTree>) {
+    pub(super) async fn queue_manifests(&self, ops: &[Op]) {
         let queue: VecDeque<(NodeId, RevisionId)> = {
-            let tree = tree.lock().unwrap_or_else(|p| p.into_inner());
+            let tree = self.tree.lock().unwrap_or_else(|p| p.into_inner());
             ops.iter()
                 .filter_map(|op| match op {
                     Op::Download {
@@ -69,11 +69,23 @@ impl Engine {
         *self.manifests.lock().await = fresh;
     }
 
+    /// Forgets what this pass queued (and stops asking).
+    pub(super) async fn clear_manifests(&self) {
+        *self.manifests.lock().await = Prefetch::default();
+    }
+}
+
+impl Engine {
     /// The manifest of a queued download, fetched with those queued after
     /// it; `None` for one not queued, or when its batch failed: the download
     /// then asks for its own.
-    pub(super) async fn queued_manifest(&self, id: NodeId, revision: RevisionId) -> Option<Manifest> {
-        let mut prefetch = self.manifests.lock().await;
+    pub(super) async fn queued_manifest(
+        &self,
+        pass: &PassContext<'_>,
+        id: NodeId,
+        revision: RevisionId,
+    ) -> Option<Manifest> {
+        let mut prefetch = pass.manifests.lock().await;
         let key = (id, revision);
         let manifest = loop {
             if let Some(manifest) = prefetch.ready.remove(&key) {
@@ -117,10 +129,5 @@ impl Engine {
             }
         };
         tokio::spawn(asking.instrument(tracing::Span::current()))
-    }
-
-    /// Forgets what this pass queued.
-    pub(super) async fn clear_manifests(&self) {
-        *self.manifests.lock().await = Prefetch::default();
     }
 }
