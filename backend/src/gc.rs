@@ -183,10 +183,11 @@ pub async fn run_pass(db: &Db, blobs: &dyn BlobStore, grace: Duration, lease: &L
         let cutoff = now_ms().saturating_sub(grace_ms);
 
         // Rows a pass marked before it stopped midway: their objects may be gone already.
-        let leftovers: Vec<(String, i64)> =
-            sqlx::query_as(&format!("SELECT hash, {INLINE} FROM blocks WHERE deleting_at IS NOT NULL"))
-                .fetch_all(db.reader())
-                .await?;
+        let leftovers: Vec<(String, i64)> = sqlx::query_as(&format!(
+            "SELECT hash, {INLINE} FROM blocks WHERE deleting_at IS NOT NULL"
+        ))
+        .fetch_all(db.reader())
+        .await?;
         report.unused += finish(db, blobs, &parse(leftovers), &mut report.failed).await?;
 
         loop {
