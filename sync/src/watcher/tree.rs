@@ -213,8 +213,8 @@ impl Tree {
         }
     }
 
-    /// Stops tracking `path` and everything under it (removed or moved
-    /// away; inotify has dropped those watches already).
+    /// Stops tracking `path` and everything under it: removed or moved away
+    /// (inotify has dropped those watches already), or now ignored.
     fn forget(&mut self, path: &Path) {
         let gone: Vec<PathBuf> = self
             .watched
