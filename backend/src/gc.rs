@@ -214,11 +214,7 @@ pub async fn run_pass(db: &Db, blobs: &dyn BlobStore, grace: Duration, lease: &L
         };
         for chunk in old.chunks(BATCH) {
             lease.keep(db).await?;
-            let claimed: Vec<Marked> = claim_unregistered(db, chunk.iter().map(|o| (o.hash, o.size)))
-                .await?
-                .into_iter()
-                .map(|hash| Marked { hash, inline: false })
-                .collect();
+            let claimed = claim_unregistered(db, chunk.iter().map(|o| (o.hash, o.size))).await?;
             report.unregistered += finish(db, blobs, &claimed, &mut report.failed).await?;
         }
 
@@ -305,7 +301,7 @@ async fn mark_unused(db: &Db, cutoff: i64, now: i64) -> Result<Vec<Marked>, sqlx
 async fn claim_unregistered(
     db: &Db,
     objects: impl Iterator<Item = (BlockHash, u64)>,
-) -> Result<Vec<BlockHash>, sqlx::Error> {
+) -> Result<Vec<Marked>, sqlx::Error> {
     let objects: Vec<(BlockHash, u64)> = objects.collect();
     let hashes: Vec<String> = objects.iter().map(|(h, _)| h.to_string()).collect();
     let sql = format!(
@@ -335,7 +331,7 @@ async fn claim_unregistered(
         .await?
         .rows_affected();
         if inserted == 1 {
-            claimed.push(hash);
+            claimed.push(Marked { hash, inline: false });
         }
     }
     tx.commit().await?;

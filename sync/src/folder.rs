@@ -144,9 +144,10 @@ impl StateDir {
     }
 
     /// Ties the folder to `current` (when syncing: a look writes nothing),
-    /// or refuses if it is tied to another account or server. `synced`: the ledger says this folder was synced
-    /// (and linked) before, so a missing link means the folder was replaced
-    /// or its disk is not mounted.
+    /// or refuses if it is tied to another account or server. `synced`:
+    /// the ledger says this folder was synced (and linked) before, so a
+    /// missing link means the folder was replaced or its disk is not
+    /// mounted.
     pub fn check_link(&self, current: &Link, synced: bool) -> Result<(), FolderError> {
         match self.link()? {
             Some(linked) if linked.same_account(current) => {

@@ -40,16 +40,19 @@ pub const BUILTIN_IGNORES: &[&str] = &[
 pub struct IgnoreRules {
     root: PathBuf,
     builtin: Gitignore,
-    /// By the folder (`""` for the root) whose `.driveignore` they come from.
-    files: BTreeMap<String, Gitignore>,
-    /// The text of each of those files, to compare rules.
-    texts: BTreeMap<String, String>,
+    /// By the folder (`""` for the root) whose `.driveignore` they come
+    /// from: the file's text (to compare rules) and its patterns.
+    files: BTreeMap<String, (String, Gitignore)>,
 }
 
 /// The same rules: the same folder, and the same `.driveignore` texts.
 impl PartialEq for IgnoreRules {
     fn eq(&self, other: &Self) -> bool {
-        self.root == other.root && self.texts == other.texts
+        self.root == other.root
+            && self.files.len() == other.files.len()
+            && (self.files.iter().zip(&other.files)).all(|((folder, (text, _)), (other_folder, (other_text, _)))| {
+                folder == other_folder && text == other_text
+            })
     }
 }
 
@@ -64,7 +67,6 @@ impl IgnoreRules {
             root: root.to_path_buf(),
             builtin: builtin.build().unwrap_or_else(|_| Gitignore::empty()),
             files: BTreeMap::new(),
-            texts: BTreeMap::new(),
         }
     }
 
@@ -79,8 +81,7 @@ impl IgnoreRules {
             let _ = builder.add_line(None, line);
         }
         if let Ok(matcher) = builder.build() {
-            self.files.insert(folder.to_owned(), matcher);
-            self.texts.insert(folder.to_owned(), contents.to_owned());
+            self.files.insert(folder.to_owned(), (contents.to_owned(), matcher));
         }
     }
 
@@ -90,7 +91,7 @@ impl IgnoreRules {
     pub fn is_ignored(&self, rel: &str, is_dir: bool) -> bool {
         let path = crate::scanner::local_path(&self.root, rel);
         for folder in ancestors(rel).chain(std::iter::once("")) {
-            if let Some(matcher) = self.files.get(folder) {
+            if let Some((_, matcher)) = self.files.get(folder) {
                 let found = matcher.matched_path_or_any_parents(&path, is_dir);
                 if found.is_ignore() {
                     return true;

@@ -168,7 +168,7 @@ fn symlinks_and_ignored_files_stay_local() {
 /// a running sync may be using; the next sync still does all the work.
 #[test]
 fn status_writes_nothing_to_the_ledger() {
-    let (_server, a, b) = pair();
+    let (_server, a, mut b) = pair();
     write(&a.path("kept.txt"), b"kept");
     converge(&a, &b);
     // Changes the status will see: one on the server, one ignore rule here.
@@ -194,7 +194,6 @@ fn status_writes_nothing_to_the_ledger() {
     assert_eq!(std::fs::read(b.path("kept.txt")).unwrap(), b"kept");
 
     // Beside a running sync, whose ledger is open and written: it works.
-    let mut b = b;
     b.start_sync().unwrap();
     write(&a.path("later.txt"), b"later");
     a.sync().unwrap();
