@@ -583,7 +583,8 @@ async fn exchange(request: RequestBuilder, what: &str) -> Result<Vec<u8>> {
     if response.content_length().is_some_and(|len| len > MAX_BODY) {
         return Err(RemoteError::TooLarge(MAX_BODY));
     }
-    let mut body = Vec::new();
+    // Sized once for what is announced, rather than grown and copied.
+    let mut body = Vec::with_capacity(response.content_length().unwrap_or(0) as usize);
     let mut response = response;
     while let Some(chunk) = response.chunk().await.map_err(network)? {
         if body.len() + chunk.len() > MAX_BODY as usize {

@@ -152,11 +152,13 @@ pub async fn fetch(
             };
             async move {
                 if let Some((offset, size)) = local {
-                    if let Ok(bytes) = offload(fs, move |fs| read_block(fs, &target, offset, size)).await {
-                        if hash_of(&bytes) == block.hash {
-                            told();
-                            return Ok((slot, bytes));
-                        }
+                    let hash = block.hash;
+                    let read = offload(fs, move |fs| {
+                        read_block(fs, &target, offset, size).map(|bytes| (hash_of(&bytes) == hash, bytes))
+                    });
+                    if let Ok((true, bytes)) = read.await {
+                        told();
+                        return Ok((slot, bytes));
                     }
                 }
                 // A small block may come with the manifest.
@@ -164,35 +166,55 @@ pub async fn fetch(
                     Some(bytes) => bytes,
                     None => remote.get_block(&block).await?,
                 };
-                if bytes.len() as u64 != block.size || hash_of(&bytes) != block.hash {
-                    return Err(TransferError::Corrupt(block.hash));
+                // Hashed off the thread that drives the transfers.
+                let (hash, size) = (block.hash, block.size);
+                let (intact, bytes) = offload(fs, move |_| {
+                    (bytes.len() as u64 == size && hash_of(&bytes) == hash, bytes)
+                })
+                .await;
+                if !intact {
+                    return Err(TransferError::Corrupt(hash));
                 }
-                progress.bytes(Direction::Down, block.size);
+                progress.bytes(Direction::Down, size);
                 told();
                 Ok((slot, bytes))
             }
         })
         .buffered(PARALLEL_FETCHES);
-    futures::pin_mut!(blocks);
-    let mut unsynced = 0;
-    while let Some(bytes) = blocks.next().await {
-        let (_slot, bytes) = bytes?;
-        unsynced += bytes.len() as u64;
-        // A large file goes to the disk as it comes, not all at the end.
-        let start_sync = unsynced >= START_SYNC_EVERY;
-        if start_sync {
-            unsynced = 0;
-        }
-        file = offload(fs, move |_| {
-            file.write_all(&bytes)?;
-            if start_sync {
-                file.start_sync();
+    // Blocks are fetched while earlier ones are being written: the two
+    // sides are joined, and a channel of a few blocks keeps the order.
+    let (ready, mut arrived) = tokio::sync::mpsc::channel(PARALLEL_FETCHES);
+    let fetching = async move {
+        futures::pin_mut!(blocks);
+        while let Some(block) = blocks.next().await {
+            if ready.send(block?).await.is_err() {
+                break;
             }
-            Ok::<_, std::io::Error>(file)
-        })
-        .await
-        .map_err(io_err("writing a temp file"))?;
-    }
+        }
+        Ok::<_, TransferError>(())
+    };
+    let writing = async move {
+        let mut unsynced = 0;
+        while let Some((_slot, bytes)) = arrived.recv().await {
+            unsynced += bytes.len() as u64;
+            // A large file goes to the disk as it comes, not all at the end.
+            let start_sync = unsynced >= START_SYNC_EVERY;
+            if start_sync {
+                unsynced = 0;
+            }
+            file = offload(fs, move |_| {
+                file.write_all(&bytes)?;
+                if start_sync {
+                    file.start_sync();
+                }
+                Ok::<_, std::io::Error>(file)
+            })
+            .await
+            .map_err(io_err("writing a temp file"))?;
+        }
+        Ok::<_, TransferError>(file)
+    };
+    let ((), mut file) = tokio::try_join!(fetching, writing)?;
     // Durable before it takes the place of anything: a crash never leaves
     // an empty or torn file where a good one was.
     offload(fs, move |_| file.sync_all())
