@@ -27,7 +27,7 @@ use crate::{
     scanner::{self, LocalItem, LocalKind, Scan},
     selective::{Exclusions, SelectiveError, Stages},
     server::SharedServer,
-    transfer::{self, Fetched, Stats, TempFile, TransferError},
+    transfer::{self, Content, Fetched, Stats, TempFile, TransferError},
 };
 
 /// The ledger's meta key for the last pass's [`Report`] (JSON).

@@ -99,6 +99,16 @@ pub trait Fs: Send + Sync + fmt::Debug + 'static {
     fn remove_dir(&self, path: &Path) -> io::Result<()>;
     fn remove_dir_all(&self, path: &Path) -> io::Result<()>;
     fn set_mtime(&self, path: &Path, mtime_ns: i64) -> io::Result<()>;
+    /// Writes a new file at `path` in one step: `bytes`, modified at
+    /// `mtime_ns`, durable before its name appears, so no partial file is
+    /// ever under `path`, not even after a crash. Fails with `AlreadyExists`
+    /// if `path` is taken, `NotFound` if its folder is missing, and
+    /// `Unsupported` where the file system cannot (the caller then writes a
+    /// temp file and renames it). Returns the new file's stats.
+    fn write_new(&self, path: &Path, bytes: &[u8], mtime_ns: i64) -> io::Result<Meta> {
+        let _ = (path, bytes, mtime_ns);
+        Err(io::ErrorKind::Unsupported.into())
+    }
     fn canonicalize(&self, path: &Path) -> io::Result<PathBuf>;
     /// Takes an exclusive lock on the file at `path` (created if missing),
     /// held until the guard drops; `None` if someone else holds it.
@@ -155,32 +165,7 @@ impl DiskFs {
 
 impl Fs for DiskFs {
     fn metadata(&self, path: &Path) -> io::Result<Meta> {
-        let meta = std::fs::symlink_metadata(path)?;
-        let file_type = meta.file_type();
-        let kind = if file_type.is_symlink() {
-            FileKind::Symlink
-        } else if file_type.is_dir() {
-            FileKind::Dir
-        } else if file_type.is_file() {
-            FileKind::File
-        } else {
-            FileKind::Other
-        };
-        let mtime_ns = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos() as i64);
-        #[cfg(unix)]
-        let inode = std::os::unix::fs::MetadataExt::ino(&meta);
-        #[cfg(not(unix))]
-        let inode = 0;
-        Ok(Meta {
-            kind,
-            len: meta.len(),
-            mtime_ns,
-            inode,
-        })
+        Ok(meta_of(&std::fs::symlink_metadata(path)?))
     }
 
     fn read_dir(&self, path: &Path) -> io::Result<Vec<OsString>> {
@@ -253,6 +238,39 @@ impl Fs for DiskFs {
         filetime::set_file_mtime(path, filetime::FileTime::from_system_time(at))
     }
 
+    /// An unnamed file made in `path`'s folder (`O_TMPFILE`), written,
+    /// synced, then given its name (`linkat`, which never replaces). Made in
+    /// the folder it goes to, many small downloads side by side neither
+    /// queue on one temp folder's lock nor cross folders with a rename. A
+    /// crash before the link leaves nothing behind.
+    #[cfg(target_os = "linux")]
+    fn write_new(&self, path: &Path, bytes: &[u8], mtime_ns: i64) -> io::Result<Meta> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => return Err(io::ErrorKind::InvalidInput.into()),
+        };
+        let mut file = File::options()
+            .write(true)
+            .custom_flags(libc::O_TMPFILE)
+            .mode(0o666)
+            .open(dir)
+            .map_err(|e| match e.raw_os_error() {
+                // Not on this file system (FUSE ones, older kernels).
+                Some(libc::EOPNOTSUPP | libc::EISDIR | libc::EINVAL) => io::ErrorKind::Unsupported.into(),
+                _ => e,
+            })?;
+        file.write_all(bytes)?;
+        let at = UNIX_EPOCH + Duration::from_nanos(mtime_ns.max(0) as u64);
+        filetime::set_file_handle_times(&file, None, Some(filetime::FileTime::from_system_time(at)))?;
+        file.sync_all()?;
+        // Taken before the name appears: an edit made right after must read
+        // as a change.
+        let meta = meta_of(&file.metadata()?);
+        linux::link_open_file(&file, path)?;
+        Ok(meta)
+    }
+
     fn canonicalize(&self, path: &Path) -> io::Result<PathBuf> {
         std::fs::canonicalize(path)
     }
@@ -267,9 +285,74 @@ impl Fs for DiskFs {
     }
 }
 
+/// The engine's stats of an item, from the disk's.
+fn meta_of(meta: &std::fs::Metadata) -> Meta {
+    let file_type = meta.file_type();
+    let kind = if file_type.is_symlink() {
+        FileKind::Symlink
+    } else if file_type.is_dir() {
+        FileKind::Dir
+    } else if file_type.is_file() {
+        FileKind::File
+    } else {
+        FileKind::Other
+    };
+    let mtime_ns = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos() as i64);
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(meta);
+    #[cfg(not(unix))]
+    let inode = 0;
+    Meta {
+        kind,
+        len: meta.len(),
+        mtime_ns,
+        inode,
+    }
+}
+
 #[cfg(target_os = "linux")]
 mod linux {
-    use std::{ffi::CString, io, os::unix::ffi::OsStrExt, path::Path};
+    use std::{
+        ffi::CString,
+        fs::File,
+        io,
+        os::{fd::AsRawFd, unix::ffi::OsStrExt},
+        path::Path,
+    };
+
+    /// Gives an unnamed open file (`O_TMPFILE`) the name `to`, through its
+    /// `/proc/self/fd` link; fails with `AlreadyExists` if `to` is taken,
+    /// and `Unsupported` without `/proc`.
+    pub fn link_open_file(file: &File, to: &Path) -> io::Result<()> {
+        let proc = format!("/proc/self/fd/{}", file.as_raw_fd());
+        let from = CString::new(proc.as_str()).map_err(io::Error::from)?;
+        let to = CString::new(to.as_os_str().as_bytes()).map_err(io::Error::from)?;
+        // SAFETY: both paths are valid NUL-terminated strings that outlive
+        // the call, which reads them and nothing else.
+        let result = unsafe {
+            libc::linkat(
+                libc::AT_FDCWD,
+                from.as_ptr(),
+                libc::AT_FDCWD,
+                to.as_ptr(),
+                libc::AT_SYMLINK_FOLLOW,
+            )
+        };
+        match result {
+            0 => Ok(()),
+            _ => {
+                let error = io::Error::last_os_error();
+                match error.kind() {
+                    io::ErrorKind::NotFound if !Path::new(&proc).exists() => Err(io::ErrorKind::Unsupported.into()),
+                    _ => Err(error),
+                }
+            }
+        }
+    }
 
     /// `renameat2(2)` with `flags`.
     pub fn renameat2(from: &Path, to: &Path, flags: libc::c_uint) -> io::Result<()> {
@@ -282,5 +365,38 @@ mod linux {
             0 => Ok(()),
             _ => Err(io::Error::last_os_error()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_file_appears_whole_with_its_time_and_never_replaces_one() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let fs = DiskFs;
+        let path = dir.path().join("new.txt");
+        let mtime_ns = 1_600_000_000_123_456_789;
+        let written = match fs.write_new(&path, b"hello", mtime_ns) {
+            // Only where the file system has no unnamed files.
+            Err(e) if e.kind() == io::ErrorKind::Unsupported => return,
+            other => other.expect("written"),
+        };
+        assert_eq!(fs.read(&path).expect("read"), b"hello");
+        assert_eq!(fs.metadata(&path).expect("stats"), written);
+        assert_eq!((written.len, written.mtime_ns), (5, mtime_ns));
+
+        let taken = fs.write_new(&path, b"other", 0).expect_err("the name is taken");
+        assert_eq!(taken.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(fs.read(&path).expect("read"), b"hello");
+
+        let missing = fs.write_new(&dir.path().join("no/such/folder"), b"x", 0);
+        assert_eq!(missing.expect_err("no folder").kind(), io::ErrorKind::NotFound);
+        // Nothing else was left in the folder.
+        assert_eq!(
+            fs.read_dir(dir.path()).expect("listed"),
+            vec![OsString::from("new.txt")]
+        );
     }
 }

@@ -324,11 +324,7 @@ impl Engine {
                 .await?;
                 let Fetched { content, content_id } = fetched;
                 let (target, at) = (self.local(path), path.clone());
-                let stats = offload(&self.fs, move |fs| {
-                    let file = content.into_file()?;
-                    Self::place(fs, file, &target, &at, expected)
-                })
-                .await?;
+                let stats = offload(&self.fs, move |fs| Self::put(fs, content, &target, &at, expected)).await?;
                 let entry = Entry {
                     kind: NodeKind::File,
                     node_id: *node_id,

@@ -99,6 +99,46 @@ impl Engine {
             .collect()
     }
 
+    /// Puts a fetched revision's `content` at `path` (see [`Engine::place`]).
+    /// A new small file held in memory is written where it goes in one step
+    /// ([`Fs::write_new`]) where the file system can; otherwise, and for
+    /// everything else, through a temp file. Runs on the blocking pool.
+    pub(super) fn put(
+        fs: &dyn Fs,
+        content: Content,
+        target: &Path,
+        path: &str,
+        expected: Option<Stats>,
+    ) -> Result<Stats> {
+        if let (Content::Bytes { bytes, mtime_ns, .. }, None) = (&content, expected) {
+            let written = fs
+                .write_new(target, bytes, *mtime_ns)
+                .or_else(|e| match target.parent() {
+                    // Its folder is not there yet.
+                    Some(parent) if e.kind() == ErrorKind::NotFound => {
+                        fs.create_dir_all(parent)?;
+                        fs.write_new(target, bytes, *mtime_ns)
+                    }
+                    _ => Err(e),
+                });
+            match written {
+                Ok(meta) => {
+                    return Ok(Stats {
+                        size: meta.len,
+                        mtime_ns: meta.mtime_ns,
+                        inode: meta.inode,
+                    })
+                }
+                Err(e) if e.kind() == ErrorKind::Unsupported => {}
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                    return Err(EngineError::Transfer(TransferError::Changed))
+                }
+                Err(e) => return Err(io_err(format!("writing {path}"))(e).into()),
+            }
+        }
+        Self::place(fs, content.into_file()?, target, path, expected)
+    }
+
     /// Puts a fetched revision (`file`) at `path`, which must still be as `expected`
     /// (`None`: nothing there), so that an edit made meanwhile is never
     /// overwritten. A new file takes a free name in one step; a file
@@ -107,13 +147,7 @@ impl Engine {
     /// cannot swap, a check then a rename (a window of microseconds).
     /// Runs on the blocking pool; `target` is `path` on the disk, and a new
     /// file's folder is created if need be.
-    pub(super) fn place(
-        fs: &dyn Fs,
-        file: TempFile,
-        target: &Path,
-        path: &str,
-        expected: Option<Stats>,
-    ) -> Result<Stats> {
+    fn place(fs: &dyn Fs, file: TempFile, target: &Path, path: &str, expected: Option<Stats>) -> Result<Stats> {
         // Taken before, not after, it is in place (a rename keeps them): an
         // edit made right after must read as a change to the next scan.
         let placed = transfer::stats(fs, file.path()).map_err(io_err("reading a temp file"))?;

@@ -184,6 +184,11 @@ impl Fs for DyingFs {
         self.fs.set_mtime(path, mtime_ns)
     }
 
+    fn write_new(&self, path: &Path, bytes: &[u8], mtime_ns: i64) -> io::Result<Meta> {
+        self.call()?;
+        self.fs.write_new(path, bytes, mtime_ns)
+    }
+
     fn canonicalize(&self, path: &Path) -> io::Result<PathBuf> {
         self.call()?;
         self.fs.canonicalize(path)

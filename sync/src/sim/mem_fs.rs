@@ -340,6 +340,27 @@ impl Fs for MemFs {
         Ok(())
     }
 
+    /// As on a disk with unnamed files: the file appears whole and durable,
+    /// or not at all.
+    fn write_new(&self, path: &Path, bytes: &[u8], mtime_ns: i64) -> io::Result<Meta> {
+        let mut state = self.mutate(&[path])?;
+        if state.lookup(path).is_ok() {
+            return Err(error(ErrorKind::AlreadyExists, path));
+        }
+        let ino = state.create_file(path, false)?;
+        state.tick();
+        let (data, durable, mtime, durable_mtime) = state.file_mut(ino);
+        *data = bytes.to_vec();
+        durable.clone_from(data);
+        (*mtime, *durable_mtime) = (mtime_ns, mtime_ns);
+        Ok(Meta {
+            kind: FileKind::File,
+            len: bytes.len() as u64,
+            mtime_ns,
+            inode: ino,
+        })
+    }
+
     /// The path with `.`, `..` resolved and the stored spelling of each name.
     fn canonicalize(&self, path: &Path) -> io::Result<PathBuf> {
         let state = self.lock();
