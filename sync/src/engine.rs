@@ -215,7 +215,8 @@ impl Engine {
         let (state, rules) = offload(&fs, move |fs| -> Result<_> {
             let state = StateDir::open(shared, &at, lock)?;
             let rules = FsRules::probe(fs, &state.tmp())
-                .map_err(io_err("probing what names the folder's file system holds"))?;
+                .map_err(io_err("probing what names the folder's file system holds"))?
+                .under(&at);
             Ok((state, rules))
         })
         .await?;

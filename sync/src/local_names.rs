@@ -37,16 +37,43 @@ pub enum Unsyncable {
     Reserved(String),
     #[error("the name ends with a dot or a space, which this device's file system does not allow")]
     TrailingDotOrSpace,
+    #[error("its path is longer than this device allows here ({0} bytes under the synced folder)")]
+    PathTooLong(usize),
 }
 
 /// What the file system under a synced folder accepts, probed at start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FsRules {
     /// `A` and `a` name the same file (macOS, Windows, FAT/exFAT).
     pub case_insensitive: bool,
     /// Windows' name rules hold (Windows, FAT/exFAT anywhere).
     pub windows_names: bool,
+    /// The longest path, in bytes of UTF-8, that fits under the synced
+    /// folder: what the platform lets a path name, less the folder's own.
+    pub max_path: usize,
 }
+
+impl Default for FsRules {
+    /// Any valid name, case-sensitive, any length.
+    fn default() -> Self {
+        Self {
+            case_insensitive: false,
+            windows_names: false,
+            max_path: usize::MAX,
+        }
+    }
+}
+
+/// The longest path the platform's calls take, without its final NUL
+/// (`PATH_MAX` on Linux and macOS, `MAX_PATH` on Windows, counted in bytes
+/// of UTF-8, which are never fewer than Windows' UTF-16 units).
+const PLATFORM_MAX_PATH: usize = if cfg!(windows) {
+    259
+} else if cfg!(target_os = "macos") {
+    1023
+} else {
+    4095
+};
 
 const WINDOWS_CHARACTERS: &[char] = &['<', '>', ':', '"', '\\', '|', '?', '*'];
 const WINDOWS_DEVICES: &[&str] = &["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"];
@@ -57,7 +84,15 @@ impl FsRules {
         Self {
             case_insensitive: cfg!(any(windows, target_os = "macos")),
             windows_names: cfg!(windows),
+            max_path: PLATFORM_MAX_PATH,
         }
+    }
+
+    /// The rules for the synced folder at `root` (an absolute path): the
+    /// room left for paths under it.
+    pub fn under(mut self, root: &Path) -> Self {
+        self.max_path = PLATFORM_MAX_PATH.saturating_sub(root.as_os_str().len() + 1);
+        self
     }
 
     /// Probes the file system of `dir` (the folder's state dir): a file
@@ -114,12 +149,23 @@ impl FsRules {
         Ok(())
     }
 
-    /// Whether every name of a relative `/`-path passes [`FsRules::check`]
-    /// (for paths from the ledger, which an older client may have written).
+    /// Checks the length of a relative `/`-path under the synced folder.
+    pub fn check_length(&self, path: &str) -> Result<(), Unsyncable> {
+        match path.len() > self.max_path {
+            true => Err(Unsyncable::PathTooLong(self.max_path)),
+            false => Ok(()),
+        }
+    }
+
+    /// Whether a relative `/`-path fits and every name of it passes
+    /// [`FsRules::check`] (for paths from the ledger, which an older client,
+    /// or the folder in another place, may have written).
     pub fn holds_path(&self, path: &str) -> bool {
-        path.split('/')
-            .enumerate()
-            .all(|(i, name)| self.check(name, i == 0).is_ok())
+        self.check_length(path).is_ok()
+            && path
+                .split('/')
+                .enumerate()
+                .all(|(i, name)| self.check(name, i == 0).is_ok())
     }
 
     /// The key under which this file system tells names apart.
@@ -181,11 +227,30 @@ mod tests {
     const POSIX: FsRules = FsRules {
         case_insensitive: false,
         windows_names: false,
+        max_path: usize::MAX,
     };
     const WINDOWS: FsRules = FsRules {
         case_insensitive: true,
         windows_names: true,
+        max_path: usize::MAX,
     };
+
+    #[test]
+    fn a_path_fits_in_what_the_platform_leaves_under_the_folder() {
+        let root = Path::new("/home/someone/Drive");
+        let rules = FsRules::platform().under(root);
+        assert_eq!(rules.max_path + root.as_os_str().len() + 1, PLATFORM_MAX_PATH);
+        let fits = "a".repeat(rules.max_path);
+        assert_eq!(rules.check_length(&fits), Ok(()));
+        let over = format!("{fits}b");
+        assert_eq!(rules.check_length(&over), Err(Unsyncable::PathTooLong(rules.max_path)));
+        // A ledger path too long is not held either (and so is forgotten,
+        // not deleted).
+        let deep = vec!["x".repeat(200); 30].join("/");
+        assert!(deep.len() > PLATFORM_MAX_PATH);
+        assert!(!rules.holds_path(&deep));
+        assert!(POSIX.holds_path(&deep));
+    }
 
     #[test]
     fn the_wire_rule_is_checked_again_on_every_file_system() {
@@ -253,7 +318,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let rules = FsRules::probe(&crate::fs::DiskFs, dir.path()).unwrap();
         if cfg!(target_os = "linux") {
-            assert_eq!(rules, POSIX);
+            assert_eq!(rules.max_path, PLATFORM_MAX_PATH);
+            assert_eq!(rules.under(Path::new("/")), POSIX.under(Path::new("/")));
         }
         assert_eq!(
             std::fs::read_dir(dir.path()).unwrap().count(),

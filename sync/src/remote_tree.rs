@@ -124,6 +124,14 @@ impl RemoteTree {
             let held_here = held.get(prefix.as_str()).map_or(&[][..], Vec::as_slice);
             for (name, child) in local_names(kept, &prefix, held_here, view) {
                 let path = join(&prefix, &name);
+                // Too deep for this device: it and all under it stay out.
+                if let Err(why) = view.rules.check_length(&path) {
+                    tree.unmapped.push(Unmapped {
+                        path: join(&remote_prefix, &child.name),
+                        why,
+                    });
+                    continue;
+                }
                 stack.push((child.id, path.clone(), join(&remote_prefix, &child.name)));
                 tree.path_of.insert(child.id, path.clone());
                 tree.by_path.insert(path, child);
@@ -382,6 +390,7 @@ mod tests {
         let windows = FsRules {
             case_insensitive: true,
             windows_names: true,
+            ..FsRules::default()
         };
         let known = HashMap::new();
         let view = LocalView {
@@ -415,10 +424,51 @@ mod tests {
     }
 
     #[test]
+    fn paths_too_long_for_the_device_stay_out_with_their_subtrees() {
+        let rules = FsRules {
+            max_path: 11,
+            ..FsRules::default()
+        };
+        let known = HashMap::new();
+        let view = LocalView {
+            rules,
+            ignore: None,
+            excluded: None,
+            known: &known,
+        };
+        let tree = RemoteTree::build_for(
+            1,
+            vec![
+                node(2, 1, "short", NodeKind::Folder),
+                node(3, 2, "a.txt", NodeKind::File),
+                node(4, 2, "longer.txt", NodeKind::File),
+                node(5, 2, "deeper", NodeKind::Folder),
+                node(6, 5, "x", NodeKind::File),
+            ],
+            &view,
+        );
+        let paths: Vec<&String> = tree.paths().map(|(p, _)| p).collect();
+        assert_eq!(tree.len(), 2, "{paths:?}");
+        assert!(tree.get("short/a.txt").is_some());
+        for id in [4, 5, 6] {
+            assert!(tree.path_of(id).is_none(), "{id}");
+        }
+        let unmapped: Vec<(&str, &Unsyncable)> = tree.unmapped().iter().map(|u| (u.path.as_str(), &u.why)).collect();
+        assert_eq!(
+            unmapped,
+            vec![
+                ("short/deeper", &Unsyncable::PathTooLong(11)),
+                ("short/longer.txt", &Unsyncable::PathTooLong(11))
+            ]
+        );
+    }
+
+    #[test]
     fn case_collisions_get_a_stable_alias() {
         let rules = FsRules {
             case_insensitive: true,
             windows_names: false,
+            ..FsRules::default()
         };
         let nodes = vec![
             node(2, 1, "Docs", NodeKind::Folder),

@@ -198,6 +198,50 @@ fn the_state_dir_name_and_ignored_names_stay_on_the_server() {
 }
 
 #[test]
+fn a_path_too_long_for_this_disk_stays_on_the_server() {
+    let (server, a, b) = pair();
+    write(&a.path("inner/deep.txt"), b"deep");
+    write(&a.path("near.txt"), b"near");
+    a.sync_once_output().unwrap();
+    // Moved on the server under 17 folders of 250 bytes: deeper than a path
+    // on Linux can name (4,095 bytes).
+    let api = Api::login(&server, EMAIL).unwrap();
+    let mut parent = api.root_id;
+    for i in 0..17 {
+        parent = api
+            .create_folder(parent, &format!("{i:02}{}", "d".repeat(248)))
+            .unwrap();
+    }
+    api.move_to(api.id("inner").unwrap(), parent).unwrap();
+    for _ in 0..2 {
+        for client in [&a, &b] {
+            let output = client.sync_once_output().unwrap();
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            // Done, with something this device cannot hold: not an error.
+            assert_eq!(output.status.code(), Some(5), "{stderr}");
+            assert!(!stderr.contains("File name too long"), "{stderr}");
+        }
+    }
+    let on_server = server_paths(&server);
+    let deep: Vec<&String> = on_server.iter().filter(|p| p.ends_with("/inner/deep.txt")).collect();
+    assert_eq!(deep.len(), 1, "{on_server:?}");
+    assert!(
+        !on_server.contains(&"inner/deep.txt".to_owned()),
+        "not sent back up: {on_server:?}"
+    );
+    for client in [&a, &b] {
+        assert_eq!(std::fs::read(client.path("near.txt")).unwrap(), b"near");
+        let status = client.status().unwrap();
+        assert!(status.contains("longer than this device allows"), "{status}");
+    }
+    // Moved out of this device's reach: out of the folder, into its local
+    // trash, still on the server.
+    assert!(!a.path("inner").exists());
+    let kept = drive_e2e::snapshot(&a.path(".drive/trash"));
+    assert!(kept.keys().any(|p| p.ends_with("inner/deep.txt")), "{kept:?}");
+}
+
+#[test]
 fn a_case_insensitive_disk_keeps_both_names_and_refuses_illegal_ones() {
     let Some(disk) = Exfat::mount().unwrap() else { return };
     let (server, a, _) = pair();

@@ -49,6 +49,7 @@ impl Sim {
             let rules = FsRules {
                 case_insensitive: device.mode.case_insensitive,
                 windows_names: device.mode.windows_names,
+                ..FsRules::default()
             };
             let synced: Tree = everything
                 .into_iter()
