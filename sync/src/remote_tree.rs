@@ -54,9 +54,15 @@ impl RemoteTree {
     /// sees it, ignoring nothing (for tests of the planner).
     #[cfg(test)]
     pub fn build(root_id: NodeId, nodes: Vec<RemoteNode>) -> Self {
+        Self::build_under(root_id, nodes, FsRules::default())
+    }
+
+    /// The tree as a file system with `rules` sees it, ignoring nothing.
+    #[cfg(test)]
+    pub fn build_under(root_id: NodeId, nodes: Vec<RemoteNode>, rules: FsRules) -> Self {
         let known = HashMap::new();
         let view = LocalView {
-            rules: FsRules::default(),
+            rules,
             ignore: None,
             excluded: None,
             known: &known,
@@ -392,14 +398,7 @@ mod tests {
             windows_names: true,
             ..FsRules::default()
         };
-        let known = HashMap::new();
-        let view = LocalView {
-            rules: windows,
-            ignore: None,
-            excluded: None,
-            known: &known,
-        };
-        let tree = RemoteTree::build_for(
+        let tree = RemoteTree::build_under(
             1,
             vec![
                 node(2, 1, "..", NodeKind::Folder),
@@ -411,7 +410,7 @@ mod tests {
                 node(8, 7, "CON", NodeKind::File),
                 node(9, 7, "fine.txt", NodeKind::File),
             ],
-            &view,
+            windows,
         );
         let paths: Vec<&String> = tree.paths().map(|(p, _)| p).collect();
         assert_eq!(tree.len(), 2, "{paths:?}");
@@ -429,14 +428,7 @@ mod tests {
             max_path: 11,
             ..FsRules::default()
         };
-        let known = HashMap::new();
-        let view = LocalView {
-            rules,
-            ignore: None,
-            excluded: None,
-            known: &known,
-        };
-        let tree = RemoteTree::build_for(
+        let tree = RemoteTree::build_under(
             1,
             vec![
                 node(2, 1, "short", NodeKind::Folder),
@@ -445,7 +437,7 @@ mod tests {
                 node(5, 2, "deeper", NodeKind::Folder),
                 node(6, 5, "x", NodeKind::File),
             ],
-            &view,
+            rules,
         );
         let paths: Vec<&String> = tree.paths().map(|(p, _)| p).collect();
         assert_eq!(tree.len(), 2, "{paths:?}");
