@@ -232,6 +232,7 @@ pub fn app(state: AppState) -> Router {
                         .make_span_with(request_span)
                         .on_response(DefaultOnResponse::new().level(Level::INFO)),
                 )
+                .layer(middleware::from_fn(ops::run_to_completion))
                 .layer(middleware::from_fn(ops::stamp_request_id))
                 .layer(middleware::from_fn(ops::record_metrics))
                 .layer(middleware::from_fn_with_state(

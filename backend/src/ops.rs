@@ -1,16 +1,18 @@
 //! Operating the server: health and readiness probes, Prometheus metrics, and
-//! the middleware that gives every request an id, a span and a measurement.
+//! the middleware that gives every request an id, a span and a measurement,
+//! and runs a change to its end.
 
 use std::time::Instant;
 
 use axum::{
     body::Body,
     extract::{MatchedPath, Request, State},
-    http::{header, HeaderValue},
+    http::{header, HeaderValue, Method},
     middleware::Next,
     response::{IntoResponse, Response},
 };
 use drive_wire::{ErrorBody, REQUEST_ID_HEADER};
+use tracing::Instrument;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
@@ -103,6 +105,25 @@ pub async fn stamp_request_id(request: Request, next: Next) -> Response {
     response
 }
 
+/// Runs a request that may change something to its end, even if the client
+/// goes away: a transaction committed is then always followed by what comes
+/// after it (waking the devices that long-poll the changes feed, counting
+/// it), where a dropped connection used to drop the handler halfway. Reads
+/// (`GET`, `HEAD`, `OPTIONS`) stop with their client, as before: a long-poll
+/// nobody waits for holds nothing.
+pub async fn run_to_completion(request: Request, next: Next) -> Response {
+    if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.run(request).await;
+    }
+    let task = tokio::spawn(next.run(request).instrument(tracing::Span::current()));
+    match task.await {
+        Ok(response) => response,
+        Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+        // Cancelled: only when the runtime shuts down.
+        Err(_) => ApiError::Unavailable("the server is shutting down".into()).into_response(),
+    }
+}
+
 /// Counts requests and times them, by route template (never by raw path, which
 /// would make one series per file id).
 pub async fn record_metrics(request: Request, next: Next) -> Response {
@@ -124,4 +145,46 @@ pub async fn record_metrics(request: Request, next: Next) -> Response {
 /// The fallback for unknown routes, in the common error shape.
 pub async fn not_found() -> ApiError {
     ApiError::NotFound
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        sync::{
+            atomic::{AtomicBool, Ordering},
+            Arc,
+        },
+        time::Duration,
+    };
+
+    use axum::{middleware, routing::any, Router};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// A route that takes 50 ms, then notes that it finished.
+    fn slow_route(finished: Arc<AtomicBool>) -> Router {
+        Router::new()
+            .route(
+                "/",
+                any(move || async move {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    finished.store(true, Ordering::SeqCst);
+                }),
+            )
+            .layer(middleware::from_fn(run_to_completion))
+    }
+
+    #[tokio::test]
+    async fn a_change_runs_to_its_end_when_its_client_goes_away_and_a_read_stops() {
+        for (method, runs_on) in [(Method::POST, true), (Method::PUT, true), (Method::GET, false)] {
+            let finished = Arc::new(AtomicBool::new(false));
+            let request = Request::builder().method(method.clone()).uri("/").body(Body::empty());
+            let call = slow_route(finished.clone()).oneshot(request.expect("a request"));
+            // The client gives up after 5 ms: the request's future is dropped.
+            assert!(tokio::time::timeout(Duration::from_millis(5), call).await.is_err());
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            assert_eq!(finished.load(Ordering::SeqCst), runs_on, "{method}");
+        }
+    }
 }
