@@ -14,7 +14,7 @@ use futures::StreamExt;
 
 use crate::{
     folder::{FolderError, Link, StateDir},
-    fs::{offload, DiskFs, Fs, SharedFs},
+    fs::{in_its_folder, offload, DiskFs, Fs, SharedFs},
     guard::{Choice, Decisions, DeleteGuard, Held},
     ignore_rules::IgnoreRules,
     io_error::{io_err, IoError},

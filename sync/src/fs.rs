@@ -153,6 +153,18 @@ pub async fn offload<T: Send + 'static>(fs: &SharedFs, f: impl FnOnce(&dyn Fs) -
     }
 }
 
+/// Makes something at `path` (`make`), its folder first if that is not
+/// there yet (a file's folder may be made by the same pass, or removed).
+pub fn in_its_folder<T>(fs: &dyn Fs, path: &Path, make: impl Fn() -> io::Result<T>) -> io::Result<T> {
+    make().or_else(|e| match path.parent() {
+        Some(parent) if e.kind() == io::ErrorKind::NotFound => {
+            fs.create_dir_all(parent)?;
+            make()
+        }
+        _ => Err(e),
+    })
+}
+
 /// The real disk.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct DiskFs;
@@ -234,8 +246,7 @@ impl Fs for DiskFs {
     }
 
     fn set_mtime(&self, path: &Path, mtime_ns: i64) -> io::Result<()> {
-        let at = UNIX_EPOCH + Duration::from_nanos(mtime_ns.max(0) as u64);
-        filetime::set_file_mtime(path, filetime::FileTime::from_system_time(at))
+        filetime::set_file_mtime(path, file_time(mtime_ns))
     }
 
     /// An unnamed file made in `path`'s folder (`O_TMPFILE`), written,
@@ -261,8 +272,7 @@ impl Fs for DiskFs {
                 _ => e,
             })?;
         file.write_all(bytes)?;
-        let at = UNIX_EPOCH + Duration::from_nanos(mtime_ns.max(0) as u64);
-        filetime::set_file_handle_times(&file, None, Some(filetime::FileTime::from_system_time(at)))?;
+        filetime::set_file_handle_times(&file, None, Some(file_time(mtime_ns)))?;
         file.sync_all()?;
         // Taken before the name appears: an edit made right after must read
         // as a change.
@@ -283,6 +293,11 @@ impl Fs for DiskFs {
             Err(std::fs::TryLockError::Error(e)) => Err(e),
         }
     }
+}
+
+/// A modification time in nanoseconds since the epoch, as the disk takes it.
+fn file_time(mtime_ns: i64) -> filetime::FileTime {
+    filetime::FileTime::from_system_time(UNIX_EPOCH + Duration::from_nanos(mtime_ns.max(0) as u64))
 }
 
 /// The engine's stats of an item, from the disk's.

@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     chunker::{self, Chunk},
-    fs::{offload, Fs, SharedFs},
+    fs::{offload, Fs, Meta, SharedFs},
     io_error::{io_err, IoError},
     progress::{Direction, Progress, TransferOf},
     remote::RemoteError,
@@ -82,13 +82,18 @@ pub struct Stats {
     pub inode: u64,
 }
 
+impl From<Meta> for Stats {
+    fn from(meta: Meta) -> Self {
+        Stats {
+            size: meta.len,
+            mtime_ns: meta.mtime_ns,
+            inode: meta.inode,
+        }
+    }
+}
+
 pub fn stats(fs: &dyn Fs, path: &Path) -> std::io::Result<Stats> {
-    let meta = fs.metadata(path)?;
-    Ok(Stats {
-        size: meta.len,
-        mtime_ns: meta.mtime_ns,
-        inode: meta.inode,
-    })
+    fs.metadata(path).map(Stats::from)
 }
 
 fn read_block(fs: &dyn Fs, path: &Path, offset: u64, size: u64) -> Result<Vec<u8>, TransferError> {

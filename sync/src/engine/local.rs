@@ -111,24 +111,8 @@ impl Engine {
         expected: Option<Stats>,
     ) -> Result<Stats> {
         if let (Content::Bytes { bytes, mtime_ns, .. }, None) = (&content, expected) {
-            let written = fs
-                .write_new(target, bytes, *mtime_ns)
-                .or_else(|e| match target.parent() {
-                    // Its folder is not there yet.
-                    Some(parent) if e.kind() == ErrorKind::NotFound => {
-                        fs.create_dir_all(parent)?;
-                        fs.write_new(target, bytes, *mtime_ns)
-                    }
-                    _ => Err(e),
-                });
-            match written {
-                Ok(meta) => {
-                    return Ok(Stats {
-                        size: meta.len,
-                        mtime_ns: meta.mtime_ns,
-                        inode: meta.inode,
-                    })
-                }
+            match in_its_folder(fs, target, || fs.write_new(target, bytes, *mtime_ns)) {
+                Ok(meta) => return Ok(meta.into()),
                 Err(e) if e.kind() == ErrorKind::Unsupported => {}
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => {
                     return Err(EngineError::Transfer(TransferError::Changed))
@@ -159,14 +143,7 @@ impl Engine {
         };
         let tmp = file.path().to_path_buf();
         match expected {
-            None => match fs.rename_noreplace(&tmp, target).or_else(|e| match target.parent() {
-                // Its folder is not there yet.
-                Some(parent) if e.kind() == ErrorKind::NotFound => {
-                    fs.create_dir_all(parent)?;
-                    fs.rename_noreplace(&tmp, target)
-                }
-                _ => Err(e),
-            }) {
+            None => match in_its_folder(fs, target, || fs.rename_noreplace(&tmp, target)) {
                 // Nothing was in its place: nothing is left to remove.
                 Ok(()) => {
                     file.keep();

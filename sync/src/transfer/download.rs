@@ -5,7 +5,10 @@
 //! memory and written by the engine's trip that puts it in place.
 
 use super::*;
-use crate::{folder::temp_dir, fs::WriteFile};
+use crate::{
+    folder::temp_dir,
+    fs::{in_its_folder, WriteFile},
+};
 
 /// Blocks fetched ahead at once, per file downloaded (written in order).
 const PARALLEL_FETCHES: usize = 8;
@@ -251,10 +254,7 @@ fn inline_content(manifest: &Manifest) -> Result<Option<Vec<u8>>, TransferError>
 /// if it went missing.
 fn create_temp(fs: &dyn Fs, dir: &Path) -> std::io::Result<(PathBuf, Box<dyn WriteFile>)> {
     let path = dir.join(format!("{PARTIAL_PREFIX}{}", rand::random::<u64>()));
-    let file = fs.create(&path).or_else(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => fs.create_dir_all(dir).and_then(|()| fs.create(&path)),
-        _ => Err(e),
-    })?;
+    let file = in_its_folder(fs, &path, || fs.create(&path))?;
     Ok((path, file))
 }
 
