@@ -76,6 +76,9 @@ impl Summary {
             Summary::Offline { .. } => "Offline: the server cannot be reached".to_owned(),
             Summary::Behind { held: 1, .. } => "1 deleted file waits for your choice".to_owned(),
             Summary::Behind { held: files @ 2.., .. } => format!("{files} deleted files wait for your choice"),
+            Summary::Behind {
+                failed: 0, pending: 1, ..
+            } => "1 item waiting to sync".to_owned(),
             Summary::Behind { failed: 0, pending, .. } => format!("{pending} items waiting to sync"),
             Summary::Behind { failed: 1, .. } => "1 item could not be synced".to_owned(),
             Summary::Behind { failed, .. } => format!("{failed} items could not be synced"),
@@ -807,6 +810,13 @@ mod tests {
         });
         let status = monitor.status();
         assert_eq!(status.summary.label(), "1 item could not be synced");
+        // A file still being written when the pass looked is one item, too.
+        monitor.state(&RunState::Behind {
+            pending: 1,
+            errors: Vec::new(),
+            held: None,
+        });
+        assert_eq!(monitor.status().summary.label(), "1 item waiting to sync");
         assert_eq!(status.errors, errors);
         let activity = &monitor.recent(10)[0];
         assert_eq!(activity.text, "Could not download");
