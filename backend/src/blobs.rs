@@ -19,7 +19,6 @@ use crate::{
     error::{ApiError, ApiResult, Path, Query},
     state::AppState,
     storage::{
-        blobs::BlobReader,
         inline,
         presign::{Method, SignatureError, UploadGrant},
         BlobStore, LocalBlobStore,
@@ -121,11 +120,18 @@ async fn get_blob(
         .signer()
         .verify(Method::Get, hash, None, query.expires, &query.sig, now)?;
     // A small block may be kept in the database.
-    let (size, reader): (u64, BlobReader) = match inline::read(state.db.reader(), hash).await? {
-        Some(bytes) => (bytes.len() as u64, Box::pin(std::io::Cursor::new(bytes))),
+    let (size, body) = match inline::read(state.db.reader(), hash).await? {
+        Some(bytes) => (bytes.len() as u64, Body::from(bytes)),
         None => {
             let size = store.stored_size(hash).await?.ok_or(ApiError::NotFound)?;
-            (size, store.read_range(hash, 0, size).await?)
+            let body = match store.read_direct(hash, size).await? {
+                Some(bytes) => Body::from(bytes),
+                None => Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
+                    store.read_range(hash, 0, size).await?,
+                    crate::storage::STREAM_CHUNK,
+                )),
+            };
+            (size, body)
         }
     };
     let mut response = (
@@ -134,10 +140,7 @@ async fn get_blob(
             (header::CONTENT_LENGTH, size.to_string()),
             (header::CACHE_CONTROL, "private, max-age=31536000, immutable".to_owned()),
         ],
-        Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
-            reader,
-            crate::storage::STREAM_CHUNK,
-        )),
+        body,
     )
         .into_response();
     // A user's bytes, never a page of ours.

@@ -85,6 +85,12 @@ pub trait Fs: Send + Sync + fmt::Debug + 'static {
     fn open(&self, path: &Path) -> io::Result<Box<dyn ReadFile>>;
     /// Creates or truncates the file at `path`.
     fn create(&self, path: &Path) -> io::Result<Box<dyn WriteFile>>;
+    /// Creates or truncates the file at `path` for one long write that
+    /// nothing reads soon (a large download): around the page cache where
+    /// the file system can.
+    fn create_unbuffered(&self, path: &Path) -> io::Result<Box<dyn WriteFile>> {
+        self.create(path)
+    }
     fn create_dir_all(&self, path: &Path) -> io::Result<()>;
     /// Renames `from` to `to`, replacing a file there.
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
@@ -192,6 +198,11 @@ impl Fs for DiskFs {
 
     fn create(&self, path: &Path) -> io::Result<Box<dyn WriteFile>> {
         Ok(Box::new(File::create(path)?))
+    }
+
+    #[cfg(target_os = "linux")]
+    fn create_unbuffered(&self, path: &Path) -> io::Result<Box<dyn WriteFile>> {
+        direct::create(path)
     }
 
     fn create_dir_all(&self, path: &Path) -> io::Result<()> {
@@ -328,6 +339,9 @@ fn meta_of(meta: &std::fs::Metadata) -> Meta {
         inode,
     }
 }
+
+#[cfg(target_os = "linux")]
+mod direct;
 
 #[cfg(target_os = "linux")]
 mod linux {

@@ -3,8 +3,8 @@
 //! are renamed into place only once their size and SHA-256 are verified, so a
 //! torn or wrong upload never becomes a block.
 //!
-//! A block is acknowledged only once it is durable: the temp file is written,
-//! flushed (tokio reports the error of the last write only then) and fsynced,
+//! A block is acknowledged only once it is durable: the temp file is written
+//! (a large block around the page cache, see [`super::direct`]) and fsynced,
 //! its size on disk is checked, and the SHA-256 of exactly the bytes written
 //! is compared with the block's name; only then is it renamed into place and
 //! the directory fsynced. Any failure removes the temp file and fails the
@@ -24,10 +24,12 @@
 use std::{
     io::SeekFrom,
     path::{Path, PathBuf},
+    sync::Arc,
     time::Duration,
 };
 
 use async_trait::async_trait;
+use axum::body::Bytes;
 use chrono::{DateTime, TimeZone, Utc};
 use drive_wire::{BlockHash, PresignedBlock};
 use futures::StreamExt;
@@ -36,6 +38,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::{
     blobs::{BlobReader, BlobStore, PhotoKey, PresignedUrl, StorageError, StoredBlock},
+    direct::{self, Buffers},
     health::{io_out_of_space, probe_write, OutOfSpace},
     presign::{Method, UploadGrant, UrlSigner},
 };
@@ -51,6 +54,8 @@ pub struct LocalBlobStore {
     signer: UrlSigner,
     /// Set when a write failed for lack of space (with its size).
     out_of_space: OutOfSpace,
+    /// For writes around the page cache.
+    buffers: Arc<Buffers>,
 }
 
 /// Where `--check` moves blocks whose bytes do not match their hash (under
@@ -92,11 +97,25 @@ impl LocalBlobStore {
             public_url: public_url.trim_end_matches('/').to_owned(),
             signer,
             out_of_space: OutOfSpace::default(),
+            buffers: Arc::default(),
         })
     }
 
     pub fn signer(&self) -> &UrlSigner {
         &self.signer
+    }
+
+    /// A whole block of `size` bytes read around the page cache, or `None`
+    /// if it is to be read plainly (see [`direct::read`]).
+    pub async fn read_direct(&self, hash: BlockHash, size: u64) -> Result<Option<Bytes>, StorageError> {
+        let path = self.path_of(hash);
+        tokio::task::spawn_blocking(move || direct::read(&path, size))
+            .await
+            .map_err(|e| StorageError::io("reading a block", std::io::Error::other(e)))?
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => StorageError::NotFound(hash),
+                _ => StorageError::io(format!("reading block {hash}"), e),
+            })
     }
 
     fn path_of(&self, hash: BlockHash) -> PathBuf {
@@ -191,17 +210,17 @@ impl LocalBlobStore {
             return Err(StorageError::HashMismatch);
         }
         let temp_path = self.tmp.join(uuid::Uuid::new_v4().to_string());
-        let (final_path, blobs) = (self.path_of(hash), self.blobs.clone());
-        tokio::task::spawn_blocking(move || place_block(hash, &pieces, &temp_path, &final_path, &blobs))
+        let (final_path, blobs, buffers) = (self.path_of(hash), self.blobs.clone(), self.buffers.clone());
+        tokio::task::spawn_blocking(move || place_block(hash, &pieces, (&temp_path, &buffers), &final_path, &blobs))
             .await
             .map_err(|e| StorageError::io("writing a block", std::io::Error::other(e)))?
     }
 
     async fn write_photo(&self, key: PhotoKey, bytes: Vec<u8>) -> Result<(), StorageError> {
         let temp_path = self.tmp.join(uuid::Uuid::new_v4().to_string());
-        let (final_path, photos) = (self.photo_path(key), self.photos.clone());
+        let (final_path, photos, buffers) = (self.photo_path(key), self.photos.clone(), self.buffers.clone());
         tokio::task::spawn_blocking(move || {
-            let (temp, _) = write_temp(&temp_path, &[bytes])?;
+            let (temp, _) = write_temp((&temp_path, &buffers), &[bytes])?;
             move_into_place(temp, &final_path, &photos)
         })
         .await
@@ -434,11 +453,11 @@ impl BlobStore for LocalBlobStore {
 fn place_block(
     hash: BlockHash,
     pieces: &[impl AsRef<[u8]>],
-    temp_path: &Path,
+    temp: (&Path, &Buffers),
     final_path: &Path,
     blobs: &Path,
 ) -> Result<bool, StorageError> {
-    let (temp, size) = write_temp(temp_path, pieces)?;
+    let (temp, size) = write_temp(temp, pieces)?;
     if let Ok(meta) = std::fs::metadata(final_path) {
         if meta.len() == size {
             return Ok(false);
@@ -449,17 +468,16 @@ fn place_block(
     Ok(true)
 }
 
-/// A temp file holding `pieces` one after the other, and its size: written,
-/// fsynced and checked for its size (removed again if anything fails, or if
-/// it is dropped).
-fn write_temp(temp_path: &Path, pieces: &[impl AsRef<[u8]>]) -> Result<(TempFile, u64), StorageError> {
-    use std::io::Write as _;
+/// A temp file at `temp_path` holding `pieces` one after the other, and its
+/// size: written (around the page cache, see [`direct`]), fsynced and
+/// checked for its size (removed again if anything fails, or if it is
+/// dropped).
+fn write_temp(
+    (temp_path, buffers): (&Path, &Buffers),
+    pieces: &[impl AsRef<[u8]>],
+) -> Result<(TempFile, u64), StorageError> {
     let guard = TempFile(Some(temp_path.to_owned()));
-    let mut file = std::fs::File::create(temp_path).map_err(|e| StorageError::io("creating a temp file", e))?;
-    for piece in pieces {
-        file.write_all(piece.as_ref())
-            .map_err(|e| StorageError::io("writing a temp file", e))?;
-    }
+    let file = direct::create(temp_path, pieces, buffers).map_err(|e| StorageError::io("writing a temp file", e))?;
     file.sync_all()
         .map_err(|e| StorageError::io("syncing a temp file", e))?;
     let on_disk = file

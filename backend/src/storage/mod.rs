@@ -2,6 +2,7 @@
 //! profile photos in a blob store, small blocks inline in the database.
 
 pub mod blobs;
+mod direct;
 pub mod health;
 pub mod inline;
 pub mod local;

@@ -15,6 +15,8 @@ const PARALLEL_FETCHES: usize = 8;
 /// A download's bytes are sent on to the disk, without waiting, each time
 /// this many more were written.
 const START_SYNC_EVERY: u64 = 16 * 1024 * 1024;
+/// A download of this many bytes or more is written around the page cache.
+const UNBUFFERED_FROM: u64 = 16 * 1024 * 1024;
 
 /// A revision fetched and verified; the engine puts it in its place.
 pub struct Fetched {
@@ -51,7 +53,7 @@ impl Content {
                 mtime_ns,
             } => (fs, tmp_dir, bytes, mtime_ns),
         };
-        let (tmp_path, mut file) = create_temp(fs.as_ref(), &tmp_dir).map_err(io_err("creating a temp file"))?;
+        let (tmp_path, mut file) = create_temp(fs.as_ref(), &tmp_dir, false).map_err(io_err("creating a temp file"))?;
         let tmp = TempFile(Some((fs.clone(), tmp_path.clone())));
         file.write_all(&bytes)
             .and_then(|()| file.sync_all())
@@ -129,12 +131,13 @@ pub async fn fetch(
         None => HashMap::new(),
     };
 
-    let (tmp_path, mut file) = offload(fs, move |fs| create_temp(fs, &tmp_dir))
+    let total: u64 = manifest.blocks.iter().map(|block| block.size).sum();
+    let unbuffered = total >= UNBUFFERED_FROM;
+    let (tmp_path, mut file) = offload(fs, move |fs| create_temp(fs, &tmp_dir, unbuffered))
         .await
         .map_err(io_err("creating a temp file"))?;
     let tmp = TempFile(Some((fs.clone(), tmp_path.clone())));
 
-    let total: u64 = manifest.blocks.iter().map(|block| block.size).sum();
     let done = AtomicU64::new(0);
     progress.transfer(TransferOf::Download(node_id), 0, total);
     // Slots are taken in block order, so the block the writer waits for
@@ -249,12 +252,15 @@ fn inline_content(manifest: &Manifest) -> Result<Option<Vec<u8>>, TransferError>
     Ok(Some(content))
 }
 
-/// A new temp file in `dir`, open for writing, and where it is. `dir` (the
-/// state dir's temp folder, made when the engine opens) is made again only
-/// if it went missing.
-fn create_temp(fs: &dyn Fs, dir: &Path) -> std::io::Result<(PathBuf, Box<dyn WriteFile>)> {
+/// A new temp file in `dir`, open for writing (`unbuffered`: around the
+/// page cache), and where it is. `dir` (the state dir's temp folder, made
+/// when the engine opens) is made again only if it went missing.
+fn create_temp(fs: &dyn Fs, dir: &Path, unbuffered: bool) -> std::io::Result<(PathBuf, Box<dyn WriteFile>)> {
     let path = dir.join(format!("{PARTIAL_PREFIX}{}", rand::random::<u64>()));
-    let file = in_its_folder(fs, &path, || fs.create(&path))?;
+    let file = in_its_folder(fs, &path, || match unbuffered {
+        true => fs.create_unbuffered(&path),
+        false => fs.create(&path),
+    })?;
     Ok((path, file))
 }
 
