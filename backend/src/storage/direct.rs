@@ -26,8 +26,11 @@ const ALIGN: usize = 4096;
 /// Smaller blocks are written and read plainly: for them the copy costs
 /// little, and padding much.
 pub const DIRECT_FROM: u64 = 256 * 1024;
-/// Buffers kept for reuse, at most (about as many as uploads in flight).
-const KEPT: usize = 16;
+/// Buffers kept for reuse, at most (as many as one client's uploads in
+/// flight), and the largest kept (the clients' largest block): at most
+/// 32 MiB held between uploads.
+const KEPT: usize = 8;
+const KEPT_SIZE: usize = 4 * 1024 * 1024 + ALIGN;
 
 /// Aligned buffers for direct writes, kept between blocks.
 #[derive(Default)]
@@ -44,6 +47,9 @@ impl Buffers {
     }
 
     fn give_back(&self, buf: Vec<u8>) {
+        if buf.len() > KEPT_SIZE {
+            return;
+        }
         if let Ok(mut kept) = self.0.lock() {
             if kept.len() < KEPT {
                 kept.push(buf);

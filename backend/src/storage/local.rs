@@ -211,7 +211,7 @@ impl LocalBlobStore {
         }
         let temp_path = self.tmp.join(uuid::Uuid::new_v4().to_string());
         let (final_path, blobs, buffers) = (self.path_of(hash), self.blobs.clone(), self.buffers.clone());
-        tokio::task::spawn_blocking(move || place_block(hash, &pieces, (&temp_path, &buffers), &final_path, &blobs))
+        tokio::task::spawn_blocking(move || place_block(hash, &pieces, &temp_path, &buffers, &final_path, &blobs))
             .await
             .map_err(|e| StorageError::io("writing a block", std::io::Error::other(e)))?
     }
@@ -220,7 +220,7 @@ impl LocalBlobStore {
         let temp_path = self.tmp.join(uuid::Uuid::new_v4().to_string());
         let (final_path, photos, buffers) = (self.photo_path(key), self.photos.clone(), self.buffers.clone());
         tokio::task::spawn_blocking(move || {
-            let (temp, _) = write_temp((&temp_path, &buffers), &[bytes])?;
+            let (temp, _) = write_temp(&temp_path, &buffers, &[bytes])?;
             move_into_place(temp, &final_path, &photos)
         })
         .await
@@ -453,11 +453,12 @@ impl BlobStore for LocalBlobStore {
 fn place_block(
     hash: BlockHash,
     pieces: &[impl AsRef<[u8]>],
-    temp: (&Path, &Buffers),
+    temp_path: &Path,
+    buffers: &Buffers,
     final_path: &Path,
     blobs: &Path,
 ) -> Result<bool, StorageError> {
-    let (temp, size) = write_temp(temp, pieces)?;
+    let (temp, size) = write_temp(temp_path, buffers, pieces)?;
     if let Ok(meta) = std::fs::metadata(final_path) {
         if meta.len() == size {
             return Ok(false);
@@ -473,7 +474,8 @@ fn place_block(
 /// checked for its size (removed again if anything fails, or if it is
 /// dropped).
 fn write_temp(
-    (temp_path, buffers): (&Path, &Buffers),
+    temp_path: &Path,
+    buffers: &Buffers,
     pieces: &[impl AsRef<[u8]>],
 ) -> Result<(TempFile, u64), StorageError> {
     let guard = TempFile(Some(temp_path.to_owned()));

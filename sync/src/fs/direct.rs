@@ -49,6 +49,8 @@ pub fn create(path: &Path) -> io::Result<Box<dyn WriteFile>> {
     }
 }
 
+/// Bytes gathered and not yet written are lost if it is dropped without a
+/// [`WriteFile::sync_all`] (or a flush).
 struct DirectFile {
     file: File,
     /// `CHUNK` bytes from `start` are aligned to `ALIGN`.
