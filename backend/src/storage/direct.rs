@@ -25,7 +25,7 @@ use axum::body::Bytes;
 const ALIGN: usize = 4096;
 /// Smaller blocks are written and read plainly: for them the copy costs
 /// little, and padding much.
-pub const DIRECT_FROM: u64 = 256 * 1024;
+const DIRECT_FROM: u64 = 256 * 1024;
 /// Buffers kept for reuse, at most (as many as one client's uploads in
 /// flight), and the largest kept (the clients' largest block): at most
 /// 32 MiB held between uploads.
@@ -58,12 +58,17 @@ impl Buffers {
     }
 }
 
+/// Whether a block of `len` bytes is written and read around the cache.
+pub fn is_direct(len: u64) -> bool {
+    cfg!(target_os = "linux") && len >= DIRECT_FROM
+}
+
 /// Creates the file at `path` holding `pieces` one after the other, written
 /// around the page cache where the file system can; not synced. Returns the
 /// open file.
 pub fn create(path: &Path, pieces: &[impl AsRef<[u8]>], buffers: &Buffers) -> io::Result<File> {
     #[cfg(target_os = "linux")]
-    if pieces.iter().map(|piece| piece.as_ref().len() as u64).sum::<u64>() >= DIRECT_FROM {
+    if is_direct(pieces.iter().map(|piece| piece.as_ref().len() as u64).sum()) {
         let mut buf = buffers.take();
         let written = write_direct(path, pieces, &mut buf);
         buffers.give_back(buf);
@@ -86,7 +91,7 @@ pub fn create(path: &Path, pieces: &[impl AsRef<[u8]>], buffers: &Buffers) -> io
 /// direct reads), for the caller to read plainly.
 pub fn read(path: &Path, len: u64) -> io::Result<Option<Bytes>> {
     #[cfg(target_os = "linux")]
-    if len >= DIRECT_FROM {
+    if is_direct(len) {
         use std::{io::Read, os::unix::fs::OpenOptionsExt};
         let len = usize::try_from(len).map_err(io::Error::other)?;
         let mut file = match File::options().read(true).custom_flags(libc::O_DIRECT).open(path) {

@@ -108,6 +108,10 @@ impl LocalBlobStore {
     /// A whole block of `size` bytes read around the page cache, or `None`
     /// if it is to be read plainly (see [`direct::read`]).
     pub async fn read_direct(&self, hash: BlockHash, size: u64) -> Result<Option<Bytes>, StorageError> {
+        // A small block is not worth a trip to the blocking pool.
+        if !direct::is_direct(size) {
+            return Ok(None);
+        }
         let path = self.path_of(hash);
         tokio::task::spawn_blocking(move || direct::read(&path, size))
             .await
